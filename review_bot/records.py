@@ -1,0 +1,99 @@
+"""Plain records that flow through the pipeline: targets -> candidates -> verdicts -> outcomes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+Strategy = Literal["chat", "complete", "cases"]
+STRATEGIES: tuple[Strategy, ...] = ("chat", "complete", "cases")
+
+# Why a candidate test was rejected.
+TestReason = Literal["syntax", "collect", "fail", "flaky", "no-gain", "timeout"]
+# Why a candidate docstring was rejected.
+DocReason = Literal["empty", "lint", "params", "ast"]
+Status = Literal["kept", "rejected", "skipped"]
+
+
+ParamKind = Literal["positional_only", "positional", "vararg", "keyword_only", "varkw"]
+
+
+class Param(NamedTuple):
+    name: str
+    annotation: str | None  # source text of the annotation, e.g. "list[int]"
+    default: str | None  # source text of the default value
+    kind: ParamKind
+
+
+class Target(NamedTuple):
+    """One function (or method) in a source file."""
+
+    root: Path  # import root: the directory that goes on sys.path
+    path: Path  # absolute path of the source file
+    module: str  # dotted import name, e.g. "example" or "pkg.util"
+    qualname: str  # "slugify" or "Parser.parse"
+    lineno: int  # first line of the function, decorators included (1-based)
+    def_lineno: int  # line of the `def` keyword
+    end_lineno: int  # last line of the function
+    source: str  # the function's source text, dedented
+    module_source: str  # the whole file's text
+    params: tuple[Param, ...]
+    returns: str | None  # return annotation source text
+    docstring: str | None
+    is_method: bool
+    is_async: bool
+
+    @property
+    def name(self) -> str:
+        return self.qualname.rsplit(".", 1)[-1]
+
+    @property
+    def display(self) -> str:
+        return f"{self.module}.{self.qualname}"
+
+    @property
+    def relpath(self) -> str:
+        return self.path.relative_to(self.root).as_posix()
+
+
+class Candidate(NamedTuple):
+    """A candidate pytest module for one target."""
+
+    target: Target
+    strategy: Strategy
+    code: str  # the whole test module
+    attempt: int  # 0 for the first try, 1.. for repairs
+
+
+class Verdict(NamedTuple):
+    """What running a candidate in the sandbox showed."""
+
+    candidate: Candidate
+    kept: bool
+    reason: TestReason | None  # None when kept
+    detail: str  # short explanation: the pytest failure tail, the timeout, ...
+    collected: int  # tests pytest collected
+    passes: int  # runs that passed (of Settings.runs)
+    covered: frozenset[int]  # lines of the target executed by the candidate
+    baseline: frozenset[int]  # lines of the target executed by the existing tests
+
+
+class DocVerdict(NamedTuple):
+    target: Target
+    text: str  # the docstring body, without quotes or indentation
+    kept: bool
+    reason: DocReason | None
+    detail: str
+
+
+class Outcome(NamedTuple):
+    status: Status
+    reason: str | None
+    code: str | None  # the kept test code or docstring text
+    attempts: tuple[str, ...] = ()  # one line per attempt, e.g. "chat#0: fail: NameError ..."
+
+
+class TargetResult(NamedTuple):
+    target: Target
+    test: Outcome
+    docstring: Outcome

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from review_bot.config import find_project_root, load_settings
+from review_bot.errors import FatalError
+
+
+def _project(tmp_path: Path, section: str) -> Path:
+    (tmp_path / "pyproject.toml").write_text(f"[tool.review-bot]\n{section}\n")
+    return tmp_path
+
+
+def test_layers_flags_over_env_over_pyproject(tmp_path: Path) -> None:
+    root = _project(tmp_path, 'model = "models/a.gguf"\nruns = 3\nstrategy = "chat"')
+    settings = load_settings(root, {}, environ={})
+    assert settings.model == root / "models/a.gguf"
+    assert (settings.runs, settings.strategy) == (3, "chat")
+    env = {"REVIEW_BOT_MODEL": "/env/b.gguf", "REVIEW_BOT_RUNS": "4"}
+    settings = load_settings(root, {}, environ=env)
+    assert settings.model == Path("/env/b.gguf") and settings.runs == 4
+    settings = load_settings(root, {"model": Path("/flag/c.gguf"), "runs": None}, environ=env)
+    assert settings.model == Path("/flag/c.gguf") and settings.runs == 4
+
+
+def test_defaults_without_pyproject(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path, {}, environ={})
+    assert settings.model is None and settings.runs == 5 and settings.repair_attempts == 2
+    assert settings.convention == "google" and settings.strategy == "auto"
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ('strategy = "magic"', "strategy must be one of"),
+        ('convention = "javadoc"', "convention must be one of"),
+        ("runs = 0", "runs must be at least 1"),
+        ('runs = "many"', "bad value for runs"),
+        ("colour = 1", "unknown [tool.review-bot] key: colour"),
+        ("docstrings = 'perhaps'", "bad value for docstrings"),
+    ],
+)
+def test_bad_settings(tmp_path: Path, section: str, message: str) -> None:
+    with pytest.raises(FatalError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_settings(_project(tmp_path, section), {}, environ={})
+
+
+def test_unparseable_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.review-bot\n")
+    with pytest.raises(FatalError, match="cannot parse"):
+        load_settings(tmp_path, {}, environ={})
+
+
+def test_find_project_root(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    deep = tmp_path / "src" / "pkg"
+    deep.mkdir(parents=True)
+    (deep / "mod.py").write_text("")
+    assert find_project_root(deep / "mod.py") == tmp_path
