@@ -1,0 +1,548 @@
+"""The only place that executes generated (untrusted) code.
+
+API::
+
+    limits = Limits(timeout_s=30.0, memory_mb=2048, cpu_s=30)
+    with Sandbox(project_root, limits, python=sys.executable) as sandbox:
+        with sandbox.workspace({"tests/test_gen.py": code}) as ws:
+            result = ws.run(["python", "-m", "pytest", "tests/test_gen.py"])
+            result.returncode, result.output, result.timed_out, result.seconds
+            ws.read(".rb_junit.xml")  # a file the run produced, or None
+
+- `Sandbox(root, limits, python)` copies the project once into a private temporary
+  directory (the *pristine* copy); `close()` (or leaving the `with`) removes everything.
+- `Sandbox.workspace(files)` yields a `Workspace`: a fresh copy of the pristine tree plus
+  `files` (relpath -> text). It is removed when the `with` block ends.
+- `Workspace.run(argv, timeout_s=None, pythonpath=())` runs one command with cwd = the
+  workspace and returns a `RunResult`; it never raises because the command failed. An
+  `argv[0]` of "python" means the sandbox's interpreter.
+- `network_isolation(python)` says which network blocking is in effect: "netns" (a network
+  namespace via util-linux `unshare`) or "python-guard" (only the in-process guard below).
+
+What a run gets:
+
+- a scrubbed environment built from an allowlist (no tokens, no PYTEST_*/COVERAGE_*), with
+  HOME and TMPDIR in private per-workspace directories and PYTHONPATH = the workspace;
+- rlimits: address space (memory_mb), CPU seconds (cpu_s), file size (256 MB), no core files;
+- its own session: on the wall-clock timeout, and after every run, the whole process group
+  is killed with SIGKILL, so nothing it spawned outlives it;
+- no network: a network namespace when the OS allows one, and always a `sitecustomize`
+  that makes connections to non-loopback addresses raise OSError before any packet is sent.
+
+This keeps generated tests from touching the user's tree, reading their secrets, using the
+network or running away. It is not a jail against deliberately hostile code: the process
+runs as the user and can still write through absolute paths (the user's home included).
+POSIX only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import itertools
+import os
+import resource
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Literal, NamedTuple
+
+__all__ = [
+    "IGNORED_NAMES",
+    "MAX_FILE_BYTES",
+    "NETWORK_ERROR",
+    "OUTPUT_LIMIT",
+    "Limits",
+    "RunResult",
+    "Sandbox",
+    "Workspace",
+    "is_ignored",
+    "network_isolation",
+]
+
+# Never copied into the sandbox (nor searched for tests): VCS data, caches, environments.
+IGNORED_NAMES = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        ".tox",
+        ".nox",
+        "node_modules",
+        "__pycache__",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".review-bot-cache",
+    }
+)
+# These names are also common package names (`mypkg/build/`, `env/` settings packages);
+# they are skipped only when they are not a regular package.
+_IGNORED_UNLESS_PACKAGE = frozenset({"venv", "env", "build", "dist"})
+MAX_FILE_BYTES = 5 * 1024 * 1024
+OUTPUT_LIMIT = 20_000  # bytes of output kept: the tail, where pytest puts its summary
+_FSIZE_BYTES = 256 * 1024 * 1024
+_ENV_ALLOWLIST = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM")
+NETWORK_ERROR = "network disabled by review-bot sandbox"
+
+Isolation = Literal["netns", "python-guard"]
+
+
+class Limits(NamedTuple):
+    timeout_s: float  # wall clock per run
+    memory_mb: int  # RLIMIT_AS per process
+    cpu_s: int  # RLIMIT_CPU per process
+
+
+class RunResult(NamedTuple):
+    returncode: int  # negative signal number if killed; -9 after a timeout kill
+    output: str  # stdout and stderr interleaved, the last OUTPUT_LIMIT bytes
+    timed_out: bool
+    seconds: float
+
+
+def is_ignored(directory: Path, name: str) -> bool:
+    """Whether the entry `name` of `directory` is left out of copies and test searches."""
+    if name in IGNORED_NAMES or name.endswith(".egg-info"):
+        return True
+    return name in _IGNORED_UNLESS_PACKAGE and not (directory / name / "__init__.py").is_file()
+
+
+# Loaded at startup of every sandboxed interpreter (its directory comes first on
+# PYTHONPATH). Best effort for systems without network namespaces; code that uses
+# `_socket` directly gets past it.
+_SITECUSTOMIZE = f'''\
+"""review-bot sandbox: refuse network connections to anything but this machine."""
+import errno as _errno
+import os as _os
+import socket as _socket
+import sys as _sys
+
+_MESSAGE = {NETWORK_ERROR!r}
+_INET = (_socket.AF_INET, _socket.AF_INET6)
+
+
+def _is_local(host):
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if not isinstance(host, str):
+        return False
+    if host in ("", "localhost") or host.endswith(".localhost"):
+        return True
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False  # a name would need DNS, which is itself network traffic
+    mapped = getattr(address, "ipv4_mapped", None)
+    if mapped is not None:
+        address = mapped
+    return address.is_loopback or address.is_unspecified
+
+
+def _check(family, address):
+    if family in _INET and not (isinstance(address, tuple) and address and _is_local(address[0])):
+        raise OSError(_errno.ENETUNREACH, _MESSAGE)
+
+
+_connect = _socket.socket.connect
+_connect_ex = _socket.socket.connect_ex
+_sendto = _socket.socket.sendto
+_sendmsg = _socket.socket.sendmsg
+_create_connection = _socket.create_connection
+
+
+def connect(self, address):
+    _check(self.family, address)
+    return _connect(self, address)
+
+
+def connect_ex(self, address):
+    _check(self.family, address)
+    return _connect_ex(self, address)
+
+
+def sendto(self, data, *args):
+    if args:
+        _check(self.family, args[-1])
+    return _sendto(self, data, *args)
+
+
+def sendmsg(self, *args):
+    if len(args) >= 4:
+        _check(self.family, args[3])
+    return _sendmsg(self, *args)
+
+
+def create_connection(address, *args, **kwargs):
+    # Checked before the name is resolved, so no DNS query leaves either.
+    _check(_socket.AF_INET, address)
+    return _create_connection(address, *args, **kwargs)
+
+
+_socket.socket.connect = connect
+_socket.socket.connect_ex = connect_ex
+_socket.socket.sendto = sendto
+_socket.socket.sendmsg = sendmsg
+_socket.create_connection = create_connection
+
+if _os.environ.get("REVIEW_BOT_SANDBOX") == "netns":
+    # A new network namespace starts with loopback down; tests that serve on 127.0.0.1
+    # need it up. Only root in the namespace may do this (--map-root-user).
+    try:
+        import fcntl
+        import struct
+
+        with _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM) as _s:
+            _request = struct.pack("16sh22x", b"lo", 0)
+            _flags = struct.unpack("16sh22x", fcntl.ioctl(_s.fileno(), 0x8913, _request))[1]
+            if not _flags & 1:
+                fcntl.ioctl(_s.fileno(), 0x8914, struct.pack("16sh22x", b"lo", _flags | 1))
+    except OSError:
+        pass
+
+
+def _chain():
+    # Ours shadows any sitecustomize of the interpreter; run that one too.
+    import importlib.machinery
+    import importlib.util
+
+    here = _os.path.dirname(_os.path.abspath(__file__))
+    path = [p for p in _sys.path if _os.path.abspath(p or ".") != here]
+    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", path)
+    if spec is not None and spec.loader is not None:
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+
+_chain()
+'''
+
+
+@functools.cache
+def _unshare_prefix(python: str) -> tuple[str, ...]:
+    """The argv prefix that puts a command in a fresh network namespace, or () if none works."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return ()
+    # --map-current-user first: the tests then run under the user's own uid, as they will
+    # in the user's repository (as fake root, chmod-based permission tests would change
+    # their outcome). Older util-linux (< 2.38) only has --map-root-user.
+    for mapping in ("--map-current-user", "--map-root-user"):
+        prefix = (unshare, "--net", mapping)
+        try:
+            probe = subprocess.run(
+                [*prefix, python, "-c", "pass"],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                env={"PATH": os.environ.get("PATH", os.defpath)},
+                timeout=30,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if probe.returncode == 0:
+            return prefix
+    return ()
+
+
+def network_isolation(python: str = sys.executable) -> Isolation:
+    """Which network blocking sandboxed runs of `python` get (probed once per process)."""
+    return "netns" if _unshare_prefix(python) else "python-guard"
+
+
+def _clamped_limits(limits: Limits) -> list[tuple[int, tuple[int, int]]]:
+    # Computed in the parent: an exception inside preexec_fn surfaces only as an opaque
+    # SubprocessError, and an unprivileged process cannot raise a hard limit.
+    wanted = [
+        (resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024, limits.memory_mb * 1024 * 1024),
+        # The soft limit sends SIGXCPU; the hard one, a second later, SIGKILL.
+        (resource.RLIMIT_CPU, limits.cpu_s, limits.cpu_s + 1),
+        (resource.RLIMIT_FSIZE, _FSIZE_BYTES, _FSIZE_BYTES),
+        (resource.RLIMIT_CORE, 0, 0),
+    ]
+    clamped = []
+    for which, soft, hard in wanted:
+        current_hard = resource.getrlimit(which)[1]
+        if current_hard != resource.RLIM_INFINITY:
+            hard = min(hard, current_hard)
+        clamped.append((which, (min(soft, hard), hard)))
+    return clamped
+
+
+def _preexec(limits: Sequence[tuple[int, tuple[int, int]]]) -> Callable[[], None]:
+    # Runs in the forked child, possibly beside the model's threads: it only calls
+    # setrlimit, taking no lock and importing nothing.
+    def apply() -> None:
+        for which, value in limits:
+            try:
+                resource.setrlimit(which, value)
+            except (OSError, ValueError):  # pragma: no cover (macOS refuses some RLIMIT_AS)
+                pass  # one limit the OS refuses must not make every run fail
+
+    return apply
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _remove_tree(path: Path) -> None:
+    try:
+        shutil.rmtree(path)
+    except FileNotFoundError:
+        return
+    except OSError:
+        # A test may leave a directory without permissions; restore them and retry.
+        # Symlinks are skipped: chmod would follow them out of the sandbox.
+        for dirpath, dirnames, _ in os.walk(path):
+            for name in dirnames:
+                child = os.path.join(dirpath, name)
+                if not os.path.islink(child):
+                    with contextlib.suppress(OSError):
+                        os.chmod(child, stat.S_IRWXU)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _read_output(log: IO[bytes]) -> str:
+    size = os.fstat(log.fileno()).st_size
+    start = max(0, size - OUTPUT_LIMIT)
+    log.seek(start)
+    text = log.read().decode("utf-8", errors="replace")
+    if start:
+        # Drop the partial first line so the output starts cleanly.
+        newline = text.find("\n")
+        if 0 <= newline < 200:
+            text = text[newline + 1 :]
+        text = f"[review-bot: {start} earlier bytes of output dropped]\n{text}"
+    return text
+
+
+def _inside(path: Path, relpath: str) -> Path:
+    """`path / relpath`, refusing anything that leads out of `path` (.., absolute, links)."""
+    if os.path.isabs(relpath):
+        raise ValueError(f"not a relative path: {relpath!r}")
+    candidate = path / relpath
+    if not candidate.parent.resolve().is_relative_to(path) or candidate.name in ("", ".", ".."):
+        raise ValueError(f"path leaves the workspace: {relpath!r}")
+    return candidate
+
+
+class Workspace:
+    """A fresh copy of the sandbox's pristine tree in which commands run."""
+
+    def __init__(self, sandbox: Sandbox, path: Path, home: Path, tmp: Path) -> None:
+        self.path = path
+        self._sandbox = sandbox
+        self._home = home
+        self._tmp = tmp
+
+    def environment(self, pythonpath: Sequence[str] = ()) -> dict[str, str]:
+        """The complete environment of a run; nothing else of the parent's passes."""
+        env = {name: os.environ[name] for name in _ENV_ALLOWLIST if name in os.environ}
+        path = env.get("PATH", os.defpath)
+        python = self._sandbox.python
+        if os.path.isabs(python):
+            # As an activated virtualenv would: `python` and console scripts of the
+            # sandbox's interpreter come first for tests that shell out.
+            path = os.pathsep.join((os.path.dirname(python), path))
+        entries = [str(self._sandbox.guard_dir)]
+        entries += [str(_inside(self.path, entry)) for entry in pythonpath]
+        entries.append(str(self.path))
+        env.update(
+            PATH=path,
+            HOME=str(self._home),
+            TMPDIR=str(self._tmp),
+            PYTHONPATH=os.pathsep.join(entries),
+            PYTHONDONTWRITEBYTECODE="1",
+            # The output is decoded as UTF-8, whatever the user's locale.
+            PYTHONIOENCODING="utf-8",
+            REVIEW_BOT_SANDBOX=self._sandbox.isolation,
+        )
+        return env
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout_s: float | None = None,
+        pythonpath: Sequence[str] = (),
+    ) -> RunResult:
+        """Run `argv` in the workspace; `pythonpath` entries are workspace relpaths."""
+        if not argv:
+            raise ValueError("empty command")
+        sandbox = self._sandbox
+        timeout = sandbox.limits.timeout_s if timeout_s is None else timeout_s
+        command = list(argv)
+        if command and command[0] == "python":
+            command[0] = sandbox.python
+        command = [*_unshare_prefix(sandbox.python), *command]
+        env = self.environment(pythonpath)
+        # Output goes to an anonymous file, not a pipe: a leftover grandchild holding a
+        # pipe open would keep us waiting for EOF until the timeout.
+        with tempfile.TemporaryFile(dir=sandbox.private_dir) as log:
+            start = time.monotonic()
+            try:
+                process = subprocess.Popen(
+                    command,
+                    cwd=self.path,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=_preexec(sandbox.rlimits),
+                )
+            except OSError as exc:
+                # E.g. a previous run deleted its own workspace: the run's failure, not ours.
+                message = f"review-bot sandbox: cannot start {argv[0]!r}: {exc}"
+                return RunResult(127, message, False, time.monotonic() - start)
+            timed_out = False
+            try:
+                timed_out = not _wait_unreaped(process.pid, start + timeout)
+            finally:
+                # The leader is alive or a zombie here, so its group id cannot have been
+                # reused: this reaches exactly what the run spawned (Ctrl-C included).
+                _kill_group(process.pid)
+                returncode = process.wait()
+            seconds = time.monotonic() - start
+            return RunResult(returncode, _read_output(log), timed_out, seconds)
+
+    def read(self, relpath: str) -> str | None:
+        """A file the run produced, decoded as UTF-8; None if absent or not a regular file."""
+        try:
+            path = _inside(self.path, relpath)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except (OSError, ValueError):
+            return None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None
+        with os.fdopen(fd, "rb") as file:
+            return file.read().decode("utf-8", errors="replace")
+
+    def write(self, relpath: str, text: str) -> None:
+        """Create or replace a file in the workspace (parents created)."""
+        path = _inside(self.path, relpath)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_symlink():
+            path.unlink()  # a previous run may have pointed it outside the workspace
+        path.write_text(text, encoding="utf-8")
+
+
+def _wait_unreaped(pid: int, deadline: float) -> bool:
+    """Wait until `pid` exits, without reaping it; False if the deadline passed first."""
+    delay = 0.001
+    while True:
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:  # reaped behind our back (SIGCHLD ignored)
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.02)
+
+
+class Sandbox:
+    """A pristine copy of the project made once per review-bot run; each workspace is a
+    fresh copy of it."""
+
+    def __init__(self, root: Path, limits: Limits, python: str = sys.executable) -> None:
+        root = Path(root).resolve()
+        if not root.is_dir():
+            raise NotADirectoryError(f"not a directory: {root}")
+        self.root = root
+        self.limits = limits
+        self.python = python
+        self.isolation = network_isolation(python)
+        self.rlimits = _clamped_limits(limits)
+        # realpath: on macOS the temporary directory is reached through a symlink.
+        self.private_dir = Path(tempfile.mkdtemp(prefix="review-bot-sandbox-")).resolve()
+        self._finalizer = weakref.finalize(self, _remove_tree, self.private_dir)
+        self._name = root.name or "project"
+        self._counter = itertools.count(1)
+        self.guard_dir = self.private_dir / "guard"
+        self.guard_dir.mkdir()
+        (self.guard_dir / "sitecustomize.py").write_text(_SITECUSTOMIZE, encoding="utf-8")
+        self.pristine = self.private_dir / "pristine" / self._name
+        self._copy_project()
+
+    def _copy_project(self) -> None:
+        def ignore(directory: str, names: list[str]) -> set[str]:
+            here = Path(directory)
+            skipped = set()
+            for name in names:
+                path = here / name
+                if is_ignored(here, name) or path == self.private_dir:
+                    skipped.add(name)
+                    continue
+                try:
+                    info = path.lstat()
+                except OSError:
+                    skipped.add(name)
+                    continue
+                if stat.S_ISREG(info.st_mode):
+                    if info.st_size > MAX_FILE_BYTES:
+                        skipped.add(name)
+                elif not (stat.S_ISDIR(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+                    skipped.add(name)  # sockets, FIFOs (copying a FIFO would block), devices
+            return skipped
+
+        try:
+            shutil.copytree(self.root, self.pristine, symlinks=True, ignore=ignore)
+        except shutil.Error:
+            pass  # unreadable files are left out, like oversized ones; the rest is copied
+        self._relink_absolute_links()
+
+    def _relink_absolute_links(self) -> None:
+        # An absolute link into the project would let a run write to the original tree;
+        # point it at the same file of the copy, relatively, so every workspace keeps it.
+        for dirpath, dirnames, filenames in os.walk(self.pristine):
+            for name in (*dirnames, *filenames):
+                link = Path(dirpath, name)
+                if not link.is_symlink():
+                    continue
+                target = Path(os.readlink(link))
+                if target.is_absolute() and target.is_relative_to(self.root):
+                    inside = self.pristine / target.relative_to(self.root)
+                    link.unlink()
+                    link.symlink_to(os.path.relpath(inside, link.parent))
+
+    @contextlib.contextmanager
+    def workspace(self, files: Mapping[str, str] | None = None) -> Iterator[Workspace]:
+        """A fresh copy of the pristine tree plus `files` (relpath -> text)."""
+        base = self.private_dir / f"ws-{next(self._counter)}"
+        home, tmp = base / "home", base / "tmp"
+        home.mkdir(parents=True)
+        tmp.mkdir()
+        path = base / self._name
+        try:
+            shutil.copytree(self.pristine, path, symlinks=True)
+            workspace = Workspace(self, path, home, tmp)
+            for relpath, text in (files or {}).items():
+                workspace.write(relpath, text)
+            yield workspace
+        finally:
+            _remove_tree(base)
+
+    def close(self) -> None:
+        """Remove the private directory (idempotent)."""
+        self._finalizer()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
