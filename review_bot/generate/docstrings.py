@@ -1,0 +1,774 @@
+"""Docstrings: the JSON schema the model fills, rendering in a convention, and verification.
+
+Small local models cannot write lint-clean docstrings as free text, so the model only fills a
+JSON object (constrained by a grammar where the backend supports it) and review-bot renders the
+text itself. Nothing is kept unless `check_docstring` says so.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import json
+import re
+import subprocess
+import sys
+import textwrap
+import unicodedata
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple
+
+import libcst
+
+from review_bot import apply
+from review_bot.config import CONVENTIONS
+from review_bot.errors import FatalError
+from review_bot.records import DocReason, DocVerdict, Param, Target
+
+# Room for the model's prose; the grammar (where honoured) stops runaway text.
+SUMMARY_MAX = 100
+DESCRIPTION_MAX = 200
+PARAM_MAX = 100
+EXCEPTION_MAX = 80
+MAX_RAISES = 3
+# Width of wrapped prose inside the docstring, not counting the function's indentation:
+# PEP 8 asks for docstring lines of at most 72 characters.
+WRAP_WIDTH = 72
+RUFF_TIMEOUT_S = 60.0
+
+_FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+
+# -- the schema -------------------------------------------------------------------------------
+
+
+def documented_params(target: Target) -> list[str]:
+    """The parameter names a docstring must describe, in signature order.
+
+    The first parameter of a method (self, cls, whatever it is called) is left out unless the
+    method is a staticmethod, which is what ruff's D417 does too.
+    """
+    params = list(target.params)
+    if target.is_method and params and params[0].kind in ("positional_only", "positional"):
+        node = _target_node(target)
+        if node is None or not _is_staticmethod(node):
+            params = params[1:]
+    names: list[str] = []
+    for param in params:
+        if param.kind == "vararg":
+            names.append(f"*{param.name}")
+        elif param.kind == "varkw":
+            names.append(f"**{param.name}")
+        else:
+            names.append(param.name)
+    return names
+
+
+def documents_return(target: Target) -> bool:
+    """Whether the docstring should describe a return value.
+
+    Not for __init__, functions annotated `-> None`, or functions without a `return <value>`.
+    """
+    if target.name == "__init__" or target.returns in ("None", "NoReturn", "Never"):
+        return False
+    node = _target_node(target)
+    if node is None:
+        return target.returns is not None
+    return any(
+        isinstance(child, ast.Return)
+        and child.value is not None
+        and not (isinstance(child.value, ast.Constant) and child.value.value is None)
+        for child in _own_nodes(node)
+    )
+
+
+def raised_exceptions(target: Target) -> list[str]:
+    """Exceptions the function raises by name in its own body (`raise ValueError(...)`).
+
+    Only these may be documented: a small model readily invents a Raises section for a
+    function that never raises.
+    """
+    node = _target_node(target)
+    if node is None:
+        return []
+    names: list[str] = []
+    for child in _own_nodes(node):
+        if isinstance(child, ast.Raise) and child.exc is not None:
+            exc = child.exc.func if isinstance(child.exc, ast.Call) else child.exc
+            if isinstance(exc, ast.Name | ast.Attribute):
+                name = ast.unparse(exc)
+                if name not in names:
+                    names.append(name)
+    return names
+
+
+def docstring_schema(target: Target) -> dict[str, Any]:
+    """The JSON schema the model's reply must follow.
+
+    Only keywords llama.cpp's json-schema-to-grammar understands are used (it skips others
+    silently), and every key is required so the grammar forces the model to write it.
+    """
+    text: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": PARAM_MAX}
+    params = documented_params(target)
+    exceptions = raised_exceptions(target)
+    exception: dict[str, Any] = (
+        {"type": "string", "enum": exceptions}
+        if exceptions
+        else {"type": "string", "minLength": 1, "maxLength": EXCEPTION_MAX}
+    )
+    properties: dict[str, Any] = {
+        "summary": {"type": "string", "minLength": 1, "maxLength": SUMMARY_MAX},
+        "description": {"type": "string", "maxLength": DESCRIPTION_MAX},
+        "params": {
+            "type": "object",
+            "properties": {name: dict(text) for name in params},
+            "required": params,
+            "additionalProperties": False,
+        },
+    }
+    if documents_return(target):
+        properties["returns"] = dict(text)
+    properties["raises"] = {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {"exception": exception, "when": dict(text)},
+            "required": ["exception", "when"],
+            "additionalProperties": False,
+        },
+        # maxItems 0 when the function raises nothing by name: the grammar then allows "[]".
+        "maxItems": min(MAX_RAISES, len(exceptions)),
+    }
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+# -- the reply --------------------------------------------------------------------------------
+
+
+def parse_reply(text: str) -> dict[str, Any] | None:
+    """The first JSON object in the model's reply that has a usable summary, validated.
+
+    Leading or trailing prose and code fences are skipped. Returns None when nothing usable is
+    found. Fields of the wrong type are dropped rather than trusted: a server may skip the
+    grammar without saying so.
+    """
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"\{", text):
+        try:
+            value, _ = decoder.raw_decode(text, match.start())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            data = _coerce(value)
+            if data is not None:
+                return data
+    return None
+
+
+def _coerce(data: Mapping[str, Any]) -> dict[str, Any] | None:
+    summary = data.get("summary")
+    if not isinstance(summary, str) or not summary.strip():
+        return None
+    description = data.get("description")
+    params = data.get("params")
+    result: dict[str, Any] = {
+        "summary": summary,
+        "description": description if isinstance(description, str) else "",
+        "params": (
+            {k: v for k, v in params.items() if isinstance(k, str) and isinstance(v, str)}
+            if isinstance(params, Mapping)
+            else {}
+        ),
+        "raises": [],
+    }
+    returns = data.get("returns")
+    if isinstance(returns, str) and returns.strip():
+        result["returns"] = returns
+    raises = data.get("raises")
+    if isinstance(raises, list):
+        result["raises"] = [
+            {"exception": item["exception"], "when": item["when"]}
+            for item in raises
+            if isinstance(item, Mapping)
+            and isinstance(item.get("exception"), str)
+            and isinstance(item.get("when"), str)
+        ]
+    return result
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+class _Parts(NamedTuple):
+    summary: str
+    description: list[str]  # paragraphs
+    params: list[tuple[str, str]]  # (documented name, sentence)
+    returns: str | None
+    raises: list[tuple[str, str]]  # (exception, sentence)
+
+
+def render_docstring(target: Target, data: Mapping[str, Any], convention: str) -> str:
+    """The docstring body for `target` in `convention`: no quotes, no indentation.
+
+    The text is escaped so that it is safe inside triple double quotes. Returns "" when the
+    data holds no usable summary (check_docstring then rejects it as "empty").
+    """
+    if convention not in CONVENTIONS:
+        raise ValueError(f"unknown docstring convention: {convention!r}")
+    parts = _parts(target, data, convention)
+    if parts is None:
+        return ""
+    lines = [parts.summary]
+    for paragraph in parts.description:
+        lines += ["", *_wrap(paragraph)]
+    if convention == "google":
+        lines += _google_sections(parts)
+    elif convention == "numpy":
+        lines += _numpy_sections(target, parts)
+    else:
+        lines += _pep257_sections(target, parts)
+    return _escape("\n".join(lines))
+
+
+def _parts(target: Target, data: Mapping[str, Any], convention: str) -> _Parts | None:
+    clean = _coerce(data)
+    if clean is None:
+        return None
+    summary_text = _clean_text(clean["summary"])
+    # One sentence only: anything after the first sentence becomes description.
+    first, *more = re.split(r"(?<=[.!?])\s+(?=[A-Z])", summary_text, maxsplit=1)
+    rest = more[0] if more else ""
+    summary = _summary(first, convention)
+    if not summary or _only_repeats_name(summary, target.name):
+        return None
+    description = _clean_paragraphs(rest) + _clean_paragraphs(clean["description"])
+    # Small models like to repeat the summary as the description.
+    description = [p for p in description if _sentence(p).lower() != summary.lower()]
+    params: list[tuple[str, str]] = []
+    given: Mapping[str, str] = clean["params"]
+    for param in documented_params(target):
+        sentence = _sentence(_clean_text(given.get(param, given.get(param.lstrip("*"), ""))))
+        if sentence:
+            params.append((param, sentence))
+    returns = None
+    if "returns" in clean and documents_return(target):
+        returns = _sentence(_clean_text(clean["returns"])) or None
+    raises: list[tuple[str, str]] = []
+    allowed = raised_exceptions(target)
+    for item in clean["raises"]:
+        exception = _exception_name(item["exception"], allowed)
+        when = _sentence(_condition(_clean_text(item["when"])))
+        seen = [name for name, _ in raises]
+        if exception and when and exception not in seen and len(raises) < MAX_RAISES:
+            raises.append((exception, when))
+    return _Parts(summary, description, params, returns, raises)
+
+
+def _google_sections(parts: _Parts) -> list[str]:
+    lines: list[str] = []
+    if parts.params:
+        lines += ["", "Args:"]
+        for name, text in parts.params:
+            lines += _wrap(f"{name}: {text}", indent="    ", hanging="        ")
+    if parts.returns:
+        lines += ["", "Returns:", *_wrap(parts.returns, indent="    ")]
+    if parts.raises:
+        lines += ["", "Raises:"]
+        for name, text in parts.raises:
+            lines += _wrap(f"{name}: {text}", indent="    ", hanging="        ")
+    return lines
+
+
+def _numpy_sections(target: Target, parts: _Parts) -> list[str]:
+    lines: list[str] = []
+    if parts.params:
+        lines += ["", "Parameters", "----------"]
+        for name, text in parts.params:
+            param = _param(target, name)
+            annotation = _one_line(param.annotation) if param and param.annotation else None
+            optional = param is not None and param.default is not None
+            if annotation:
+                lines.append(f"{name} : {annotation}{', optional' if optional else ''}")
+            else:
+                lines.append(name)
+            lines += _wrap(text, indent="    ")
+    if parts.returns:
+        lines += ["", "Returns", "-------"]
+        if target.returns:
+            lines += [_one_line(target.returns), *_wrap(parts.returns, indent="    ")]
+        else:
+            lines += _wrap(parts.returns)
+    if parts.raises:
+        lines += ["", "Raises", "------"]
+        for name, text in parts.raises:
+            lines += [name, *_wrap(text, indent="    ")]
+    return lines
+
+
+def _pep257_sections(target: Target, parts: _Parts) -> list[str]:
+    # PEP 257's own example: "Keyword arguments:\n real -- the real part (default 0.0)".
+    lines: list[str] = []
+    if parts.params:
+        lines += ["", "Arguments:"]
+        for name, text in parts.params:
+            param = _param(target, name)
+            if param and param.default is not None and len(param.default) <= 30:
+                text = f"{text.removesuffix('.')} (default {_one_line(param.default)})."
+            lines += _wrap(f"{name} -- {text}", indent="    ", hanging="        ")
+    if parts.returns:
+        lines += ["", "Returns:", *_wrap(parts.returns, indent="    ")]
+    if parts.raises:
+        lines += ["", "Raises:"]
+        for name, text in parts.raises:
+            lines += _wrap(f"{name} -- {text}", indent="    ", hanging="        ")
+    return lines
+
+
+def _param(target: Target, name: str) -> Param | None:
+    bare = name.lstrip("*")
+    return next((p for p in target.params if p.name == bare), None)
+
+
+def _wrap(text: str, indent: str = "", hanging: str | None = None) -> list[str]:
+    return textwrap.wrap(
+        text,
+        width=WRAP_WIDTH,
+        initial_indent=indent,
+        subsequent_indent=indent if hanging is None else hanging,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [indent.rstrip()]
+
+
+def _clean_text(text: str) -> str:
+    """One line of plain text: control characters gone, whitespace collapsed.
+
+    Format characters go too: bidi overrides in a docstring would make the source read
+    differently from what it is ("Trojan Source").
+    """
+    chars = []
+    for char in text:
+        category = unicodedata.category(char)
+        if char in "\t\n\r\f\v" or category in ("Zl", "Zp"):
+            chars.append(" ")
+        elif category not in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            chars.append(char)
+    return " ".join("".join(chars).split())
+
+
+def _clean_paragraphs(text: str) -> list[str]:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    paragraphs = (_clean_text(p) for p in re.split(r"\n\s*\n", text))
+    return [_sentence(p) for p in paragraphs if p]
+
+
+def _sentence(text: str) -> str:
+    """Capitalised, ending with a period."""
+    text = text.strip().rstrip(",;:").rstrip()
+    if not text:
+        return ""
+    if text[0].islower():
+        text = text[0].upper() + text[1:]
+    if not text.endswith((".", "!", "?")):
+        text += "."
+    return text
+
+
+def _summary(text: str, convention: str) -> str:
+    text = _imperative(_clean_text(text))
+    text = _sentence(text)
+    # Only google (D415) accepts "?" and "!"; numpy and pep257 (D400) want a period.
+    if convention != "google" and text.endswith(("!", "?")):
+        text = text[:-1].rstrip() + "."
+    return text
+
+
+_CONDITION_WORDS = {"if", "when", "whenever", "unless", "on", "for", "in", "while", "after"}
+
+
+def _condition(text: str) -> str:
+    """ "x is negative" -> "if x is negative": the section reads "ValueError: If x is ..."."""
+    word = text.split(" ", 1)[0]
+    if not text or word.lower() in _CONDITION_WORDS or word.lower().startswith(("raise", "throw")):
+        return text
+    if len(word) > 1 and word[0].isupper() and word[1:].islower():
+        text = text[0].lower() + text[1:]  # "The text is empty" -> "if the text is empty"
+    return f"if {text}"
+
+
+def _only_repeats_name(summary: str, name: str) -> bool:
+    words = re.findall(r"[a-z0-9]+", summary.lower())
+    return words == [w for w in name.lower().split("_") if w]
+
+
+def _exception_name(text: str, allowed: list[str]) -> str | None:
+    match = re.match(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*", text.strip().strip("`'\""))
+    if match is None:
+        return None
+    name = match.group()
+    for candidate in allowed:
+        if name == candidate or name.rsplit(".", 1)[-1] == candidate.rsplit(".", 1)[-1]:
+            return candidate
+    return None
+
+
+_VERBS = """
+    accept add allow append apply assert attach build calculate call cast check clean clear
+    close collect combine compare compile compute concatenate configure construct convert copy
+    count create decode decorate define delete describe detect determine divide download draw
+    drop dump emit enable encode ensure escape evaluate execute expand extract fetch fill
+    filter find fit flatten format generate get give group guess handle hash import increment
+    initialise initialize insert invert iterate join keep list load look lookup make map mark
+    match merge move multiply normalise normalize open pad parse pass patch perform pick
+    prepare print process produce pull push put raise read record reduce register remove
+    rename render repeat replace report reset resolve restore retrieve return reverse round
+    run sanitize save scale search select send serialize set shift show skip sort split start
+    stop store strip subtract sum swap take test tokenize transform translate trim truncate
+    try turn update upload use validate verify wait walk wrap write yield
+""".split()
+
+
+def _third_person(verb: str) -> str:
+    if verb.endswith(("s", "sh", "ch", "x", "z")):
+        return verb + "es"
+    if len(verb) > 1 and verb.endswith("y") and verb[-2] not in "aeiou":
+        return verb[:-1] + "ies"
+    return verb + "s"
+
+
+_IMPERATIVE = {_third_person(verb): verb for verb in _VERBS}
+
+
+def _imperative(text: str) -> str:
+    """ "Returns the sum" -> "Return the sum": numpy and pep257 check the mood (D401).
+
+    Only verbs from a fixed list are touched, so a noun is never mangled.
+    """
+    match = re.match(r"(?i)(?:this|the)\s+(?:function|method)\s+(\w+)\b\s*", text)
+    if match and match.group(1).lower() in _IMPERATIVE:
+        text = text[match.start(1) :]
+    word = re.match(r"[A-Za-z]+", text)
+    if word and word.group().lower() in _IMPERATIVE:
+        verb = _IMPERATIVE[word.group().lower()]
+        text = verb.capitalize() + text[word.end() :]
+    return text
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _escape(text: str) -> str:
+    """Make the body safe inside triple double quotes.
+
+    Backslashes are doubled (ruff's D301 then asks for a raw string, so such a docstring is
+    rejected, but the code stays what it was). In a run of quotes every third one is escaped
+    with a backslash in front of the three, the one form besides escaping all three that
+    D301 accepts; the rest of the run goes first, so no three unescaped quotes ever meet.
+    A final quote would merge with the closing quotes, so it is escaped too.
+    """
+    text = text.replace("\\", "\\\\")
+    text = re.sub(
+        r'"{3,}', lambda m: '"' * (len(m.group()) % 3) + '\\"""' * (len(m.group()) // 3), text
+    )
+    if text.endswith('"'):
+        text = text[:-1] + '\\"'
+    return text
+
+
+# -- verification -----------------------------------------------------------------------------
+
+
+def check_docstring(target: Target, text: str, convention: str) -> DocVerdict:
+    """Decide whether `text` (a body from render_docstring) may become `target`'s docstring.
+
+    Checks, cheapest first: not empty; inserting it changes nothing but the docstring ("ast");
+    it names every parameter and no others ("params"); ruff's pydocstyle rules for the
+    convention report nothing on the function's header and docstring ("lint").
+    """
+
+    def verdict(reason: DocReason | None, detail: str = "") -> DocVerdict:
+        return DocVerdict(target, text, reason is None, reason, detail)
+
+    if convention not in CONVENTIONS:
+        raise ValueError(f"unknown docstring convention: {convention!r}")
+    if not text.strip():
+        return verdict("empty", "the docstring is empty")
+    try:
+        new_source = apply.insert_docstring(
+            target.module_source, target.qualname, text, lineno=target.def_lineno
+        )
+    except KeyError:
+        return verdict("ast", f"{target.qualname} not found in {target.relpath}")
+    except libcst.ParserSyntaxError as exc:
+        return verdict("ast", f"{target.relpath} does not parse: {exc.message}")
+    node, problem = _compare_ast(target, new_source)
+    if node is None:
+        return verdict("ast", problem)
+    docstring = ast.get_docstring(node, clean=True) or ""
+    problem = _params_problem(target, docstring, convention)
+    if problem:
+        return verdict("params", problem)
+    problem = _lint_problem(target, new_source, node, convention)
+    if problem:
+        return verdict("lint", problem)
+    return verdict(None)
+
+
+def _compare_ast(target: Target, new_source: str) -> tuple[_FunctionNode | None, str]:
+    """The function node in the new module, or None and why the insertion is not safe."""
+    try:
+        new_tree = ast.parse(new_source)
+    except SyntaxError as exc:
+        return None, f"the module does not compile with it: {exc.msg} (line {exc.lineno})"
+    old_tree = ast.parse(target.module_source)
+    old_node, index = _locate(old_tree, target.qualname, target.def_lineno)
+    matches = list(_functions_named(new_tree, target.qualname))
+    if old_node is None or index >= len(matches):
+        return None, f"{target.qualname} not found after the insertion"
+    new_node = matches[index]
+    if ast.get_docstring(new_node, clean=False) is None:
+        return None, "the text did not become the function's docstring"
+    _drop_docstring(old_node)
+    _drop_docstring(new_node)
+    if ast.dump(old_tree) != ast.dump(new_tree):
+        return None, "the text changes the code, not only the docstring"
+    # _drop_docstring changed the tree in place: give the caller a node that still has it.
+    fresh = list(_functions_named(ast.parse(new_source), target.qualname))[index]
+    return fresh, ""
+
+
+def _params_problem(target: Target, docstring: str, convention: str) -> str:
+    expected = documented_params(target)
+    if convention == "pep257":
+        # PEP 257 has no section grammar: every parameter only has to be mentioned.
+        missing = [
+            name
+            for name in expected
+            if not re.search(rf"(?<!\w){re.escape(name.lstrip('*'))}(?!\w)", docstring)
+        ]
+        return f"missing: {', '.join(missing)}" if missing else ""
+    documented = (
+        _google_param_names(docstring) if convention == "google" else _numpy_param_names(docstring)
+    )
+    # "*args" and "args" are both accepted spellings, as in ruff's D417.
+    bare_expected = {name.lstrip("*") for name in expected}
+    bare_documented = {name.lstrip("*") for name in documented}
+    missing = [name for name in expected if name.lstrip("*") not in bare_documented]
+    extra = [name for name in documented if name.lstrip("*") not in bare_expected]
+    problems = []
+    if missing:
+        problems.append(f"missing: {', '.join(missing)}")
+    if extra:
+        problems.append(f"unknown: {', '.join(extra)}")
+    return "; ".join(problems)
+
+
+_GOOGLE_PARAM_SECTIONS = ("args", "arguments", "parameters", "params")
+_NAME = r"\*{0,2}[A-Za-z_]\w*"
+
+
+def _google_param_names(docstring: str) -> list[str]:
+    names: list[str] = []
+    lines = docstring.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().rstrip(":").lower() not in _GOOGLE_PARAM_SECTIONS:
+            continue
+        if not line.strip().endswith(":"):
+            continue
+        header_indent = _indent(line)
+        section: list[str] = []
+        for body_line in lines[i + 1 :]:
+            if body_line.strip() and _indent(body_line) <= header_indent:
+                break
+            section.append(body_line)
+        entry_indent = min((_indent(s) for s in section if s.strip()), default=0)
+        for entry in section:
+            if entry.strip() and _indent(entry) == entry_indent:
+                match = re.match(rf"\s*({_NAME})\s*(?:\([^)]*\))?\s*:", entry)
+                names.append(match.group(1) if match else entry.strip())
+    return names
+
+
+def _numpy_param_names(docstring: str) -> list[str]:
+    names: list[str] = []
+    lines = docstring.splitlines()
+    for i, line in enumerate(lines[:-1]):
+        if line.strip() != "Parameters" or not re.fullmatch(r"\s*-{3,}\s*", lines[i + 1]):
+            continue
+        header_indent = _indent(line)
+        body = lines[i + 2 :]
+        for j, entry in enumerate(body):
+            if not entry.strip() or _indent(entry) != header_indent:
+                continue
+            if j + 1 < len(body) and re.fullmatch(r"\s*-{3,}\s*", body[j + 1]):
+                break  # the next section's header
+            head = entry.split(":", 1)[0]
+            names += [part.strip() for part in head.split(",") if part.strip()]
+    return names
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _lint_problem(target: Target, source: str, node: _FunctionNode, convention: str) -> str:
+    first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+    last = node.body[0].end_lineno or node.body[0].lineno
+    problems = []
+    for diagnostic in run_ruff_pydocstyle(source, _stdin_name(target), convention):
+        code = diagnostic.get("code") or "syntax"
+        row = diagnostic.get("location", {}).get("row", 0)
+        # D1xx are "missing docstring": for this function it is now present, and other
+        # functions' missing docstrings are not this docstring's fault.
+        if code.startswith("D1") or not first <= row <= last:
+            continue
+        problems.append(f"{code} {diagnostic.get('message', '')}".strip())
+    return "; ".join(problems)
+
+
+def _stdin_name(target: Target) -> str:
+    # Only the base name: a directory such as build/ or .venv/ would be excluded by ruff.
+    return target.path.name if target.path.suffix in (".py", ".pyi") else "module.py"
+
+
+def ruff_command(filename: str, convention: str) -> list[str]:
+    """The ruff invocation that lints a module read from stdin with pydocstyle rules."""
+    return [
+        sys.executable,
+        "-m",
+        "ruff",
+        "check",
+        # Isolated: the user's own ruff configuration could exclude the file or deselect
+        # rules, and the verdict must not depend on it.
+        "--isolated",
+        "--no-cache",
+        "--select",
+        "D",
+        "--config",
+        f"lint.pydocstyle.convention = '{convention}'",
+        "--output-format",
+        "json",
+        "--exit-zero",
+        "--stdin-filename",
+        filename,
+        "-",
+    ]
+
+
+def run_ruff_pydocstyle(source: str, filename: str, convention: str) -> list[dict[str, Any]]:
+    """ruff's pydocstyle diagnostics for `source`, as ruff's JSON records."""
+    cmd = ruff_command(filename, convention)
+    try:
+        proc = subprocess.run(
+            cmd,
+            input=source,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=RUFF_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise FatalError(f"cannot run ruff ({' '.join(cmd)}): {exc}") from None
+    try:
+        records = json.loads(proc.stdout) if proc.returncode == 0 else None
+    except json.JSONDecodeError:
+        records = None
+    if not isinstance(records, list):
+        raise FatalError(
+            f"ruff failed: {' '.join(cmd)}\nreturn code: {proc.returncode}\n"
+            f"stdout: {proc.stdout.strip()}\nstderr: {proc.stderr.strip()}"
+        )
+    return [r for r in records if isinstance(r, dict)]
+
+
+# -- locating functions -----------------------------------------------------------------------
+
+
+def qualname_parts(qualname: str) -> tuple[str, ...]:
+    """ "Outer.<locals>.inner" and "Outer.inner" both name the same function."""
+    return tuple(part for part in qualname.split(".") if part and part != "<locals>")
+
+
+def _functions_named(tree: ast.AST, qualname: str) -> Iterator[_FunctionNode]:
+    wanted = qualname_parts(qualname)
+
+    def walk(node: ast.AST, path: tuple[str, ...]) -> Iterator[_FunctionNode]:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                if (*path, child.name) == wanted:
+                    yield child
+                yield from walk(child, (*path, child.name))
+            elif isinstance(child, ast.ClassDef):
+                yield from walk(child, (*path, child.name))
+            else:
+                yield from walk(child, path)
+
+    yield from walk(tree, ())
+
+
+def _locate(tree: ast.AST, qualname: str, lineno: int | None) -> tuple[_FunctionNode | None, int]:
+    """The function and its index among same-named definitions (overloads, properties)."""
+    matches = list(_functions_named(tree, qualname))
+    for index, node in enumerate(matches):
+        if lineno is None:
+            # Without a line, the implementation rather than a typing.overload stub.
+            if not _is_overload(node):
+                return node, index
+        elif lineno in {node.lineno, *(d.lineno for d in node.decorator_list)}:
+            return node, index
+    if lineno is None and matches:
+        return matches[0], 0
+    return None, -1
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(source: str) -> ast.Module | None:
+    # Rendering asks about one target several times; the tree is only read, never changed.
+    try:
+        return ast.parse(source)
+    except SyntaxError:
+        return None
+
+
+def _target_node(target: Target) -> _FunctionNode | None:
+    tree = _parsed(target.module_source)
+    return None if tree is None else _locate(tree, target.qualname, target.def_lineno)[0]
+
+
+def _decorator_names(node: _FunctionNode) -> list[str]:
+    names = []
+    for decorator in node.decorator_list:
+        inner = decorator.func if isinstance(decorator, ast.Call) else decorator
+        names.append(ast.unparse(inner).rsplit(".", 1)[-1])
+    return names
+
+
+def _is_staticmethod(node: _FunctionNode) -> bool:
+    return "staticmethod" in _decorator_names(node)
+
+
+def _is_overload(node: _FunctionNode) -> bool:
+    return "overload" in _decorator_names(node)
+
+
+def _own_nodes(node: _FunctionNode) -> Iterator[ast.AST]:
+    """Every node in the function's body, skipping nested functions, classes and lambdas."""
+    stack: list[ast.AST] = list(node.body)
+    while stack:
+        child = stack.pop()
+        yield child
+        if not isinstance(
+            child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda
+        ):
+            stack.extend(ast.iter_child_nodes(child))
+
+
+def _drop_docstring(node: _FunctionNode) -> None:
+    if ast.get_docstring(node, clean=False) is not None:
+        node.body = node.body[1:]
