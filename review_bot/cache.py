@@ -63,7 +63,9 @@ class Cache:
                             db.execute(sql)
                             db.execute("INSERT INTO _migrations (name) VALUES (?)", (name,))
             except sqlite3.DatabaseError as exc:
-                raise FatalError(f"{self.path}: cache unusable ({exc}); delete it or use --no-cache") from None
+                raise FatalError(
+                    f"{self.path}: cache unusable ({exc}); delete it or use --no-cache"
+                ) from None
             except OSError as exc:
                 raise FatalError(f"{self.path}: cannot create cache: {exc.strerror}") from None
             self._db = db

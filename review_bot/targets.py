@@ -141,10 +141,11 @@ def select(targets: list[Target], names: Collection[str]) -> list[Target]:
     if not names:
         return targets
     chosen = [t for t in targets if t.qualname in names or t.name in names]
-    missing = sorted(
-        n for n in names if not any(n in (t.qualname, t.name) for t in targets)
-    )
+    missing = sorted(n for n in names if not any(n in (t.qualname, t.name) for t in targets))
     if missing:
-        raise SourceError(f"no function named {', '.join(missing)} in {targets[0].path}"
-                          if targets else f"no function named {', '.join(missing)}")
+        raise SourceError(
+            f"no function named {', '.join(missing)} in {targets[0].path}"
+            if targets
+            else f"no function named {', '.join(missing)}"
+        )
     return chosen

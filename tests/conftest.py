@@ -10,7 +10,9 @@ from review_bot.llm.models import bundled_model
 
 
 @pytest.fixture(autouse=True)
-def _no_home_writes(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_home_writes(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """HOME is a plain file: anything that tries to write under it fails loudly."""
     fake_home = tmp_path_factory.mktemp("home") / "not-a-directory"
     fake_home.write_text("tests must not write to the home directory\n")

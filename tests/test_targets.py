@@ -58,8 +58,11 @@ def test_targets_in_source(tmp_path: Path) -> None:
     assert method.is_method and method.display == "mod.Parser.parse" and method.name == "parse"
     assert method.source.startswith("def parse(self, text):")
     assert top_level_names(__import__("ast").parse(SOURCE)) == [
-        "LIMIT", "decorated", "fetch", "Parser",
-    ]  # fmt: skip
+        "LIMIT",
+        "decorated",
+        "fetch",
+        "Parser",
+    ]
 
 
 def test_select(tmp_path: Path) -> None:

@@ -45,7 +45,10 @@ def fold_system(messages: Sequence[Message]) -> list[Message]:
         return list(messages)
     system, rest = messages[0], list(messages[1:])
     if rest and rest[0]["role"] == "user":
-        merged: Message = {"role": "user", "content": f"{system['content']}\n\n{rest[0]['content']}"}
+        merged: Message = {
+            "role": "user",
+            "content": f"{system['content']}\n\n{rest[0]['content']}",
+        }
         return [merged, *rest[1:]]
     return [{"role": "user", "content": system["content"]}, *rest]
 

@@ -21,14 +21,30 @@ BUNDLED_NOTICE = (
 # Architectures llama.cpp runs that review-bot has been used with. Others may work but
 # a model file of an unknown family is more often a mistake (a vision projector, say).
 KNOWN_ARCHS = frozenset(
-    {"llama", "gemma", "gemma2", "gemma3", "qwen2", "qwen3", "mistral", "starcoder2",
-     "phi3", "deepseek2", "granite"}  # fmt: skip
+    {
+        "llama",
+        "gemma",
+        "gemma2",
+        "gemma3",
+        "qwen2",
+        "qwen3",
+        "mistral",
+        "starcoder2",
+        "phi3",
+        "deepseek2",
+        "granite",
+    }
 )
 
 _FIM_FAMILIES = (
     FimTokens("codellama", "<PRE>", "<SUF>", "<MID>", ("<EOT>",)),
-    FimTokens("codegemma", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>",
-              ("<|file_separator|>", "<|fim_prefix|>")),  # fmt: skip
+    FimTokens(
+        "codegemma",
+        "<|fim_prefix|>",
+        "<|fim_suffix|>",
+        "<|fim_middle|>",
+        ("<|file_separator|>", "<|fim_prefix|>"),
+    ),
 )
 
 # Below this size a model rarely writes a passing test but can still propose inputs.
@@ -82,9 +98,7 @@ def describe(path: Path, bundled: bool = False) -> ModelInfo:
         return ""
 
     present = set(vocab) if vocab else set()
-    fim = next(
-        (f for f in _FIM_FAMILIES if {f.prefix, f.suffix, f.middle} <= present), None
-    )
+    fim = next((f for f in _FIM_FAMILIES if {f.prefix, f.suffix, f.middle} <= present), None)
     template = meta.get("tokenizer.chat_template")
     context = meta.get(f"{arch}.context_length")
     file_type = meta.get("general.file_type")
@@ -111,7 +125,9 @@ def auto_strategies(info: ModelInfo) -> tuple[Strategy, ...]:
     test, but they can propose inputs, so `cases` comes first for them. Every
     list ends with a fallback, so one strategy's failure is not the last word.
     """
-    primary: Strategy = "chat" if info.chat_template and not _prefers_completion(info) else "complete"
+    primary: Strategy = (
+        "chat" if info.chat_template and not _prefers_completion(info) else "complete"
+    )
     small = info.n_params is not None and info.n_params < SMALL_MODEL_PARAMS
     return ("cases", primary) if small else (primary, "cases")
 
@@ -123,8 +139,15 @@ def _prefers_completion(info: ModelInfo) -> bool:
 
 def stop_tokens(info: ModelInfo) -> tuple[str, ...]:
     """Text stops per family; llama.cpp also stops on the end-of-generation token ids."""
-    stops = {"<EOT>", "<end_of_turn>", "</s>", "<|im_end|>", "<|endoftext|>",
-             "<|file_separator|>", "<|eot_id|>"}  # fmt: skip
+    stops = {
+        "<EOT>",
+        "<end_of_turn>",
+        "</s>",
+        "<|im_end|>",
+        "<|endoftext|>",
+        "<|file_separator|>",
+        "<|eot_id|>",
+    }
     if info.eos_token:
         stops.add(info.eos_token)
     return tuple(sorted(stops))

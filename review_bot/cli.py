@@ -1,0 +1,147 @@
+"""The command line: parses, dispatches, maps errors to exit codes. No logic."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from review_bot import __version__
+from review_bot.config import CONVENTIONS, STRATEGY_CHOICES, find_project_root, load_settings
+from review_bot.errors import EXIT_BUG, EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, FatalError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ConsoleProgress:
+    """A spinner on a terminal; silence when stderr is a pipe or a file."""
+
+    def __init__(self) -> None:
+        self._status: Any = None
+        if sys.stderr.isatty():
+            from rich.console import Console
+
+            self._console = Console(stderr=True)
+            self._status = self._console.status("starting")
+            self._status.start()
+
+    def status(self, message: str) -> None:
+        if self._status is not None:
+            self._status.update(message)
+
+    def notice(self, message: str) -> None:
+        if self._status is not None:
+            self._status.console.print(message, markup=False, highlight=False)
+        else:
+            click.echo(message, err=True)
+
+    def stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
+@click.group()
+@click.version_option(__version__, prog_name="review-bot")
+def cli() -> None:
+    """Write pytest tests and docstrings with a local model, keeping only verified ones."""
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=True))
+@click.option(
+    "--function",
+    "functions",
+    multiple=True,
+    metavar="NAME",
+    help="Only this function (repeatable); a plain or Class.method name.",
+)
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="GGUF model file (else REVIEW_BOT_MODEL, [tool.review-bot] model, bundled).",
+)
+@click.option("--strategy", type=click.Choice(STRATEGY_CHOICES), help="How tests are written.")
+@click.option("--convention", type=click.Choice(CONVENTIONS), help="Docstring convention.")
+@click.option("--runs", type=click.IntRange(min=1), help="A kept test passes N of N runs.")
+@click.option("--write", is_flag=True, help="Write kept tests and insert kept docstrings.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
+@click.option("--no-tests", is_flag=True, help="Docstrings only.")
+@click.option("--no-docstrings", is_flag=True, help="Tests only.")
+def suggest(
+    path: Path,
+    functions: tuple[str, ...],
+    model: Path | None,
+    strategy: str | None,
+    convention: str | None,
+    runs: int | None,
+    write: bool,
+    as_json: bool,
+    no_cache: bool,
+    no_tests: bool,
+    no_docstrings: bool,
+) -> None:
+    """Suggest verified tests and docstrings for the functions in PATH."""
+    from review_bot import pipeline, report
+
+    flags: dict[str, Any] = {
+        "model": model,
+        "strategy": strategy,
+        "convention": convention,
+        "runs": runs,
+    }
+    if no_cache:
+        flags["cache"] = False
+    if no_tests:
+        flags["tests"] = False
+    if no_docstrings:
+        flags["docstrings"] = False
+    settings = load_settings(find_project_root(path.absolute()), flags)
+    progress = ConsoleProgress()
+    try:
+        result = pipeline.suggest(
+            path, settings, functions=functions, write=write, progress=progress
+        )
+    finally:
+        progress.stop()
+    if as_json:
+        click.echo(json.dumps(report.to_json(result), indent=2))
+    else:
+        click.echo(report.to_text(result), nl=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one handler maps every failure to a documented exit code."""
+    try:
+        cli.main(args=argv, prog_name="review-bot", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except FatalError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return EXIT_FATAL
+    except KeyboardInterrupt:
+        click.echo("Interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: one line, the traceback on request
+        if os.environ.get("REVIEW_BOT_DEBUG"):
+            traceback.print_exc()
+        click.echo(
+            f"Error: internal error: {type(exc).__name__}: {exc} "
+            "(set REVIEW_BOT_DEBUG=1 for the traceback)",
+            err=True,
+        )
+        return EXIT_BUG
+    return EXIT_OK

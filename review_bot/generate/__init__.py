@@ -1,0 +1,1 @@
+"""Generation strategies: what to ask the model and how to read its answer."""

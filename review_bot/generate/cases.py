@@ -1,0 +1,393 @@
+"""The `cases` strategy: the model proposes inputs, the sandbox records what happens.
+
+Even a 135M model can propose inputs when a JSON schema constrains its output; the
+expected values then come from running the real function, so the rendered test is
+right by construction and only has to prove it is stable and adds coverage.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from review_bot.generate.tests import Attempts, Verifier
+from review_bot.llm.chat import Message
+from review_bot.llm.session import ModelSession
+from review_bot.prompts import Prompts
+from review_bot.records import Candidate, Param, Target, Verdict
+from review_bot.sandbox import Sandbox
+from review_bot.verify import import_path
+
+DRIVER = Path(__file__).with_name("cases_driver.py")
+MAX_STRING = 40
+MAX_ITEMS = 6
+_RESERVED = frozenset({"expected", "error", "pytest"})
+MAX_ROWS = 12  # per parametrized test, to keep it readable
+PER_CASE_S = 2.0
+
+_SIMPLE = {
+    "int": {"type": "integer"},
+    "float": {"type": "number"},
+    "complex": None,
+    "str": {"type": "string", "maxLength": MAX_STRING},
+    "bool": {"type": "boolean"},
+    "None": {"type": "null"},
+    "bytes": None,
+}
+_ANY: dict[str, Any] = {
+    "anyOf": [
+        {"type": "integer"},
+        {"type": "string", "maxLength": MAX_STRING},
+        {"type": "array", "items": {"type": "integer"}, "maxItems": MAX_ITEMS},
+        {"type": "boolean"},
+        {"type": "null"},
+    ]
+}
+
+
+class Case(NamedTuple):
+    args: tuple[Any, ...]  # positional arguments (JSON values)
+    kwargs: dict[str, Any]  # keyword-only arguments
+
+
+class Result(NamedTuple):
+    case: Case
+    kind: str  # "returns" | "yields" | "raises" | "timeout"
+    value: str | None  # literal source of the result
+    exception: tuple[str, str] | None  # (module, qualname)
+    stable: bool
+
+
+def _schema_of(annotation: ast.expr | None) -> dict[str, Any] | None:
+    """JSON schema for an annotation; None when no JSON value can be one."""
+    if annotation is None:
+        return _ANY
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        try:
+            return _schema_of(ast.parse(annotation.value, mode="eval").body)
+        except SyntaxError:
+            return _ANY
+    if isinstance(annotation, ast.Constant) and annotation.value is None:
+        return {"type": "null"}
+    if isinstance(annotation, (ast.Name, ast.Attribute)):
+        name = annotation.id if isinstance(annotation, ast.Name) else annotation.attr
+        if name in _SIMPLE:
+            return _SIMPLE[name]
+        if name in ("list", "List", "Sequence", "Iterable", "tuple", "Tuple", "set", "Set"):
+            return {"type": "array", "items": _ANY, "maxItems": MAX_ITEMS}
+        if name in ("dict", "Dict", "Mapping"):
+            return {"type": "object", "maxProperties": MAX_ITEMS}
+        if name in ("Any", "object"):
+            return _ANY
+        return None  # a class of the user's: JSON cannot build one
+    if isinstance(annotation, ast.Subscript):
+        base = annotation.value
+        base_name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", "")
+        inner = annotation.slice
+        parts = list(inner.elts) if isinstance(inner, ast.Tuple) else [inner]
+        if base_name == "Optional":
+            sub = _schema_of(parts[0])
+            return None if sub is None else {"anyOf": [sub, {"type": "null"}]}
+        if base_name == "Union":
+            return _union(parts)
+        if base_name in ("list", "List", "Sequence", "Iterable", "set", "Set", "tuple", "Tuple"):
+            item = _schema_of(parts[0]) if parts else _ANY
+            if item is None:
+                return None
+            return {"type": "array", "items": item, "maxItems": MAX_ITEMS}
+        if base_name in ("dict", "Dict", "Mapping"):
+            return {"type": "object", "maxProperties": MAX_ITEMS}
+        if base_name == "Literal":
+            values = [p.value for p in parts if isinstance(p, ast.Constant)]
+            return {"enum": values} if values else None
+        return None
+    if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
+        return _union([annotation.left, annotation.right])
+    return _ANY
+
+
+def _union(parts: Sequence[ast.expr]) -> dict[str, Any] | None:
+    subs = [_schema_of(p) for p in parts]
+    usable = [s for s in subs if s is not None]
+    return {"anyOf": usable} if usable else None
+
+
+def _param_schema(param: Param) -> dict[str, Any] | None:
+    if param.annotation is None:
+        return _ANY
+    try:
+        expr = ast.parse(param.annotation, mode="eval").body
+    except SyntaxError:
+        return _ANY
+    return _schema_of(expr)
+
+
+def case_params(target: Target) -> list[Param] | None:
+    """The parameters a case gives values for; None when the target cannot be called so."""
+    if target.is_method:
+        return None  # needs an instance: left to the chat/complete strategies
+    params: list[Param] = []
+    for param in target.params:
+        if param.kind in ("vararg", "varkw"):
+            continue
+        params.append(param)
+    return params
+
+
+def case_schema(target: Target, n_cases: int) -> dict[str, Any] | None:
+    params = case_params(target)
+    if params is None:
+        return None
+    properties: dict[str, Any] = {}
+    for param in params:
+        schema = _param_schema(param)
+        if schema is None:
+            if param.default is None:
+                return None  # a required argument JSON cannot express
+            continue
+        properties[param.name] = schema
+    item = {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "cases": {"type": "array", "items": item, "minItems": 1, "maxItems": n_cases}
+        },
+        "required": ["cases"],
+        "additionalProperties": False,
+    }
+
+
+def parse_cases(text: str, target: Target) -> list[Case]:
+    """Cases from the model's JSON; invalid entries are dropped, not trusted."""
+    params = case_params(target) or []
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end < start:
+        return []
+    try:
+        data = json.loads(text[start : end + 1])
+    except json.JSONDecodeError:
+        return []
+    raw = data.get("cases") if isinstance(data, dict) else None
+    if not isinstance(raw, list):
+        return []
+    out: list[Case] = []
+    for entry in raw:
+        if not isinstance(entry, dict):
+            continue
+        case = _case_from_mapping(entry, params)
+        if case is not None and case not in out:
+            out.append(case)
+    return out
+
+
+def _case_from_mapping(entry: dict[str, Any], params: Sequence[Param]) -> Case | None:
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    for param in params:
+        if param.name in entry:
+            value = entry[param.name]
+        elif param.default is not None:
+            continue  # leave it to its default; later positionals go by keyword
+        else:
+            return None
+        if param.kind in ("positional_only", "positional") and len(args) == _index(params, param):
+            args.append(value)
+        else:
+            kwargs[param.name] = value
+    return Case(tuple(args), kwargs)
+
+
+def _index(params: Sequence[Param], param: Param) -> int:
+    return [p.name for p in params].index(param.name)
+
+
+def run_cases(
+    sandbox: Sandbox, target: Target, cases: Sequence[Case], timeout_s: float
+) -> list[Result]:
+    """Call the target on each case in the sandbox; results that vary are marked."""
+    payload = json.dumps([{"args": list(c.args), "kwargs": c.kwargs} for c in cases])
+    files = {
+        "_review_bot_cases.py": DRIVER.read_text(encoding="utf-8"),
+        "_review_bot_cases.json": payload,
+    }
+    with sandbox.workspace(files) as ws:
+        argv = [
+            "python",
+            "_review_bot_cases.py",
+            target.module,
+            target.qualname,
+            "_review_bot_cases.json",
+            "_review_bot_results.json",
+            str(PER_CASE_S),
+        ]
+        ws.run(argv, timeout_s=timeout_s, pythonpath=import_path(sandbox, target))
+        raw = ws.read("_review_bot_results.json")
+    if raw is None:
+        return []
+    try:
+        records = json.loads(raw)
+    except json.JSONDecodeError:
+        return []
+    results: list[Result] = []
+    for case, rec in zip(cases, records, strict=False):
+        exc = (rec["module"], rec["qualname"]) if rec.get("kind") == "raises" else None
+        results.append(
+            Result(case, rec.get("kind", "timeout"), rec.get("value"), exc, bool(rec.get("stable")))
+        )
+    return results
+
+
+class Row(NamedTuple):
+    values: list[str]  # literal source per argument name
+    expected: str
+
+
+def _exception_ref(target: Target, module: str, qualname: str) -> tuple[str, str | None] | None:
+    """How the test names an exception class, and the import it needs."""
+    if "<locals>" in qualname:
+        return None
+    if module == "builtins":
+        return qualname, None
+    if module == target.module:
+        head = qualname.split(".")[0]
+        return qualname, f"from {target.module} import {head}"
+    return f"{module}.{qualname}", f"import {module}"
+
+
+def render_test(target: Target, results: Sequence[Result], prompts: Prompts) -> tuple[str, int]:
+    """A parametrized pytest module from the recorded results, and how many rows it has."""
+    params = case_params(target) or []
+    # Columns are named after the parameters, renamed where they would clash.
+    names = [f"{p.name}_" if p.name in _RESERVED else p.name for p in params]
+    groups: dict[str, list[Row]] = {"returns": [], "yields": [], "raises": []}
+    imports: set[str] = set()
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    # Each case fills every column: missing arguments show their default.
+    defaults = {p.name: p.default for p in params}
+    for result in results:
+        if not result.stable or result.kind == "timeout":
+            continue
+        values = _row_values(result.case, params, defaults)
+        if values is None:
+            continue
+        if result.kind == "raises" and result.exception is not None:
+            ref = _exception_ref(target, *result.exception)
+            if ref is None:
+                continue
+            expected, needed = ref
+            if needed:
+                imports.add(needed)
+        elif result.kind in ("returns", "yields") and result.value is not None:
+            expected = result.value
+        else:
+            continue
+        key = (result.kind, tuple(values))
+        if key in seen or len(groups[result.kind]) >= MAX_ROWS:
+            continue
+        seen.add(key)
+        groups[result.kind].append(Row(values, expected))
+    rows = sum(len(g) for g in groups.values())
+    call_args = ", ".join(
+        name if p.kind in ("positional_only", "positional") else f"{p.name}={name}"
+        for name, p in zip(names, params, strict=True)
+    )
+    code = prompts.render(
+        "cases_test.j2",
+        target=target,
+        names=names,
+        argnames=", ".join(names),
+        call=f"{target.name}({call_args})",
+        groups=groups,
+        imports=sorted(imports),
+    )
+    return code, rows
+
+
+def _row_values(
+    case: Case, params: Sequence[Param], defaults: dict[str, str | None]
+) -> list[str] | None:
+    values: list[str] = []
+    positional = list(case.args)
+    for index, param in enumerate(params):
+        if index < len(positional):
+            values.append(repr(positional[index]))
+        elif param.name in case.kwargs:
+            values.append(repr(case.kwargs[param.name]))
+        else:
+            default = defaults.get(param.name)
+            if default is None:
+                return None
+            values.append(default)
+    return values
+
+
+def cases_strategy(
+    target: Target,
+    session: ModelSession,
+    prompts: Prompts,
+    verify: Verifier,
+    repair_attempts: int,
+    attempts: Attempts,
+    *,
+    sandbox: Sandbox,
+    n_cases: int,
+    timeout_s: float,
+) -> Verdict | None:
+    """Propose, run, render, verify; a retry asks for more cases and keeps the old ones."""
+    schema = case_schema(target, n_cases)
+    if schema is None:
+        attempts.lines.append("cases: skipped: parameters JSON cannot express")
+        return None
+    fields = schema["properties"]["cases"]["items"]["properties"]
+    example = "{" + ", ".join(f'"{name}": ...' for name in fields) + "}"
+    info = session.info()
+    collected: list[Case] = []
+    verdict: Verdict | None = None
+    for attempt in range(repair_attempts + 1):
+        if info.chat_template:
+            messages: list[Message] = [
+                {
+                    "role": "user",
+                    "content": prompts.render(
+                        "cases_user.j2", target=target, n_cases=n_cases, example=example
+                    ),
+                }
+            ]
+            reply = session.chat(
+                messages,
+                json_schema=schema,
+                seed=attempt,
+                temperature=session.temperature + 0.4 * attempt,
+            )
+        else:
+            prompt = prompts.render("cases_complete.j2", target=target, n_cases=n_cases)
+            reply = session.complete(
+                prompt,
+                json_schema=schema,
+                seed=attempt,
+                temperature=session.temperature + 0.4 * attempt,
+            )
+        fresh = [c for c in parse_cases(reply, target) if c not in collected]
+        collected.extend(fresh)
+        if not fresh and verdict is not None:
+            continue  # nothing new to try
+        results = run_cases(sandbox, target, collected, timeout_s)
+        code, rows = render_test(target, results, prompts)
+        candidate = Candidate(target, "cases", code, attempt)
+        if rows == 0:
+            detail = f"no usable case among {len(collected)} proposed"
+            verdict = Verdict(candidate, False, "collect", detail, 0, 0, frozenset(), frozenset())
+        else:
+            verdict = verify(candidate)
+        attempts.add(verdict)
+        if verdict.kept:
+            return verdict
+    return verdict

@@ -1,0 +1,84 @@
+# Runs inside the sandbox, never in review-bot's process: calls the function under test
+# on each proposed case and records what happened. Standard library only.
+from __future__ import annotations
+
+import ast
+import asyncio
+import copy
+import importlib
+import inspect
+import itertools
+import json
+import signal
+import sys
+from types import FrameType
+from typing import Any
+
+
+class _Timeout(BaseException):
+    pass
+
+
+def _alarm(signum: int, frame: FrameType | None) -> None:
+    raise _Timeout()
+
+
+def _literal(value: object) -> str | None:
+    """repr(value) if it reads back as an equal literal, else None."""
+    try:
+        text = repr(value)
+        back = ast.literal_eval(text)
+        if type(back) is not type(value) or not bool(back == value):
+            return None
+    except BaseException:
+        return None
+    return text
+
+
+def _call(fn: Any, case: dict[str, Any]) -> tuple[str, object]:
+    args = copy.deepcopy(case["args"])
+    kwargs = copy.deepcopy(case["kwargs"])
+    result = fn(*args, **kwargs)
+    if inspect.iscoroutine(result):
+        result = asyncio.run(result)
+    if inspect.isgenerator(result):
+        return "yields", list(itertools.islice(result, 1000))
+    return "returns", result
+
+
+def _outcome(fn: Any, case: dict[str, Any]) -> dict[str, Any]:
+    try:
+        kind, value = _call(fn, case)
+    except _Timeout:
+        return {"kind": "timeout"}
+    except BaseException as exc:  # the function's own exceptions are what we record
+        cls = type(exc)
+        return {"kind": "raises", "module": cls.__module__, "qualname": cls.__qualname__}
+    return {"kind": kind, "value": _literal(value)}
+
+
+def main() -> None:
+    module, qualname, cases_path, out_path, per_case_s = sys.argv[1:6]
+    with open(cases_path, encoding="utf-8") as handle:
+        cases = json.load(handle)
+    fn: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        fn = getattr(fn, part)
+    signal.signal(signal.SIGALRM, _alarm)
+    results = []
+    for case in cases:
+        signal.setitimer(signal.ITIMER_REAL, float(per_case_s))
+        try:
+            first = _outcome(fn, case)
+            # A second call tells a deterministic result from one that varies.
+            second = _outcome(fn, case) if first["kind"] != "timeout" else first
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        first["stable"] = first == second
+        results.append(first)
+    with open(out_path, "w", encoding="utf-8") as handle:
+        json.dump(results, handle)
+
+
+if __name__ == "__main__":
+    main()

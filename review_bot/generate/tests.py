@@ -1,0 +1,179 @@
+"""The `chat` and `complete` strategies, and the bounded repair loop around them."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+
+from review_bot.generate.extract import drop_redefinitions, extract_code, fix_imports
+from review_bot.llm.chat import Message
+from review_bot.llm.session import ModelSession
+from review_bot.prompts import Prompts
+from review_bot.records import Candidate, Strategy, Target, Verdict
+
+Verifier = Callable[[Candidate], Verdict]
+MAX_CONTEXT_CHARS = 8000
+
+
+class Attempts:
+    """What each attempt did, one line each, for the report."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, verdict: Verdict) -> None:
+        c = verdict.candidate
+        status = "kept" if verdict.kept else f"{verdict.reason}"
+        first = verdict.detail.strip().splitlines()[-1:] if verdict.detail.strip() else []
+        self.lines.append(
+            f"{c.strategy}#{c.attempt}: {status}"
+            + (f": {first[0]}" if first and not verdict.kept else "")
+        )
+
+
+def import_line(target: Target) -> str:
+    name = target.qualname.split(".")[0]
+    return f"from {target.module} import {name}"
+
+
+def context_of(target: Target) -> str:
+    """The module source, or its imports and the target alone when the file is long."""
+    source = target.module_source
+    if len(source) <= MAX_CONTEXT_CHARS:
+        return source.rstrip()
+    tree = ast.parse(source)
+    imports = [
+        ast.get_source_segment(source, node) or ""
+        for node in tree.body
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+    ]
+    return "\n".join([*imports, "", target.source.rstrip()])
+
+
+def module_names(target: Target) -> list[str]:
+    from review_bot.targets import top_level_names
+
+    return top_level_names(ast.parse(target.module_source))
+
+
+def checked(verify: Verifier, candidate: Candidate) -> Verdict:
+    """Verify a candidate; one with no code at all is rejected without starting pytest."""
+    if not candidate.code.strip():
+        detail = "no compilable test code in the model's reply"
+        return Verdict(candidate, False, "syntax", detail, 0, 0, frozenset(), frozenset())
+    return verify(candidate)
+
+
+def _has_tests(code: str) -> bool:
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return False
+    return any(
+        (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"))
+        or (isinstance(node, ast.ClassDef) and node.name.startswith("Test"))
+        for node in tree.body
+    )
+
+
+def finish(target: Target, code: str) -> str:
+    """Deterministic repairs that need no model: redefinitions out, missing imports in."""
+    if not _has_tests(code):
+        return ""  # e.g. a stray `pass` from a reply whose real code does not compile
+    code = drop_redefinitions(code, {target.qualname.split(".")[0]})
+    code, _added = fix_imports(code, target.module, module_names(target))
+    return code
+
+
+def skeleton(target: Target) -> str:
+    name = target.qualname.replace(".", "_")
+    return f"import pytest\n\n{import_line(target)}\n\n\ndef test_{name}():\n"
+
+
+def chat_strategy(
+    target: Target,
+    session: ModelSession,
+    prompts: Prompts,
+    verify: Verifier,
+    repair_attempts: int,
+    attempts: Attempts,
+) -> Verdict | None:
+    """Ask an instruct model for a test module; feed pytest's failure back to repair it."""
+    messages: list[Message] = [
+        {"role": "system", "content": prompts.render("test_system.j2", target=target)},
+        {
+            "role": "user",
+            "content": prompts.render(
+                "test_user.j2",
+                target=target,
+                context=context_of(target),
+                import_line=import_line(target),
+            ),
+        },
+    ]
+    verdict: Verdict | None = None
+    for attempt in range(repair_attempts + 1):
+        reply = session.chat(messages, seed=attempt)
+        code = finish(target, extract_code(reply))
+        verdict = checked(verify, Candidate(target, "chat", code, attempt))
+        attempts.add(verdict)
+        if verdict.kept or verdict.reason == "no-gain":
+            return verdict  # a passing test with no gain will not gain from a repair
+        # Repair keeps the conversation short: the first request, the last try, the failure.
+        messages = [
+            *messages[:2],
+            {"role": "assistant", "content": f"```python\n{code or reply}\n```"},
+            {
+                "role": "user",
+                "content": prompts.render("test_repair.j2", target=target, failure=verdict.detail),
+            },
+        ]
+    return verdict
+
+
+def complete_strategy(
+    target: Target,
+    session: ModelSession,
+    prompts: Prompts,
+    verify: Verifier,
+    repair_attempts: int,
+    attempts: Attempts,
+) -> Verdict | None:
+    """A base or code-completion model completes a test skeleton review-bot writes.
+
+    Base models do not follow repair instructions, so a retry samples again with another
+    seed and a higher temperature instead of showing the failure.
+    """
+    info = session.info()
+    head = skeleton(target)
+    prefix = prompts.render(
+        "test_complete.j2", target=target, context=context_of(target), skeleton=head
+    )
+    stops: list[str] = ["\ndef ", "\nclass ", "\nif __name__", "\n```", "\n# "]
+    if info.fim is not None:
+        suffix = prompts.render("test_suffix.j2", target=target)
+        fim = info.fim
+        if fim.family == "codellama":
+            prompt = f"{fim.prefix} {prefix}{fim.suffix}{suffix} {fim.middle}"
+        else:
+            prompt = f"{fim.prefix}{prefix}{fim.suffix}{suffix}{fim.middle}"
+        stops.extend(fim.stop)
+    else:
+        prompt = prefix
+    verdict: Verdict | None = None
+    for attempt in range(repair_attempts + 1):
+        body = session.complete(
+            prompt, stop=stops, seed=attempt, temperature=session.temperature + 0.3 * attempt
+        )
+        code = finish(target, head + body.rstrip() + "\n") if body.strip() else ""
+        verdict = checked(verify, Candidate(target, "complete", code, attempt))
+        attempts.add(verdict)
+        if verdict.kept or verdict.reason == "no-gain":
+            return verdict
+    return verdict
+
+
+STRATEGY_FUNCTIONS: dict[Strategy, Callable[..., Verdict | None]] = {
+    "chat": chat_strategy,
+    "complete": complete_strategy,
+}

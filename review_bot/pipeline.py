@@ -1,0 +1,370 @@
+"""The shared middle: targets -> candidates -> verdicts -> outcomes, for any front end."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NamedTuple, Protocol
+
+from review_bot import apply, verify
+from review_bot.cache import Cache, digest, file_identity
+from review_bot.config import Settings, find_project_root
+from review_bot.errors import FatalError
+from review_bot.generate import docstrings
+from review_bot.generate.cases import cases_strategy
+from review_bot.generate.tests import STRATEGY_FUNCTIONS, Attempts
+from review_bot.llm import Backend
+from review_bot.llm.chat import Message
+from review_bot.llm.models import BUNDLED_NOTICE, auto_strategies, describe, resolve_model
+from review_bot.llm.session import ModelSession
+from review_bot.prompts import Prompts
+from review_bot.records import Candidate, Outcome, Strategy, Target, TargetResult, Verdict
+from review_bot.sandbox import Limits, Sandbox
+from review_bot.targets import import_root, parse_source, read_source, select, targets_in_source
+
+
+class Progress(Protocol):
+    def status(self, message: str) -> None: ...
+
+    def notice(self, message: str) -> None: ...
+
+
+class SilentProgress:
+    def status(self, message: str) -> None:
+        pass
+
+    def notice(self, message: str) -> None:
+        pass
+
+
+class ModelRef(NamedTuple):
+    path: str
+    arch: str
+    bundled: bool
+
+
+class RunReport(NamedTuple):
+    path: Path
+    results: list[TargetResult]
+    model: ModelRef
+    model_s: float
+    total_s: float
+    model_calls: int
+    cache_hits: int
+    cache_misses: int
+    written: list[Path]
+    original_source: str
+    new_source: str  # the source with every kept docstring inserted
+
+
+BackendFactory = Callable[[Path, bool, Settings], Backend]
+
+
+def llamacpp_factory(path: Path, bundled: bool, settings: Settings) -> Backend:
+    from review_bot.llm.llamacpp import LlamaCppBackend
+
+    return LlamaCppBackend(
+        path,
+        bundled=bundled,
+        n_ctx=settings.n_ctx,
+        gpu_layers=settings.gpu_layers,
+        seed=settings.seed,
+    )
+
+
+class Engine:
+    """Everything one run shares: settings, the lazy model, the sandbox, the cache."""
+
+    def __init__(
+        self,
+        project_root: Path,
+        settings: Settings,
+        *,
+        backend_factory: BackendFactory = llamacpp_factory,
+        progress: Progress | None = None,
+    ) -> None:
+        self.root = project_root
+        self.settings = settings
+        self.progress = progress or SilentProgress()
+        self.prompts = Prompts(project_root)
+        self.cache = Cache(settings.cache_path if settings.cache else None)
+        self.model_path, self.bundled = resolve_model(settings.model)
+        if not self.model_path.is_file():
+            raise FatalError(f"{self.model_path}: model file not found")
+        if self.bundled:
+            self.progress.notice(BUNDLED_NOTICE)
+        self.session = ModelSession(
+            lambda: backend_factory(self.model_path, self.bundled, settings),
+            max_tokens=settings.max_tokens,
+            temperature=settings.temperature,
+            on_first_use=lambda: self.progress.status(f"loading model {self.model_path.name}"),
+        )
+        self._sandbox: Sandbox | None = None
+        self._baselines: dict[str, frozenset[int]] = {}
+        self.context_key = digest(
+            file_identity(self.model_path),
+            self.prompts.fingerprint(),
+            {k: str(v) for k, v in vars(settings).items() if k not in ("home", "cache", "model")},
+        )
+
+    @property
+    def sandbox(self) -> Sandbox:
+        if self._sandbox is None:
+            limits = Limits(self.settings.timeout_s, self.settings.memory_mb, self.settings.cpu_s)
+            self._sandbox = Sandbox(self.root, limits)
+        return self._sandbox
+
+    def close(self) -> None:
+        if self._sandbox is not None:
+            self._sandbox.close()
+        self.cache.close()
+
+    def model_ref(self) -> ModelRef:
+        key = digest("model-info", file_identity(self.model_path))
+        arch = self.cache.peek(key)
+        if not isinstance(arch, str):
+            arch = (
+                self.session.info().arch if self.session.started else describe(self.model_path).arch
+            )
+            self.cache.put(key, "model-info", arch)
+        return ModelRef(str(self.model_path), arch, self.bundled)
+
+    # -- tests ---------------------------------------------------------------
+
+    def test_relpath(self, target: Target) -> str:
+        path = apply.generated_test_path(self.root, self.settings.tests_dir, target.module)
+        return path.relative_to(self.root).as_posix()
+
+    def _tests_fingerprint(self, test_files: Sequence[str]) -> str:
+        return digest([(f, (self.root / f).read_text("utf-8", "replace")) for f in test_files])
+
+    def baseline(self, target: Target, test_files: Sequence[str]) -> frozenset[int]:
+        """Lines of the module the existing tests execute, cached by content."""
+        module_rel = target.path.relative_to(self.root).as_posix()
+        memo = module_rel
+        if memo in self._baselines:
+            return self._baselines[memo]
+        key = digest(
+            "baseline", module_rel, target.module_source, self._tests_fingerprint(test_files)
+        )
+        cached = self.cache.peek(key)
+        if isinstance(cached, list):
+            lines = frozenset(int(n) for n in cached)
+        else:
+            self.progress.status(f"measuring coverage of existing tests for {target.module}")
+            lines = verify.baseline_coverage(
+                self.sandbox,
+                module_rel,
+                test_files,
+                self.settings.timeout_s * 4,
+                pythonpath=verify.import_path(self.sandbox, target),
+            )
+            self.cache.put(key, "baseline", sorted(lines))
+        self._baselines[memo] = lines
+        return lines
+
+    def strategies(self) -> tuple[Strategy, ...]:
+        if self.settings.strategy != "auto":
+            return (self.settings.strategy,)  # type: ignore[return-value]
+        return auto_strategies(self.session.info())
+
+    def test_outcome(self, target: Target) -> Outcome:
+        if target.is_async and target.is_method:
+            return Outcome("skipped", "async method", None)
+        test_files = verify.existing_test_files(self.root, target.module, self.settings.tests_dir)
+        key = digest(
+            "test",
+            self.context_key,
+            target.module_source,
+            target.qualname,
+            self._tests_fingerprint(test_files),
+        )
+        cached = self.cache.get(key)
+        if cached is not None:
+            return Outcome(
+                cached["status"], cached["reason"], cached["code"], tuple(cached["attempts"])
+            )
+        outcome = self._generate_test(target, test_files)
+        self.cache.put(key, "test", outcome._asdict())
+        return outcome
+
+    def _generate_test(self, target: Target, test_files: Sequence[str]) -> Outcome:
+        baseline = self.baseline(target, test_files)
+        executable = verify.executable_lines(target)
+        if executable and executable <= baseline:
+            return Outcome("skipped", "covered by existing tests", None)
+        test_relpath = self.test_relpath(target)
+
+        def check(candidate: Candidate) -> Verdict:
+            self.progress.status(f"verifying {candidate.strategy} test for {target.display}")
+            return verify.verify_test(
+                self.sandbox,
+                candidate,
+                baseline=baseline,
+                runs=self.settings.runs,
+                test_relpath=test_relpath,
+            )
+
+        attempts = Attempts()
+        last: Verdict | None = None
+        for strategy in self.strategies():
+            self.progress.status(f"writing a {strategy} test for {target.display}")
+            if strategy == "cases":
+                verdict = cases_strategy(
+                    target,
+                    self.session,
+                    self.prompts,
+                    check,
+                    self.settings.repair_attempts,
+                    attempts,
+                    sandbox=self.sandbox,
+                    n_cases=self.settings.n_cases,
+                    timeout_s=self.settings.timeout_s,
+                )
+            else:
+                verdict = STRATEGY_FUNCTIONS[strategy](
+                    target,
+                    self.session,
+                    self.prompts,
+                    check,
+                    self.settings.repair_attempts,
+                    attempts,
+                )
+            if verdict is not None:
+                last = verdict
+                if verdict.kept:
+                    return Outcome("kept", None, verdict.candidate.code, tuple(attempts.lines))
+        reason = last.reason if last is not None else "unsupported"
+        return Outcome("rejected", reason, None, tuple(attempts.lines))
+
+    # -- docstrings ----------------------------------------------------------
+
+    def docstring_outcome(self, target: Target) -> Outcome:
+        if target.docstring is not None:
+            return Outcome("skipped", "has a docstring", None)
+        key = digest("docstring", self.context_key, target.module_source, target.qualname)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return Outcome(
+                cached["status"], cached["reason"], cached["code"], tuple(cached["attempts"])
+            )
+        outcome = self._generate_docstring(target)
+        self.cache.put(key, "docstring", outcome._asdict())
+        return outcome
+
+    def _generate_docstring(self, target: Target) -> Outcome:
+        self.progress.status(f"writing a docstring for {target.display}")
+        schema = docstrings.docstring_schema(target)
+        documents_return = "returns" in schema.get("properties", {})
+        info = self.session.info()
+        lines: list[str] = []
+        reason: str | None = None
+        for attempt in range(self.settings.repair_attempts + 1):
+            temperature = self.settings.temperature + 0.3 * attempt
+            if info.chat_template:
+                content = self.prompts.render(
+                    "docstring_user.j2", target=target, documents_return=documents_return
+                )
+                messages: list[Message] = [{"role": "user", "content": content}]
+                reply = self.session.chat(
+                    messages, json_schema=schema, seed=attempt, temperature=temperature
+                )
+            else:
+                prompt = self.prompts.render("docstring_complete.j2", target=target)
+                reply = self.session.complete(
+                    prompt, json_schema=schema, seed=attempt, temperature=temperature
+                )
+            data = docstrings.parse_reply(reply)
+            if data is None:
+                reason = "empty"
+                lines.append(f"docstring#{attempt}: empty: the reply held no usable JSON")
+                continue
+            text = docstrings.render_docstring(target, data, self.settings.convention)
+            verdict = docstrings.check_docstring(target, text, self.settings.convention)
+            if verdict.kept:
+                lines.append(f"docstring#{attempt}: kept")
+                return Outcome("kept", None, text, tuple(lines))
+            reason = verdict.reason
+            lines.append(f"docstring#{attempt}: {verdict.reason}: {verdict.detail}")
+        return Outcome("rejected", reason, None, tuple(lines))
+
+
+def suggest(
+    path: Path,
+    settings: Settings,
+    *,
+    functions: Sequence[str] = (),
+    write: bool = False,
+    backend_factory: BackendFactory = llamacpp_factory,
+    progress: Progress | None = None,
+) -> RunReport:
+    """Run the core on one file: the `review-bot suggest` front end."""
+    started = time.perf_counter()
+    path = path.resolve() if path.exists() else path
+    source = read_source(path)
+    tree = parse_source(path, source)
+    project_root = find_project_root(path)
+    root = import_root(path)
+    targets = select(targets_in_source(root, path, source, tree), functions)
+    engine = Engine(project_root, settings, backend_factory=backend_factory, progress=progress)
+    try:
+        results: list[TargetResult] = []
+        for target in targets:
+            test = (
+                engine.test_outcome(target)
+                if settings.tests
+                else Outcome("skipped", "tests disabled", None)
+            )
+            doc = (
+                engine.docstring_outcome(target)
+                if settings.docstrings
+                else Outcome("skipped", "docstrings disabled", None)
+            )
+            results.append(TargetResult(target, test, doc))
+        new_source = source
+        for result in results:
+            if result.docstring.status == "kept" and result.docstring.code is not None:
+                new_source = apply.insert_docstring(
+                    new_source, result.target.qualname, result.docstring.code
+                )
+        written: list[Path] = []
+        if write:
+            written = write_outcomes(engine, path, source, new_source, results)
+        model = engine.model_ref()
+        return RunReport(
+            path=path,
+            results=results,
+            model=model,
+            model_s=engine.session.model_s,
+            total_s=time.perf_counter() - started,
+            model_calls=engine.session.calls,
+            cache_hits=engine.cache.hits,
+            cache_misses=engine.cache.misses,
+            written=written,
+            original_source=source,
+            new_source=new_source,
+        )
+    finally:
+        engine.close()
+
+
+def write_outcomes(
+    engine: Engine, path: Path, source: str, new_source: str, results: Sequence[TargetResult]
+) -> list[Path]:
+    written: list[Path] = []
+    kept = [r for r in results if r.test.status == "kept" and r.test.code]
+    if kept:
+        module = kept[0].target.module
+        code = ""
+        for result in kept:
+            assert result.test.code is not None
+            code = apply.merge_generated_tests(code or None, result.test.code)
+        written.append(apply.write_tests(engine.root, engine.settings.tests_dir, module, code))
+    if new_source != source:
+        # The file may have changed while the model ran: never overwrite an edit.
+        if path.read_text(encoding="utf-8") != source:
+            raise FatalError(f"{path}: changed while review-bot ran; docstrings not written")
+        apply.atomic_write(path, new_source)
+        written.append(path)
+    return written

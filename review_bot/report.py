@@ -1,0 +1,107 @@
+"""Reports: console text, and the JSON object documented in the README."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from review_bot import apply
+from review_bot.pipeline import RunReport
+from review_bot.records import Outcome, TargetResult
+
+
+def to_json(report: RunReport) -> dict[str, Any]:
+    def test(outcome: Outcome) -> dict[str, Any]:
+        return {
+            "status": outcome.status,
+            "reason": outcome.reason,
+            "code": outcome.code,
+            "attempts": list(outcome.attempts),
+        }
+
+    def doc(outcome: Outcome) -> dict[str, Any]:
+        return {
+            "status": outcome.status,
+            "reason": outcome.reason,
+            "text": outcome.code,
+            "attempts": list(outcome.attempts),
+        }
+
+    return {
+        "targets": [
+            {"name": r.target.display, "test": test(r.test), "docstring": doc(r.docstring)}
+            for r in report.results
+        ],
+        "model": {"path": report.model.path, "arch": report.model.arch},
+        "timings": {"model_s": round(report.model_s, 3), "total_s": round(report.total_s, 3)},
+        "cache": {"hits": report.cache_hits, "misses": report.cache_misses},
+        "model_calls": report.model_calls,
+        "written": [str(p) for p in report.written],
+    }
+
+
+def docstring_diff(report: RunReport, result: TargetResult) -> str:
+    """The unified diff that inserting this one docstring makes to the file."""
+    assert result.docstring.code is not None
+    after = apply.insert_docstring(
+        report.original_source, result.target.qualname, result.docstring.code
+    )
+    name = result.target.relpath
+    return "".join(
+        difflib.unified_diff(
+            report.original_source.splitlines(keepends=True),
+            after.splitlines(keepends=True),
+            fromfile=f"a/{name}",
+            tofile=f"b/{name}",
+        )
+    )
+
+
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "".join(prefix + line if line.strip() else line for line in text.splitlines(True))
+
+
+def to_text(report: RunReport) -> str:
+    out: list[str] = []
+    for result in report.results:
+        out.append(f"== {result.target.display} (line {result.target.def_lineno})")
+        test = result.test
+        label = f"  test: {test.status}" + (f" ({test.reason})" if test.reason else "")
+        out.append(label)
+        for line in test.attempts:
+            out.append(f"    - {line}")
+        if test.status == "kept" and test.code:
+            out.append(_indent(test.code.rstrip("\n")))
+        doc = result.docstring
+        out.append(f"  docstring: {doc.status}" + (f" ({doc.reason})" if doc.reason else ""))
+        if doc.status == "rejected":
+            for line in doc.attempts:
+                out.append(f"    - {line}")
+        if doc.status == "kept" and doc.code is not None:
+            out.append(_indent(docstring_diff(report, result).rstrip("\n")))
+        out.append("")
+    out.append(summary(report))
+    return "\n".join(out) + "\n"
+
+
+def summary(report: RunReport) -> str:
+    tests = [r.test for r in report.results]
+    docs = [r.docstring for r in report.results]
+    kept_tests = sum(t.status == "kept" for t in tests)
+    rejected = [t.reason or "?" for t in tests if t.status == "rejected"]
+    kept_docs = sum(d.status == "kept" for d in docs)
+    reasons = ""
+    if rejected:
+        counts: dict[str, int] = {}
+        for reason in rejected:
+            counts[reason] = counts.get(reason, 0) + 1
+        reasons = " (" + ", ".join(f"{n} {r}" for r, n in sorted(counts.items())) + ")"
+    parts = [
+        f"{len(report.results)} functions: {kept_tests} tests kept, "
+        f"{len(rejected)} rejected{reasons}, {kept_docs} docstrings kept",
+        f"model {report.model_s:.1f} s in {report.model_calls} calls, total {report.total_s:.1f} s",
+        f"cache {report.cache_hits} hits, {report.cache_misses} misses",
+    ]
+    if report.written:
+        parts.append("wrote " + ", ".join(str(p) for p in report.written))
+    return "; ".join(parts)
