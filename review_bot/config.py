@@ -17,6 +17,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CONVENTIONS = ("google", "numpy", "pep257")
+BACKEND_CHOICES = ("llamacpp", "openai")
+MODE_CHOICES = ("stage", "write", "check")
+ON_ERROR_CHOICES = ("warn", "fail")
 STRATEGY_CHOICES = ("auto", "chat", "complete", "cases")
 
 
@@ -53,6 +56,14 @@ class Settings:
     seed: int = 1234
     n_cases: int = 8
     gpu_layers: int = 0
+    # backends (the models issue): "llamacpp" in process, or "openai" over HTTP
+    backend: str = "llamacpp"
+    base_url: str | None = None
+    api_key: str | None = None  # from REVIEW_BOT_API_KEY; never passed to the sandbox
+    request_timeout_s: float = 120.0
+    # the commit-time hook
+    mode: str = "stage"  # stage | write | check
+    on_error: str = "warn"  # warn | fail
 
     @property
     def cache_path(self) -> Path:
@@ -91,6 +102,12 @@ _FIELDS: dict[str, Any] = {
     "seed": int,
     "n_cases": int,
     "gpu_layers": int,
+    "backend": str,
+    "base_url": str,
+    "api_key": str,
+    "request_timeout_s": float,
+    "mode": str,
+    "on_error": str,
 }
 
 
@@ -151,6 +168,13 @@ def load_settings(
         raise FatalError(f"strategy must be one of {', '.join(STRATEGY_CHOICES)}")
     if settings.convention not in CONVENTIONS:
         raise FatalError(f"convention must be one of {', '.join(CONVENTIONS)}")
+    for name, choices in (
+        ("backend", BACKEND_CHOICES),
+        ("mode", MODE_CHOICES),
+        ("on_error", ON_ERROR_CHOICES),
+    ):
+        if getattr(settings, name) not in choices:
+            raise FatalError(f"{name} must be one of {', '.join(choices)}")
     if settings.runs < 1:
         raise FatalError("runs must be at least 1")
     return settings

@@ -60,6 +60,27 @@ class RunReport(NamedTuple):
 
 BackendFactory = Callable[[Path, bool, Settings], Backend]
 
+# The settings that change what a model call or a verification produces: part of every
+# cache key. Front-end settings (mode, on_error, cache, home) are not.
+GENERATION_SETTINGS = (
+    "strategy",
+    "runs",
+    "repair_attempts",
+    "convention",
+    "tests_dir",
+    "timeout_s",
+    "memory_mb",
+    "cpu_s",
+    "n_ctx",
+    "max_tokens",
+    "temperature",
+    "seed",
+    "n_cases",
+    "gpu_layers",
+    "backend",
+    "base_url",
+)
+
 
 def llamacpp_factory(path: Path, bundled: bool, settings: Settings) -> Backend:
     from review_bot.llm.llamacpp import LlamaCppBackend
@@ -105,7 +126,7 @@ class Engine:
         self.context_key = digest(
             file_identity(self.model_path),
             self.prompts.fingerprint(),
-            {k: str(v) for k, v in vars(settings).items() if k not in ("home", "cache", "model")},
+            {name: str(getattr(settings, name)) for name in GENERATION_SETTINGS},
         )
 
     @property
@@ -290,6 +311,34 @@ class Engine:
         return Outcome("rejected", reason, None, tuple(lines))
 
 
+def run_targets(engine: Engine, targets: Sequence[Target]) -> list[TargetResult]:
+    """The core for any front end: a test and a docstring outcome per target."""
+    settings = engine.settings
+    results: list[TargetResult] = []
+    for target in targets:
+        if settings.tests:
+            test = engine.test_outcome(target)
+        else:
+            test = Outcome("skipped", "tests disabled", None)
+        if settings.docstrings:
+            doc = engine.docstring_outcome(target)
+        else:
+            doc = Outcome("skipped", "docstrings disabled", None)
+        results.append(TargetResult(target, test, doc))
+    return results
+
+
+def with_docstrings(source: str, results: Sequence[TargetResult]) -> str:
+    """`source` with every kept docstring of these results inserted."""
+    # Bottom up, so that each insertion leaves the line numbers above it valid.
+    for result in sorted(results, key=lambda r: r.target.lineno, reverse=True):
+        if result.docstring.status == "kept" and result.docstring.code is not None:
+            source = apply.insert_docstring(
+                source, result.target.qualname, result.docstring.code, lineno=result.target.lineno
+            )
+    return source
+
+
 def suggest(
     path: Path,
     settings: Settings,
@@ -309,33 +358,15 @@ def suggest(
     targets = select(targets_in_source(root, path, source, tree), functions)
     engine = Engine(project_root, settings, backend_factory=backend_factory, progress=progress)
     try:
-        results: list[TargetResult] = []
-        for target in targets:
-            test = (
-                engine.test_outcome(target)
-                if settings.tests
-                else Outcome("skipped", "tests disabled", None)
-            )
-            doc = (
-                engine.docstring_outcome(target)
-                if settings.docstrings
-                else Outcome("skipped", "docstrings disabled", None)
-            )
-            results.append(TargetResult(target, test, doc))
-        new_source = source
-        for result in results:
-            if result.docstring.status == "kept" and result.docstring.code is not None:
-                new_source = apply.insert_docstring(
-                    new_source, result.target.qualname, result.docstring.code
-                )
+        results = run_targets(engine, targets)
+        new_source = with_docstrings(source, results)
         written: list[Path] = []
         if write:
             written = write_outcomes(engine, path, source, new_source, results)
-        model = engine.model_ref()
         return RunReport(
             path=path,
             results=results,
-            model=model,
+            model=engine.model_ref(),
             model_s=engine.session.model_s,
             total_s=time.perf_counter() - started,
             model_calls=engine.session.calls,
