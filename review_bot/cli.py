@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -47,7 +49,40 @@ class ConsoleProgress:
             self._status = None
 
 
-@click.group()
+# Commands that live in their own modules, imported only when used: a commit with no
+# Python change must not pay for importing the model stack.
+LAZY_COMMANDS: dict[str, str] = {
+    "hook": "review_bot.hook_cli:hook",
+    "install": "review_bot.hook_cli:install",
+    "uninstall": "review_bot.hook_cli:uninstall",
+    "review": "review_bot.review_cli:review",
+    "serve": "review_bot.models_cli:serve",
+    "models": "review_bot.models_cli:models",
+    "doctor": "review_bot.models_cli:doctor",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        available = [
+            name
+            for name, spec in LAZY_COMMANDS.items()
+            if importlib.util.find_spec(spec.partition(":")[0]) is not None
+        ]
+        return sorted({*super().list_commands(ctx), *available})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            module_name, _, attr = LAZY_COMMANDS[cmd_name].partition(":")
+            if importlib.util.find_spec(module_name) is None:
+                return None
+            command = getattr(importlib.import_module(module_name), attr)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(__version__, prog_name="review-bot")
 def cli() -> None:
     """Write pytest tests and docstrings with a local model, keeping only verified ones."""
