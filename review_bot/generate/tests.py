@@ -13,6 +13,7 @@ from review_bot.records import Candidate, Strategy, Target, Verdict
 
 Verifier = Callable[[Candidate], Verdict]
 MAX_CONTEXT_CHARS = 8000
+INDENT = "    "
 
 
 class Attempts:
@@ -146,9 +147,11 @@ def complete_strategy(
     """
     info = session.info()
     head = skeleton(target)
-    prefix = prompts.render(
+    rendered = prompts.render(
         "test_complete.j2", target=target, context=context_of(target), skeleton=head
     )
+    # The prompt ends inside the test body, indented, so the model writes the body.
+    prefix = rendered.rstrip() + "\n" + INDENT
     stops: list[str] = ["\ndef ", "\nclass ", "\nif __name__", "\n```", "\n# "]
     if info.fim is not None:
         suffix = prompts.render("test_suffix.j2", target=target)
@@ -165,7 +168,7 @@ def complete_strategy(
         body = session.complete(
             prompt, stop=stops, seed=attempt, temperature=session.temperature + 0.3 * attempt
         )
-        code = finish(target, head + body.rstrip() + "\n") if body.strip() else ""
+        code = finish(target, head + INDENT + body.rstrip() + "\n") if body.strip() else ""
         verdict = checked(verify, Candidate(target, "complete", code, attempt))
         attempts.add(verdict)
         if verdict.kept or verdict.reason == "no-gain":

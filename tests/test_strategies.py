@@ -1,0 +1,198 @@
+"""Strategies in isolation: prompts sent, schemas built, tests rendered."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from review_bot.config import Settings
+from review_bot.generate.cases import Case, Result, case_schema, parse_cases, render_test
+from review_bot.generate.tests import Attempts, complete_strategy
+from review_bot.llm import FimTokens
+from review_bot.llm.scripted import ScriptedBackend, scripted_info
+from review_bot.llm.session import ModelSession
+from review_bot.pipeline import suggest
+from review_bot.prompts import Prompts
+from review_bot.records import Candidate, Target, Verdict
+from review_bot.targets import targets_in_source
+from tests.conftest import make_project
+
+SOURCE = """\
+from typing import Iterator, Optional
+
+
+def scale(values: list[float], factor: float = 2.0, *, expected: int = 0) -> list[float]:
+    return [v * factor for v in values]
+
+
+def pick(name: Optional[str], mode: "int | None") -> str:
+    return name or str(mode)
+
+
+def count_up(n: int) -> Iterator[int]:
+    yield from range(n)
+
+
+def ping() -> str:
+    return "pong"
+
+
+def make(obj: Path) -> None:
+    pass
+
+
+class Box:
+    def get(self) -> int:
+        return 1
+"""
+
+
+@pytest.fixture
+def targets(tmp_path: Path) -> dict[str, Target]:
+    path = tmp_path / "mod.py"
+    path.write_text(SOURCE)
+    return {t.qualname: t for t in targets_in_source(tmp_path, path, SOURCE)}
+
+
+def test_case_schema_follows_annotations(targets: dict[str, Target]) -> None:
+    schema = case_schema(targets["scale"], 5)
+    assert schema is not None
+    cases = schema["properties"]["cases"]
+    assert cases["maxItems"] == 5
+    props = cases["items"]["properties"]
+    assert props["values"] == {"type": "array", "items": {"type": "number"}, "maxItems": 6}
+    assert props["factor"] == {"type": "number"} and props["expected"] == {"type": "integer"}
+    assert cases["items"]["required"] == ["values", "factor", "expected"]
+    pick = case_schema(targets["pick"], 3)
+    assert pick is not None
+    pick_props = pick["properties"]["cases"]["items"]["properties"]
+    assert pick_props["name"] == {"anyOf": [{"type": "string", "maxLength": 40}, {"type": "null"}]}
+    assert pick_props["mode"] == {"anyOf": [{"type": "integer"}, {"type": "null"}]}
+    # A required argument of a user class, and methods, cannot be built from JSON.
+    assert case_schema(targets["make"], 3) is None
+    assert case_schema(targets["Box.get"], 3) is None
+
+
+def test_parse_cases_drops_invalid_entries(targets: dict[str, Target]) -> None:
+    text = 'noise {"cases": [{"values": [1], "factor": 3}, {"factor": 1}, 7, {"values": []}]} tail'
+    assert parse_cases(text, targets["scale"]) == [Case(([1], 3), {}), Case(([],), {})]
+    assert parse_cases("not json", targets["scale"]) == []
+    assert parse_cases('{"cases": 3}', targets["scale"]) == []
+
+
+def test_render_groups_and_reserved_names(targets: dict[str, Target]) -> None:
+    results = [
+        Result(Case(([1.0], 2.0), {"expected": 1}), "returns", "[2.0]", None, True),
+        Result(Case(([],), {}), "returns", "[]", None, True),
+        Result(Case(("x",), {}), "raises", None, ("builtins", "TypeError"), True),
+        Result(Case(([5.0],), {}), "returns", "[1.0]", None, False),  # varies: dropped
+        Result(Case(([9.0],), {}), "timeout", None, None, True),  # dropped
+    ]
+    code, rows = render_test(targets["scale"], results, Prompts())
+    assert rows == 3
+    ast.parse(code)
+    assert '("values", "factor", "expected_", "expected"),' in code
+    assert "([1.0], 2.0, 1, [2.0])," in code and "([], 2.0, 0, [])," in code
+    assert "scale(values, factor, expected=expected_) == expected" in code
+    assert "('x', 2.0, 0, TypeError)," in code and "with pytest.raises(error):" in code
+
+
+def test_render_generators_and_no_arguments(targets: dict[str, Target]) -> None:
+    gen, rows = render_test(
+        targets["count_up"], [Result(Case((3,), {}), "yields", "[0, 1, 2]", None, True)], Prompts()
+    )
+    assert rows == 1 and "assert list(count_up(n)) == expected" in gen
+    bare, rows = render_test(
+        targets["ping"], [Result(Case((), {}), "returns", "'pong'", None, True)], Prompts()
+    )
+    assert rows == 1 and "def test_ping_returns(expected):" in bare
+    ast.parse(bare)
+
+
+def _verdict(candidate: Candidate) -> Verdict:
+    return Verdict(candidate, False, "fail", "AssertionError", 1, 0, frozenset(), frozenset())
+
+
+@pytest.mark.parametrize(
+    ("fim", "start", "middle"),
+    [
+        (FimTokens("codellama", "<PRE>", "<SUF>", "<MID>", ("<EOT>",)), "<PRE> ", " <MID>"),
+        (
+            FimTokens("codegemma", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", ()),
+            "<|fim_prefix|>",
+            "<|fim_middle|>",
+        ),
+    ],
+)
+def test_complete_strategy_fim_prompts(
+    targets: dict[str, Target], fim: FimTokens, start: str, middle: str
+) -> None:
+    info = scripted_info(chat_template=None)._replace(fim=fim)
+    backend = ScriptedBackend(info, ["assert ping() == 'pong'\n", "assert ping()\n"])
+    session = ModelSession(lambda: backend)
+    attempts = Attempts()
+    seen: list[Candidate] = []
+
+    def verify(candidate: Candidate) -> Verdict:
+        seen.append(candidate)
+        return _verdict(candidate)
+
+    complete_strategy(targets["ping"], session, Prompts(), verify, 1, attempts)
+    prompt = backend.calls[0].prompt
+    assert prompt.startswith(start) and prompt.endswith(middle)
+    assert "def test_ping():\n    " + fim.suffix in prompt
+    assert "pytest.main([__file__])\n" in prompt
+    assert "\ndef " in backend.calls[0].stop and "<|im_end|>" in backend.calls[0].stop
+    assert all(s in backend.calls[0].stop for s in fim.stop)
+    # The candidate is the skeleton plus the completed body.
+    assert seen[0].code.startswith("import pytest\n\nfrom mod import ping\n\n\ndef test_ping():\n")
+    assert seen[0].code.endswith("    assert ping() == 'pong'\n")
+    assert attempts.lines == [
+        "complete#0: fail: AssertionError",
+        "complete#1: fail: AssertionError",
+    ]
+
+
+@pytest.mark.model
+def test_complete_strategy_on_a_real_base_model(tmp_path: Path, gemma_base: Path) -> None:
+    """A template-less base model through the complete strategy, end to end."""
+    project = make_project(
+        tmp_path / "p", {"calc.py": "def double(x: int) -> int:\n    return 2 * x\n"}
+    )
+    settings = Settings(
+        model=gemma_base,
+        home=tmp_path / "home",
+        strategy="complete",
+        runs=2,
+        docstrings=False,
+        n_ctx=1024,
+        max_tokens=96,
+    )
+    report = suggest(project / "calc.py", settings)
+    [result] = report.results
+    assert report.model.arch == "gemma3"
+    assert all(line.startswith("complete#") for line in result.test.attempts)
+    if result.test.status == "kept":
+        assert result.test.code is not None and "def test_double():" in result.test.code
+        assert result.test.attempts[-1].endswith(": kept")
+    else:
+        assert len(result.test.attempts) == 3 and report.model_calls == 3
+
+
+def test_repo_prompt_override(tmp_path: Path, smollm: Path) -> None:
+    project = make_project(tmp_path / "p", {"calc.py": "def one() -> int:\n    return 1\n"})
+    override = project / ".review-bot" / "prompts"
+    override.mkdir(parents=True)
+    (override / "test_user.j2").write_text("CUSTOM PROMPT for {{ target.qualname }}\n")
+    backend = ScriptedBackend(scripted_info())
+    backend.enqueue("```python\ndef test_one():\n    assert one() == 1\n```")
+    settings = Settings(
+        model=smollm, home=tmp_path / "h", strategy="chat", runs=1, docstrings=False
+    )
+    report = suggest(project / "calc.py", settings, backend_factory=lambda p, b, s: backend)
+    assert "CUSTOM PROMPT for one" in backend.calls[0].prompt
+    assert report.results[0].test.status == "kept"
+    assert replace(settings, runs=2) != settings
