@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from review_bot import apply, verify
 from review_bot.cache import Cache, digest, file_identity
@@ -16,7 +16,13 @@ from review_bot.generate.cases import cases_strategy
 from review_bot.generate.tests import STRATEGY_FUNCTIONS, Attempts
 from review_bot.llm import Backend
 from review_bot.llm.chat import Message
-from review_bot.llm.models import BUNDLED_NOTICE, auto_strategies, describe, resolve_model
+from review_bot.llm.models import (
+    BUNDLED_NOTICE,
+    SMALL_MODEL_PARAMS,
+    auto_strategies,
+    describe,
+    resolve_model,
+)
 from review_bot.llm.session import ModelSession
 from review_bot.prompts import Prompts
 from review_bot.records import Candidate, Outcome, Strategy, Target, TargetResult, Verdict
@@ -279,6 +285,10 @@ class Engine:
         schema = docstrings.docstring_schema(target)
         documents_return = "returns" in schema.get("properties", {})
         info = self.session.info()
+        if info.n_params is not None and info.n_params < SMALL_MODEL_PARAMS:
+            # Small models fill a free "description" with plausible nonsense; the
+            # summary, parameters and return value are what they can get right.
+            schema = without_description(schema)
         lines: list[str] = []
         reason: str | None = None
         for attempt in range(self.settings.repair_attempts + 1):
@@ -309,6 +319,12 @@ class Engine:
             reason = verdict.reason
             lines.append(f"docstring#{attempt}: {verdict.reason}: {verdict.detail}")
         return Outcome("rejected", reason, None, tuple(lines))
+
+
+def without_description(schema: dict[str, Any]) -> dict[str, Any]:
+    properties = {k: v for k, v in schema["properties"].items() if k != "description"}
+    required = [k for k in schema.get("required", []) if k != "description"]
+    return {**schema, "properties": properties, "required": required}
 
 
 def run_targets(engine: Engine, targets: Sequence[Target]) -> list[TargetResult]:

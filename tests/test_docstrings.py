@@ -601,3 +601,12 @@ def test_inserting_a_rendered_docstring_changes_only_the_docstring(
             found.append(node)
     assert len(found) == 1
     assert ast.dump(new_tree) == ast.dump(old_tree)
+
+
+def test_description_fragments_from_small_models_are_dropped(slugify: Target) -> None:
+    data = {**GOOD, "description": "It can be.\n\n, and it also has a parameter.\n\nWords join."}
+    text = render_docstring(slugify, data, "google")
+    assert "It can be" not in text and ", and it also" not in text
+    assert "Words join" not in text  # three words: too short to say anything
+    data = {**GOOD, "description": "Runs of letters and digits become words."}
+    assert "Runs of letters and digits become words." in render_docstring(slugify, data, "google")

@@ -218,3 +218,22 @@ def test_write_tests_and_docstrings(project: Path, settings: Settings) -> None:
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1 passed" in run.stdout
+
+
+def test_small_models_are_not_asked_for_a_description(project: Path, settings: Settings) -> None:
+    backend = ScriptedBackend(scripted_info(n_params=135_000_000))
+    doc = {
+        "summary": "Add two integers.",
+        "params": {"a": "The first.", "b": "The second."},
+        "returns": "The sum.",
+        "raises": [],
+    }
+    backend.enqueue(json.dumps(doc))
+    quick = replace(settings, docstrings=True, tests=False)
+    report = suggest(
+        project / "calc.py", quick, functions=["add"], backend_factory=factory(backend)
+    )
+    assert report.results[0].docstring.status == "kept"
+    schema = backend.calls[0].json_schema
+    assert schema is not None and "description" not in schema["properties"]
+    assert "description" not in schema["required"] and "summary" in schema["required"]

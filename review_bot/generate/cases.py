@@ -19,7 +19,7 @@ from review_bot.llm.session import ModelSession
 from review_bot.prompts import Prompts
 from review_bot.records import Candidate, Param, Target, Verdict
 from review_bot.sandbox import Sandbox
-from review_bot.verify import import_path
+from review_bot.verify import executable_lines, import_path
 
 DRIVER = Path(__file__).with_name("cases_driver.py")
 MAX_STRING = 40
@@ -158,7 +158,13 @@ def case_schema(target: Target, n_cases: int) -> dict[str, Any] | None:
     return {
         "type": "object",
         "properties": {
-            "cases": {"type": "array", "items": item, "minItems": 1, "maxItems": n_cases}
+            # At least a few cases: one is rarely enough to reach more than one branch.
+            "cases": {
+                "type": "array",
+                "items": item,
+                "minItems": min(3, n_cases),
+                "maxItems": n_cases,
+            }
         },
         "required": ["cases"],
         "additionalProperties": False,
@@ -341,7 +347,11 @@ def cases_strategy(
     n_cases: int,
     timeout_s: float,
 ) -> Verdict | None:
-    """Propose, run, render, verify; a retry asks for more cases and keeps the old ones."""
+    """Propose, run, render, verify.
+
+    A kept test that leaves lines uncovered is not the end: later attempts ask for more
+    cases (at a higher temperature), keep the old ones, and the best kept test wins.
+    """
     schema = case_schema(target, n_cases)
     if schema is None:
         attempts.lines.append("cases: skipped: parameters JSON cannot express")
@@ -351,29 +361,23 @@ def cases_strategy(
     info = session.info()
     collected: list[Case] = []
     verdict: Verdict | None = None
+    best: Verdict | None = None  # the kept test covering most lines so far
+    best_cases: list[Case] = []
+    wanted = executable_lines(target)
     for attempt in range(repair_attempts + 1):
+        temperature = session.temperature + 0.4 * attempt
         if info.chat_template:
-            messages: list[Message] = [
-                {
-                    "role": "user",
-                    "content": prompts.render(
-                        "cases_user.j2", target=target, n_cases=n_cases, example=example
-                    ),
-                }
-            ]
+            content = prompts.render(
+                "cases_user.j2", target=target, n_cases=n_cases, example=example
+            )
+            messages: list[Message] = [{"role": "user", "content": content}]
             reply = session.chat(
-                messages,
-                json_schema=schema,
-                seed=attempt,
-                temperature=session.temperature + 0.4 * attempt,
+                messages, json_schema=schema, seed=attempt, temperature=temperature
             )
         else:
             prompt = prompts.render("cases_complete.j2", target=target, n_cases=n_cases)
             reply = session.complete(
-                prompt,
-                json_schema=schema,
-                seed=attempt,
-                temperature=session.temperature + 0.4 * attempt,
+                prompt, json_schema=schema, seed=attempt, temperature=temperature
             )
         fresh = [c for c in parse_cases(reply, target) if c not in collected]
         collected.extend(fresh)
@@ -389,5 +393,12 @@ def cases_strategy(
             verdict = verify(candidate)
         attempts.add(verdict)
         if verdict.kept:
-            return verdict
-    return verdict
+            if best is None or len(verdict.covered) > len(best.covered):
+                best, best_cases = verdict, list(collected)
+            if wanted <= verdict.covered | verdict.baseline:
+                break  # every line covered: more cases cannot add anything
+        elif best is not None:
+            # The new cases spoiled a kept test (e.g. one varies between runs): go on
+            # from the cases that passed.
+            collected = list(best_cases)
+    return best or verdict

@@ -363,7 +363,14 @@ def _clean_text(text: str) -> str:
 def _clean_paragraphs(text: str) -> list[str]:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     paragraphs = (_clean_text(p) for p in re.split(r"\n\s*\n", text))
-    return [_sentence(p) for p in paragraphs if p]
+    return [_sentence(p) for p in paragraphs if _plausible(p)]
+
+
+def _plausible(paragraph: str) -> bool:
+    """Drop the fragments small models leave: ", and it also ...", "It can be."."""
+    if len(paragraph.split()) < 4:
+        return False
+    return paragraph[0].isalnum() or paragraph[0] in "`'\"("
 
 
 def _sentence(text: str) -> str:
