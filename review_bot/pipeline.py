@@ -89,15 +89,43 @@ GENERATION_SETTINGS = (
 
 
 def llamacpp_factory(path: Path, bundled: bool, settings: Settings) -> Backend:
+    from review_bot.llm.gpu import resolve_gpu_layers
     from review_bot.llm.llamacpp import LlamaCppBackend
 
     return LlamaCppBackend(
         path,
         bundled=bundled,
         n_ctx=settings.n_ctx,
-        gpu_layers=settings.gpu_layers,
+        gpu_layers=resolve_gpu_layers(settings.gpu_layers),
         seed=settings.seed,
     )
+
+
+def openai_factory(path: Path, bundled: bool, settings: Settings) -> Backend:
+    """A model on an OpenAI-compatible server; `settings.model`, if set, names which."""
+    from review_bot.llm.openai import connect
+
+    if not settings.base_url:
+        raise FatalError(
+            "the openai backend needs the server's URL: --base-url or REVIEW_BOT_BASE_URL"
+        )
+    return connect(
+        settings.base_url,
+        model=settings.model,
+        api_key=settings.api_key,
+        timeout_s=settings.request_timeout_s,
+        seed=settings.seed,
+    )
+
+
+def uses_server(settings: Settings) -> bool:
+    """A server runs the model: `backend = "openai"`, or a base_url alone (issue 5)."""
+    return settings.backend == "openai" or bool(settings.base_url)
+
+
+def default_backend_factory(settings: Settings) -> BackendFactory:
+    """The factory the settings name: in process, or an HTTP server."""
+    return openai_factory if uses_server(settings) else llamacpp_factory
 
 
 class Engine:
@@ -108,7 +136,7 @@ class Engine:
         project_root: Path,
         settings: Settings,
         *,
-        backend_factory: BackendFactory = llamacpp_factory,
+        backend_factory: BackendFactory | None = None,
         progress: Progress | None = None,
     ) -> None:
         self.root = project_root
@@ -116,21 +144,35 @@ class Engine:
         self.progress = progress or SilentProgress()
         self.prompts = Prompts(project_root)
         self.cache = Cache(settings.cache_path if settings.cache else None)
-        self.model_path, self.bundled = resolve_model(settings.model)
-        if not self.model_path.is_file():
-            raise FatalError(f"{self.model_path}: model file not found")
-        if self.bundled:
-            self.progress.notice(BUNDLED_NOTICE)
+        factory = backend_factory or default_backend_factory(settings)
+        # With a server the model lives there: `model`, if set, only names it (issue 5).
+        self.remote = uses_server(settings)
+        if self.remote:
+            if not settings.base_url:
+                raise FatalError(
+                    "the openai backend needs the server's URL: --base-url or REVIEW_BOT_BASE_URL"
+                )
+            self.model_path, self.bundled = settings.model or Path(), False
+            self.model_identity = f"{settings.base_url} {settings.model or ''}"
+            starting = f"connecting to the model server at {settings.base_url}"
+        else:
+            self.model_path, self.bundled = resolve_model(settings.model)
+            if not self.model_path.is_file():
+                raise FatalError(f"{self.model_path}: model file not found")
+            if self.bundled:
+                self.progress.notice(BUNDLED_NOTICE)
+            self.model_identity = file_identity(self.model_path)
+            starting = f"loading model {self.model_path.name}"
         self.session = ModelSession(
-            lambda: backend_factory(self.model_path, self.bundled, settings),
+            lambda: factory(self.model_path, self.bundled, settings),
             max_tokens=settings.max_tokens,
             temperature=settings.temperature,
-            on_first_use=lambda: self.progress.status(f"loading model {self.model_path.name}"),
+            on_first_use=lambda: self.progress.status(starting),
         )
         self._sandbox: Sandbox | None = None
         self._baselines: dict[str, frozenset[int]] = {}
         self.context_key = digest(
-            file_identity(self.model_path),
+            self.model_identity,
             self.prompts.fingerprint(),
             {name: str(getattr(settings, name)) for name in GENERATION_SETTINGS},
         )
@@ -145,17 +187,26 @@ class Engine:
     def close(self) -> None:
         if self._sandbox is not None:
             self._sandbox.close()
+        self.session.close()
         self.cache.close()
 
     def model_ref(self) -> ModelRef:
-        key = digest("model-info", file_identity(self.model_path))
-        arch = self.cache.peek(key)
-        if not isinstance(arch, str):
-            arch = (
-                self.session.info().arch if self.session.started else describe(self.model_path).arch
-            )
-            self.cache.put(key, "model-info", arch)
-        return ModelRef(str(self.model_path), arch, self.bundled)
+        key = digest("model-info", self.model_identity)
+        cached = self.cache.peek(key)
+        if isinstance(cached, list) and len(cached) == 2:
+            path, arch = str(cached[0]), str(cached[1])
+        else:
+            # A server names its model (asking it costs no model load); a file is read here.
+            if self.remote:
+                path = self.session.info().path
+            else:
+                path = str(self.model_path)
+            if self.remote or self.session.started:
+                arch = self.session.info().arch
+            else:
+                arch = describe(self.model_path).arch
+            self.cache.put(key, "model-info", [path, arch])
+        return ModelRef(path, arch, self.bundled)
 
     # -- tests ---------------------------------------------------------------
 
@@ -361,7 +412,7 @@ def suggest(
     *,
     functions: Sequence[str] = (),
     write: bool = False,
-    backend_factory: BackendFactory = llamacpp_factory,
+    backend_factory: BackendFactory | None = None,
     progress: Progress | None = None,
 ) -> RunReport:
     """Run the core on one file: the `review-bot suggest` front end."""
@@ -406,7 +457,13 @@ def write_outcomes(
         code = ""
         for result in kept:
             assert result.test.code is not None
-            code = apply.merge_generated_tests(code or None, result.test.code)
+            try:
+                code = apply.merge_generated_tests(code or None, result.test.code)
+            except apply.MergeConflictError as exc:
+                # Each test was verified alone; one that clashes with another is left out.
+                engine.progress.notice(
+                    f"review-bot: not writing the test of {result.target.display}: {exc}"
+                )
         written.append(apply.write_tests(engine.root, engine.settings.tests_dir, module, code))
     if new_source != source:
         # The file may have changed while the model ran: never overwrite an edit.

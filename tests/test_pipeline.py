@@ -237,3 +237,33 @@ def test_small_models_are_not_asked_for_a_description(project: Path, settings: S
     schema = backend.calls[0].json_schema
     assert schema is not None and "description" not in schema["properties"]
     assert "description" not in schema["required"] and "summary" in schema["required"]
+
+
+def test_write_leaves_out_a_test_that_clashes_with_another(
+    project: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from review_bot.cli import ConsoleProgress
+
+    fixture = "import pytest\n\n\n@pytest.fixture\ndef data():\n    return {}\n\n\n"
+    backend = ScriptedBackend(scripted_info())
+    backend.enqueue(
+        fence(fixture.replace("{}", "(1, 2)") + "def test_add(data):\n    assert add(*data) == 3\n")
+    )
+    backend.enqueue(
+        fence(
+            fixture.replace("{}", "(6, 3)")
+            + "def test_divide(data):\n    assert divide(*data) == 2\n"
+        )
+    )
+    report = suggest(
+        project / "calc.py",
+        settings,
+        functions=["add", "divide"],
+        write=True,
+        backend_factory=factory(backend),
+        progress=ConsoleProgress(),
+    )
+    assert [r.test.status for r in report.results] == ["kept", "kept"]
+    written = (project / "tests" / "test_calc_generated.py").read_text()
+    assert "def test_add(data):" in written and "def test_divide" not in written
+    assert "not writing the test of calc.divide" in capsys.readouterr().err
