@@ -196,3 +196,14 @@ def test_repo_prompt_override(tmp_path: Path, smollm: Path) -> None:
     assert "CUSTOM PROMPT for one" in backend.calls[0].prompt
     assert report.results[0].test.status == "kept"
     assert replace(settings, runs=2) != settings
+
+
+def test_repo_prompts_cannot_reach_python_internals(tmp_path: Path) -> None:
+    from review_bot.errors import FatalError
+
+    project = make_project(tmp_path / "p", {})
+    override = project / ".review-bot" / "prompts"
+    override.mkdir(parents=True)
+    (override / "test_system.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}\n")
+    with pytest.raises(FatalError, match="test_system.j2"):
+        Prompts(project).render("test_system.j2", target=None)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.sandbox
 
 from review_bot.errors import FatalError
 
@@ -19,7 +20,9 @@ class Prompts:
         searchpath = [str(PACKAGE_DIR)]
         if project_root is not None and (project_root / OVERRIDE_DIR).is_dir():
             searchpath.insert(0, str(project_root / OVERRIDE_DIR))
-        self.env = jinja2.Environment(
+        # A repository's own templates are data from that repository (a pull request can
+        # change them): render them in Jinja2's sandbox, never with full Python access.
+        self.env = jinja2.sandbox.SandboxedEnvironment(
             loader=jinja2.FileSystemLoader(searchpath),
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
