@@ -1,0 +1,164 @@
+"""unidiff -> changed line ranges per file.
+
+A function is a target when one of its lines is in the ranges of its file: the lines the
+staged diff adds or changes, plus, for a pure deletion, the line just above the removed
+ones (deleting a statement changes the function around it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import Literal, NamedTuple
+
+from review_bot.errors import FatalError
+
+Status = Literal["added", "modified", "renamed", "deleted"]
+Range = tuple[int, int]  # first and last line, 1-based, inclusive
+
+
+class FileDiff(NamedTuple):
+    path: str  # the path in the index (the new name of a renamed file); old name if deleted
+    old_path: str | None  # the path before: None for an added file
+    status: Status
+    binary: bool
+    ranges: tuple[Range, ...]  # changed lines of the staged version, sorted, disjoint
+
+
+_ESCAPES = {
+    "a": 7,
+    "b": 8,
+    "t": 9,
+    "n": 10,
+    "v": 11,
+    "f": 12,
+    "r": 13,
+    '"': 34,
+    "\\": 92,
+}
+
+
+def unquote_path(text: str) -> str:
+    """Undo git's C-style quoting of a path ("tab\\there.py", octal bytes); plain paths
+    are returned as they are. Bytes that are not UTF-8 become surrogates, as os.fsdecode
+    makes them."""
+    if not (len(text) >= 2 and text[0] == '"' and text[-1] == '"'):
+        return text
+    body = text[1:-1]
+    out = bytearray()
+    i = 0
+    while i < len(body):
+        char = body[i]
+        if char != "\\":
+            out += char.encode("utf-8", "surrogateescape")
+            i += 1
+            continue
+        following = body[i + 1 : i + 2]
+        if following in _ESCAPES:
+            out.append(_ESCAPES[following])
+            i += 2
+        elif body[i + 1 : i + 4].isdigit() and len(body[i + 1 : i + 4]) == 3:
+            out.append(int(body[i + 1 : i + 4], 8) & 0xFF)
+            i += 4
+        else:  # not an escape git writes; keep it literally
+            out += b"\\"
+            i += 1
+    return os.fsdecode(bytes(out))
+
+
+def _strip_prefix(name: str, prefix: str) -> str | None:
+    name = unquote_path(name)
+    if name == "/dev/null":
+        return None
+    return name[len(prefix) :] if name.startswith(prefix) else name
+
+
+def to_ranges(lines: Iterable[int]) -> tuple[Range, ...]:
+    """Sorted, merged ranges covering exactly `lines`."""
+    out: list[list[int]] = []
+    for line in sorted(set(lines)):
+        if out and line == out[-1][1] + 1:
+            out[-1][1] = line
+        else:
+            out.append([line, line])
+    return tuple((a, b) for a, b in out)
+
+
+def lines_of(ranges: Iterable[Range]) -> set[int]:
+    return {line for first, last in ranges for line in range(first, last + 1)}
+
+
+def intersects(ranges: Sequence[Range], first: int, last: int) -> bool:
+    """Whether any changed line lies in [first, last]."""
+    return any(a <= last and first <= b for a, b in ranges)
+
+
+def parse_diff(text: str) -> list[FileDiff]:
+    """The files of a unified diff (git's format, `a/` and `b/` prefixes) with the ranges
+    of changed lines on the new side."""
+    from unidiff.errors import UnidiffParseError
+    from unidiff.patch import PatchSet
+
+    try:
+        patch = PatchSet(text)
+    except UnidiffParseError as exc:
+        raise FatalError(f"cannot read the staged diff: {exc}") from None
+    files: list[FileDiff] = []
+    for patched in patch:
+        old = _strip_prefix(patched.source_file, "a/")
+        new = _strip_prefix(patched.target_file, "b/")
+        status: Status
+        if old is None:
+            status = "added"
+        elif new is None:
+            status = "deleted"
+        elif patched.is_rename or old != new:
+            status = "renamed"
+        else:
+            status = "modified"
+        touched: set[int] = set()
+        for hunk in patched:
+            # The new-side line above the next line of the hunk: where a deletion lands.
+            above = hunk.target_start - 1 if hunk.target_length else hunk.target_start
+            # Removed lines replaced by added ones are covered by those; a removal with no
+            # replacement marks the line above it.
+            pending = False
+            for line in hunk:
+                if line.is_removed:
+                    pending = True
+                    continue
+                if line.target_line_no is None:  # "\ No newline at end of file"
+                    continue
+                if line.is_added:
+                    touched.add(line.target_line_no)
+                    pending = False
+                elif pending:
+                    touched.add(max(above, 1))
+                    pending = False
+                above = line.target_line_no
+            if pending:
+                touched.add(max(above, 1))
+        path = new if new is not None else old
+        assert path is not None
+        files.append(FileDiff(path, old, status, bool(patched.is_binary_file), to_ranges(touched)))
+    return files
+
+
+def common_changes(per_parent: Sequence[Sequence[FileDiff]]) -> list[FileDiff]:
+    """For a merge commit: the lines changed relative to every parent, i.e. what the merge
+    itself introduces (conflict resolutions, edits made while merging).
+
+    A file that equals one parent's version has no such lines and is left out.
+    """
+    if not per_parent:
+        return []
+    first, *others = per_parent
+    out: list[FileDiff] = []
+    for candidate in first:
+        lines = lines_of(candidate.ranges)
+        for diffs in others:
+            match = next((d for d in diffs if d.path == candidate.path), None)
+            lines &= lines_of(match.ranges) if match is not None else set()
+        if lines:
+            out.append(candidate._replace(ranges=to_ranges(lines)))
+    return out

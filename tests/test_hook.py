@@ -1,0 +1,737 @@
+"""The hook in this process, on real repositories: the real core with a scripted model where
+generation matters, a stand-in core where only git mechanics do."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from review_bot import hook
+from review_bot.config import Settings
+from review_bot.errors import FatalError
+from review_bot.hook import CoreOutput, HookOptions, HookResult, run_hook
+from review_bot.llm.scripted import ScriptedBackend, scripted_info
+from review_bot.records import Outcome, Target, TargetResult
+from tests.test_git import GitRepo, scrub_git_env
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+CALC = """\
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def sub(a: int, b: int) -> int:
+    return a - b
+"""
+
+ADD_ONLY = "def add(a: int, b: int) -> int:\n    return a + b\n"
+
+DOC_REPLY = json.dumps(
+    {
+        "summary": "Add two numbers.",
+        "description": "",
+        "params": {"a": "The first number.", "b": "The second number."},
+        "returns": "The sum.",
+        "raises": [],
+    }
+)
+
+
+def fence(code: str) -> str:
+    return f"```python\n{code}```\n"
+
+
+ADD_TEST = fence("from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n")
+
+
+@pytest.fixture(autouse=True)
+def _git_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    scrub_git_env(monkeypatch)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitRepo:
+    return GitRepo.create(tmp_path / "repo")
+
+
+@pytest.fixture
+def flags(smollm: Path) -> dict[str, Any]:
+    # The model file must exist (it keys the cache); the scripted backend answers for it.
+    return {
+        "model": smollm,
+        "runs": 1,
+        "strategy": "chat",
+        "repair_attempts": 0,
+        "timeout_s": 20,
+        "docstrings": False,
+    }
+
+
+def scripted(*replies: str) -> tuple[ScriptedBackend, Any]:
+    backend = ScriptedBackend(scripted_info(), replies)
+    return backend, lambda path, bundled, settings: backend
+
+
+def fake_core(
+    root: Path,
+    settings: Settings,
+    targets: Sequence[Target],
+    backend_factory: Any,
+    progress: Any,
+) -> CoreOutput:
+    """Keeps a trivial test and a docstring for every target: git mechanics only."""
+    results = []
+    for target in targets:
+        top = target.qualname.split(".")[0]
+        importable = hook.is_importable(target.module)
+        code = (
+            f"from {target.module} import {top}\n\n\n"
+            f"def test_{target.qualname.replace('.', '_')}():\n    assert {top} is not None\n"
+        )
+        test = (
+            Outcome("kept", None, code)
+            if settings.tests and importable
+            else Outcome("skipped", "stand-in", None)
+        )
+        doc = (
+            Outcome("kept", None, f"Do what {target.name} does.")
+            if settings.docstrings and target.docstring is None
+            else Outcome("skipped", "stand-in", None)
+        )
+        results.append(TargetResult(target, test, doc))
+    return CoreOutput(results, len(targets), 0.0, 0, len(targets))
+
+
+def run(repo: GitRepo, flags: dict[str, Any], **kwargs: Any) -> HookResult:
+    options = kwargs.pop("options", HookOptions())
+    return run_hook(repo.root, flags, options, **kwargs)
+
+
+# -- generation with the real core ------------------------------------------------------------
+
+
+def test_partially_staged_file_analyses_the_index_and_keeps_unstaged_bytes(
+    repo: GitRepo, flags: dict[str, Any]
+) -> None:
+    repo.write("README.md", "hello\n")
+    repo.commit_all()
+    repo.write("calc.py", CALC)
+    repo.git("add", "calc.py")
+    # Unstaged: a bug in add(). The hook must verify against the staged add(), so a test
+    # asserting add(1, 2) == 3 passes and is kept.
+    unstaged = CALC.replace("return a + b", "return a * b  # unstaged") + "\n# more\n"
+    repo.write("calc.py", unstaged)
+    backend, factory = scripted(ADD_TEST)
+    backend.default = fence(
+        "from calc import sub\n\n\ndef test_sub():\n    assert sub(3, 1) == 2\n"
+    )
+    result = run(repo, flags, backend_factory=factory)
+    assert result.exit_code == 0, result.lines
+    assert result.staged == ("tests/test_calc_generated.py",)
+    generated = repo.staged("tests/test_calc_generated.py")
+    assert generated is not None and b"assert add(1, 2) == 3" in generated
+    assert b"assert sub(3, 1) == 2" in generated
+    assert repo.read("tests/test_calc_generated.py") == generated  # written == staged
+    assert repo.read("calc.py") == unstaged.encode()  # unstaged bytes untouched
+    assert repo.staged("calc.py") == CALC.encode()
+    assert set(repo.index()) == {"README.md", "calc.py", "tests/test_calc_generated.py"}
+    assert any("2 tests kept" in line for line in result.lines)
+    # A second run on the same staged code: the memoised plan, no model, nothing to do.
+    again = run(repo, flags, backend_factory=scripted()[1])
+    assert again.memo_hit and again.exit_code == 0
+    assert any("already holds the kept tests" in line for line in again.lines)
+    assert any("plan reused, no model call" in line for line in again.lines)
+
+
+def test_second_run_without_the_memo_still_makes_no_model_call(
+    repo: GitRepo, flags: dict[str, Any]
+) -> None:
+    repo.write("calc.py", ADD_ONLY)
+    repo.git("add", "calc.py")
+    backend, factory = scripted(ADD_TEST)
+    first = run(repo, flags, backend_factory=factory, options=HookOptions(memo=False))
+    assert first.staged and len(backend.calls) == 1
+    staged_before = repo.index()
+    # The generated file is now staged, yet the core sees the same inputs (the file is set
+    # aside) and answers from its cache; the merge is a no-op.
+    silent, factory = scripted()
+    second = run(repo, flags, backend_factory=factory, options=HookOptions(memo=False))
+    assert silent.calls == [] and second.plan is not None
+    assert second.plan["model_calls"] == 0 and second.plan["cache_hits"] == 1
+    assert second.exit_code == 0 and repo.index() == staged_before
+
+
+def test_write_mode_writes_without_staging_and_exits_1(
+    repo: GitRepo, flags: dict[str, Any]
+) -> None:
+    repo.write("calc.py", ADD_ONLY)
+    repo.git("add", "calc.py")
+    _, factory = scripted(ADD_TEST)
+    result = run(repo, {**flags, "mode": "write"}, backend_factory=factory)
+    assert result.exit_code == 1
+    assert result.written == ("tests/test_calc_generated.py",) and result.staged == ()
+    assert repo.staged("tests/test_calc_generated.py") is None
+    assert b"def test_add" in (repo.read("tests/test_calc_generated.py") or b"")
+    assert any("review it, `git add` it" in line for line in result.lines)
+    # Seen once: the next commit mentions it and goes on.
+    again = run(repo, {**flags, "mode": "write"}, backend_factory=scripted()[1])
+    assert again.exit_code == 0
+    assert any("holds the kept tests but is not staged" in line for line in again.lines)
+
+
+def test_check_mode_lists_gaps_writes_nothing_and_calls_no_model(
+    repo: GitRepo, flags: dict[str, Any]
+) -> None:
+    repo.write("calc.py", CALC)
+    repo.write(
+        "tests/test_calc.py",
+        "from calc import add\n\n\ndef test_add():\n    assert add(1, 1) == 2\n",
+    )
+    repo.git("add", "-A")
+    silent, factory = scripted()
+    result = run(repo, {**flags, "mode": "check", "docstrings": True}, backend_factory=factory)
+    assert result.exit_code == 1 and silent.calls == []
+    by_name = {t["name"]: t for t in (result.plan or {"targets": []})["targets"]}
+    assert by_name["calc.add"]["test"] == {
+        "status": "skipped",
+        "reason": "covered by existing tests",
+        "attempts": [],
+    }
+    assert by_name["calc.sub"]["test"]["status"] == "missing"
+    assert by_name["calc.sub"]["docstring"]["status"] == "missing"
+    assert any("2 of 2 lack a test or a docstring" in line for line in result.lines)
+    assert repo.status() == "A  calc.py\nA  tests/test_calc.py\n"
+
+
+def test_name_reference_fallback_when_coverage_cannot_run(
+    repo: GitRepo, flags: dict[str, Any]
+) -> None:
+    repo.write("calc.py", CALC)
+    # Importing this test module never finishes: the coverage run times out, the baseline
+    # is empty, and the function's name in the file counts instead.
+    repo.write(
+        "tests/test_slow.py",
+        "import time\n\nfrom calc import add\n\ntime.sleep(60)\n\n\ndef test_add():\n"
+        "    assert add(1, 1) == 2\n",
+    )
+    repo.git("add", "-A")
+    silent, factory = scripted()
+    silent.default = fence("from calc import sub\n\n\ndef test_sub():\n    assert sub(2, 1) == 1\n")
+    result = run(repo, {**flags, "timeout_s": 1, "mode": "check"}, backend_factory=factory)
+    by_name = {t["name"]: t["test"] for t in (result.plan or {"targets": []})["targets"]}
+    assert by_name["calc.add"]["reason"] == "named in existing tests (coverage unavailable)"
+    assert by_name["calc.sub"]["status"] == "missing"
+
+
+def test_docstrings_go_into_the_working_tree_only(repo: GitRepo, flags: dict[str, Any]) -> None:
+    source = "def add(a: int, b: int) -> int:\n    return a + b\n"
+    repo.write("calc.py", source)
+    repo.git("add", "calc.py")
+    repo.write("calc.py", source + "\n\nEXTRA = 1  # unstaged\n")
+    _, factory = scripted(DOC_REPLY)
+    result = run(repo, {**flags, "tests": False, "docstrings": True}, backend_factory=factory)
+    assert result.exit_code == 1 and result.docstrings == ("calc.py",)
+    text = (repo.read("calc.py") or b"").decode()
+    assert '"""Add two numbers.' in text and text.endswith("\n\nEXTRA = 1  # unstaged\n")
+    assert repo.staged("calc.py") == source.encode()  # never staged
+    assert any("inserted docstrings into calc.py" in line for line in result.lines)
+    # Run again: the docstring is there, unstaged; said once more, not inserted twice.
+    again = run(repo, {**flags, "tests": False, "docstrings": True}, backend_factory=scripted()[1])
+    assert again.exit_code == 0 and (repo.read("calc.py") or b"").decode() == text
+
+
+def test_model_missing_warns_or_fails_in_one_line(repo: GitRepo, tmp_path: Path) -> None:
+    repo.write("calc.py", CALC)
+    repo.git("add", "calc.py")
+    missing = tmp_path / "nope.gguf"
+    warn = run(repo, {"model": missing}, backend_factory=scripted()[1])
+    assert warn.exit_code == 0
+    assert warn.lines == [
+        f"review-bot: {missing}: model file not found; the commit goes on without generated "
+        "tests (on_error = warn)"
+    ]
+    fail = run(repo, {"model": missing, "on_error": "fail"}, backend_factory=scripted()[1])
+    assert fail.exit_code == 1 and len(fail.lines) == 1 and "on_error = fail" in fail.lines[0]
+    assert repo.status() == "A  calc.py\n"
+
+
+# -- git mechanics with a stand-in core ----------------------------------------------------------
+
+
+def test_nothing_to_do_without_python_changes(repo: GitRepo, flags: dict[str, Any]) -> None:
+    repo.write("notes.txt", "x\n")
+    repo.write("tests/test_only.py", "def test_x():\n    pass\n")
+    repo.git("add", "-A")
+    result = run(repo, flags, run_core=fake_core)
+    assert result == HookResult(0, [])
+
+
+def test_skip_environment_variable(repo: GitRepo, flags: dict[str, Any]) -> None:
+    repo.write("calc.py", CALC)
+    repo.git("add", "calc.py")
+    skipped = run(repo, flags, run_core=fake_core, environ={**os.environ, "SKIP": "x, llm-tests"})
+    assert skipped.exit_code == 0 and skipped.lines == [
+        "review-bot: skipped (llm-tests is in SKIP)"
+    ]
+    assert repo.status() == "A  calc.py\n"
+    docs_skipped = run(
+        repo,
+        {**flags, "docstrings": True},
+        run_core=fake_core,
+        environ={**os.environ, "SKIP": "llm-docstrings"},
+    )
+    assert docs_skipped.staged and not docs_skipped.docstrings
+    only_docs = run(
+        repo,
+        {**flags, "docstrings": True},
+        run_core=fake_core,
+        options=HookOptions(hook_id="llm-docstrings"),
+    )
+    assert only_docs.docstrings == ("calc.py",) and only_docs.staged == ()
+
+
+def test_existing_generated_file_is_appended_without_duplicate_names(
+    repo: GitRepo, flags: dict[str, Any]
+) -> None:
+    old_generated = (
+        "# Generated by review-bot: verified tests, kept because they passed.\n"
+        "from calc import add\n\n\ndef test_add():\n    assert add(0, 0) == 0\n"
+    )
+    hand_written = "from calc import add\n\n\ndef test_add():\n    assert add(2, 2) == 4\n"
+    repo.write("calc.py", CALC)
+    repo.write("tests/test_calc_generated.py", old_generated)
+    repo.write("tests/test_calc.py", hand_written)
+    repo.commit_all()
+    repo.write("calc.py", CALC.replace("return a + b", "return b + a"))
+    repo.git("add", "calc.py")
+    result = run(repo, flags, run_core=fake_core)
+    assert result.exit_code == 0 and result.staged == ("tests/test_calc_generated.py",)
+    text = (repo.staged("tests/test_calc_generated.py") or b"").decode()
+    assert "def test_add():\n    assert add(0, 0) == 0" in text  # the old test stays
+    assert "def test_add_2():" in text and text.count("def test_add") == 2
+    assert repo.read("tests/test_calc.py") == hand_written.encode()
+    # Idempotent: the same plan again changes nothing.
+    before = repo.index()
+    again = run(repo, flags, run_core=fake_core, options=HookOptions(memo=False))
+    assert again.exit_code == 0 and repo.index() == before
+
+
+def test_hand_written_file_at_the_generated_path_is_never_touched(
+    repo: GitRepo, flags: dict[str, Any]
+) -> None:
+    mine = "def test_mine():\n    assert True\n"
+    repo.write("tests/test_calc_generated.py", mine)
+    repo.write("calc.py", CALC)
+    repo.git("add", "-A")
+    result = run(repo, flags, run_core=fake_core)
+    assert result.exit_code == 1
+    assert any("not generated by review-bot; not touched" in line for line in result.lines)
+    assert repo.read("tests/test_calc_generated.py") == mine.encode()
+    assert repo.staged("tests/test_calc_generated.py") == mine.encode()
+
+
+@pytest.mark.parametrize("state", ["modified", "untracked", "deleted"])
+def test_unstaged_changes_in_the_generated_file_block_it(
+    repo: GitRepo, flags: dict[str, Any], state: str
+) -> None:
+    generated = (
+        "# Generated by review-bot: verified tests, kept because they passed.\n"
+        "def test_old():\n    assert True\n"
+    )
+    repo.write("calc.py", CALC)
+    if state != "untracked":
+        repo.write("tests/test_calc_generated.py", generated)
+    repo.commit_all()
+    if state == "deleted":
+        (repo.root / "tests" / "test_calc_generated.py").unlink()
+        users = None
+    else:
+        users = (generated + "\n\ndef test_mine():\n    assert 1\n").encode()
+        repo.write("tests/test_calc_generated.py", users)
+    repo.write("calc.py", CALC + "\n\ndef mul(a: int, b: int) -> int:\n    return a * b\n")
+    repo.git("add", "calc.py")
+    index_before = repo.index()
+    result = run(repo, flags, run_core=fake_core)
+    assert result.exit_code == 1 and result.staged == ()
+    assert any("not touched" in line for line in result.lines), result.lines
+    assert repo.read("tests/test_calc_generated.py") == users
+    assert repo.index() == index_before
+
+
+def test_an_interrupted_write_is_completed_by_the_next_run(
+    repo: GitRepo, flags: dict[str, Any]
+) -> None:
+    repo.write("calc.py", CALC)
+    repo.git("add", "calc.py")
+    # What a kill between the write and the `git add` leaves: the complete file, unstaged,
+    # and a temporary file from another write that never got renamed.
+    first = run(repo, {**flags, "mode": "write"}, run_core=fake_core)
+    leftover = repo.write("tests/.test_calc_generated.py.0123456789ab.tmp", "half")
+    result = run(repo, flags, run_core=fake_core)
+    assert result.staged == ("tests/test_calc_generated.py",) and first.written == result.staged
+    assert repo.staged("tests/test_calc_generated.py") == repo.read("tests/test_calc_generated.py")
+    assert leftover.exists()  # only a write sweeps: this run had nothing left to write
+    (repo.root / "tests" / "test_calc_generated.py").unlink()
+    repo.git("rm", "-q", "--cached", "tests/test_calc_generated.py")
+    run(repo, flags, run_core=fake_core, options=HookOptions(memo=False))
+    assert not leftover.exists()
+
+
+def test_ignored_tests_dir_is_written_not_staged(repo: GitRepo, flags: dict[str, Any]) -> None:
+    repo.write(".gitignore", "tests/\n")
+    repo.write("calc.py", CALC)
+    repo.git("add", "-A")
+    result = run(repo, flags, run_core=fake_core)
+    assert result.exit_code == 1 and result.staged == () and result.written
+    assert any("ignored by .gitignore" in line for line in result.lines)
+    assert repo.staged("tests/test_calc_generated.py") is None
+
+
+def test_unusable_staged_files_are_notes_not_errors(repo: GitRepo, flags: dict[str, Any]) -> None:
+    repo.write("broken.py", "def f(:\n    pass\n")
+    repo.write("latin.py", b"x = 'caf\xe9'\n")
+    repo.write("blob.py", b"\x00\x01\x02")
+    repo.write("dir with space/mod ule.py", "def f():\n    return 1\n")
+    repo.git("add", "-A")
+    result = run(repo, {**flags, "docstrings": True}, run_core=fake_core)
+    text = "\n".join(result.lines)
+    assert "broken.py: skipped (syntax error: invalid syntax)" in text
+    assert "latin.py: skipped (not UTF-8 (byte 8))" in text
+    assert "blob.py: skipped (binary)" in text
+    # `mod ule` is no module name: no test can import it, a docstring still helps.
+    assert result.staged == () and result.docstrings == ("dir with space/mod ule.py",)
+
+
+def test_renames_deletions_and_tests_are_not_targets(repo: GitRepo, flags: dict[str, Any]) -> None:
+    repo.write("old.py", CALC)
+    repo.write("gone.py", CALC)
+    repo.commit_all()
+    repo.git("mv", "old.py", "new.py")
+    repo.git("rm", "-q", "gone.py")
+    repo.write("tests/helpers.py", "def helper():\n    return 1\n")
+    repo.write("conftest.py", "def fixture():\n    return 1\n")
+    repo.git("add", "-A")
+    result = run(repo, flags, run_core=fake_core)
+    assert result.exit_code == 0 and result.lines == []
+
+
+def test_merge_commit_targets_only_what_the_merge_changes(
+    repo: GitRepo, flags: dict[str, Any]
+) -> None:
+    repo.write("calc.py", CALC)
+    repo.commit_all("base")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("feature.py", "def feat():\n    return 1\n")
+    repo.write("calc.py", CALC.replace("return a - b", "return a - b  # theirs"))
+    repo.commit_all("feature")
+    repo.git("checkout", "-q", "main")
+    repo.write("calc.py", CALC.replace("return a - b", "return a - b  # ours"))
+    repo.commit_all("ours")
+    assert repo.git("merge", "-q", "feature", check=False).returncode != 0
+    repo.write("calc.py", CALC.replace("return a - b", "return b * -1 + a  # resolved"))
+    repo.git("add", "calc.py")
+    result = run(repo, flags, run_core=fake_core)
+    assert result.plan is not None
+    assert [t["name"] for t in result.plan["targets"]] == ["calc.sub"]
+    assert result.staged == ("tests/test_calc_generated.py",)
+
+
+def test_repository_root_is_not_the_cwd(repo: GitRepo, flags: dict[str, Any]) -> None:
+    repo.write("pkg/__init__.py", "")
+    repo.write("pkg/calc.py", CALC)
+    repo.git("add", "-A")
+    result = run_hook(repo.root / "pkg", flags, HookOptions(files=("calc.py",)), run_core=fake_core)
+    assert result.staged == ("tests/test_pkg_calc_generated.py",)
+    text = (repo.staged("tests/test_pkg_calc_generated.py") or b"").decode()
+    assert "from pkg.calc import add" in text
+    # pre-commit's file names limit the hook: a file not named is not looked at.
+    other = run_hook(repo.root, flags, HookOptions(files=("nothing.py",)), run_core=fake_core)
+    assert other == HookResult(0, [])
+
+
+def test_submodules_are_left_alone(repo: GitRepo, flags: dict[str, Any], tmp_path: Path) -> None:
+    sub = GitRepo.create(tmp_path / "sub")
+    sub.write("lib.py", "X = 1\n")
+    sub.commit_all()
+    repo.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub.root), "vendor")
+    repo.write("calc.py", CALC)
+    repo.commit_all()
+    # A new commit inside the submodule, its pointer staged, next to a Python change.
+    (repo.root / "vendor" / "lib.py").write_text("def lib():\n    return 2\n")
+    repo.git("add", "lib.py", cwd=repo.root / "vendor")
+    repo.git("commit", "-q", "-m", "sub", cwd=repo.root / "vendor")
+    repo.git("add", "vendor")
+    repo.write("calc.py", CALC + "\n\ndef mul(a: int, b: int) -> int:\n    return a * b\n")
+    repo.git("add", "calc.py")
+    before = repo.index()
+    result = run(repo, flags, run_core=fake_core)
+    assert result.staged == ("tests/test_calc_generated.py",)
+    assert [t["name"] for t in (result.plan or {"targets": []})["targets"]] == ["calc.mul"]
+    after = repo.index()
+    assert after["vendor"] == before["vendor"] and after["vendor"][0] == "160000"
+
+
+def test_framework_stash_blocks_the_generated_file(
+    repo: GitRepo, flags: dict[str, Any], tmp_path: Path
+) -> None:
+    generated = (
+        "# Generated by review-bot: verified tests, kept because they passed.\n"
+        "def test_old():\n    assert True\n"
+    )
+    repo.write("calc.py", CALC)
+    repo.write("tests/test_calc_generated.py", generated)
+    repo.commit_all()
+    repo.write("calc.py", CALC + "\n\ndef mul(a: int, b: int) -> int:\n    return a * b\n")
+    repo.git("add", "calc.py")
+    home = tmp_path / "pre-commit-home"
+    home.mkdir()
+    # What pre-commit leaves while hooks run: the unstaged changes as a patch named after
+    # its process (our parent), the working tree checked out clean.
+    patch = "diff --git a/tests/test_calc_generated.py b/tests/test_calc_generated.py\n"
+    (home / f"patch1700000000-{os.getppid()}").write_text(patch)
+    environ = {**os.environ, "PRE_COMMIT": "1", "PRE_COMMIT_HOME": str(home)}
+    result = run(repo, flags, run_core=fake_core, environ=environ)
+    assert result.exit_code == 1 and result.staged == ()
+    assert any("set aside by pre-commit" in line for line in result.lines)
+    assert repo.read("tests/test_calc_generated.py") == generated.encode()
+
+
+def test_printable_file_names() -> None:
+    from review_bot.hook_cli import printable
+
+    assert printable("caf\udce9.py: skipped") == "caf\ufffd.py: skipped"
+    assert printable("plain ü.py") == "plain ü.py"
+
+
+def test_framework_patch_paths() -> None:
+    assert hook._header_paths(b"a/x y.py b/x y.py") == ["x y.py"]
+    assert hook._header_paths(b'"a/t\\tab.py" "b/t\\tab.py"') == ["t\tab.py"]
+    assert hook._header_paths(b"garbage") == []
+    assert hook.framework_stashed_paths({}) == set()
+
+
+def test_unclash_renames_only_what_differs() -> None:
+    existing = "def test_add():\n    assert 1\n\n\nCASES = [1]\n"
+    same = "def test_add():\n    assert 1\n"
+    assert hook.unclash(existing, same) == same
+    new = "CASES = [2]\n\n\ndef test_add():\n    assert CASES and obj.CASES\n"
+    renamed = hook.unclash(existing, new)
+    assert renamed == "CASES_2 = [2]\n\n\ndef test_add_2():\n    assert CASES_2 and obj.CASES\n"
+    # Already merged under the suffixed names: recognised, not renamed again.
+    assert hook.unclash(existing + "\n\n" + renamed, new) == renamed
+
+
+def test_insert_where_unchanged(tmp_path: Path) -> None:
+    staged = "def f(x):\n    return x\n\n\ndef g(y):\n    return y\n"
+    working = "import os\n\n\n" + staged.replace("return y", "return y + 1")
+    items = [
+        hook.PlanDocItem(qualname="f", source="def f(x):\n    return x\n", docstring="Do f."),
+        hook.PlanDocItem(qualname="g", source="def g(y):\n    return y\n", docstring="Do g."),
+    ]
+    text, missing = hook.insert_where_unchanged(tmp_path / "m.py", working, items)
+    assert missing == ["g"]
+    assert text == working.replace("def f(x):\n", 'def f(x):\n    """Do f."""\n')
+    assert hook.insert_where_unchanged(tmp_path / "m.py", "def (", items)[1] == ["f", "g"]
+
+
+def test_settings_round_trip_through_json(tmp_path: Path) -> None:
+    settings = Settings(model=tmp_path / "m.gguf", home=tmp_path / "h", runs=3, on_error="fail")
+    assert (
+        hook.settings_from_json(json.loads(json.dumps(hook.settings_to_json(settings)))) == settings
+    )
+
+
+def test_generated_and_candidate_paths() -> None:
+    settings = Settings(tests_dir="./tests/")
+    assert hook.generated_relpath(settings, "pkg.mod") == "tests/test_pkg_mod_generated.py"
+    assert hook.is_generated_path(settings, "tests/test_pkg_mod_generated.py")
+    assert not hook.is_generated_path(settings, "other/test_x_generated.py")
+    assert hook.is_source_candidate(settings, "src/pkg/mod.py")
+    for path in ("tests/helpers.py", "test_x.py", "x_test.py", "conftest.py", "x.pyi"):
+        assert not hook.is_source_candidate(settings, path)
+    flat = Settings(tests_dir=".")
+    assert hook.generated_relpath(flat, "m") == "test_m_generated.py"
+    assert hook.is_source_candidate(flat, "m.py")
+
+
+# -- the worker process ------------------------------------------------------------------------
+
+
+def test_worker_failures_are_one_line(
+    repo: GitRepo, flags: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    repo.write("calc.py", CALC)
+    repo.git("add", "calc.py")
+    monkeypatch.chdir(repo.root)
+    timed_out = run(repo, flags, options=HookOptions(timeout_s=0.01))
+    assert timed_out.exit_code == 0
+    assert timed_out.lines[0].startswith("review-bot: the model did not finish within 0.01 s")
+    # A worker that dies by a signal, as llama.cpp does when one of its assertions fails.
+    monkeypatch.setattr(hook, "_WORKER_CODE", "import os, signal; os.kill(os.getpid(), 6)")
+    crashed = run(repo, {**flags, "on_error": "fail"}, options=HookOptions(memo=False))
+    assert crashed.exit_code == 1
+    assert crashed.lines == [
+        "review-bot: the model process crashed (SIGABRT) (on_error = fail: the commit stops)"
+    ]
+    monkeypatch.setattr(hook, "_WORKER_CODE", "raise SystemExit(4)")
+    silent = run(repo, flags, options=HookOptions(memo=False))
+    assert "exited with code 4 and no result" in silent.lines[0]
+    assert repo.status() == "A  calc.py\n"
+
+
+def test_worker_process_reports_a_missing_model(repo: GitRepo, tmp_path: Path) -> None:
+    repo.write("calc.py", CALC)
+    repo.git("add", "calc.py")
+    result = subprocess.run(
+        [sys.executable, "-m", "review_bot", "hook", "--model", str(tmp_path / "no.gguf")],
+        cwd=repo.root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        f"review-bot: {tmp_path / 'no.gguf'}: model file not found; the commit goes on "
+        "without generated tests (on_error = warn)\n"
+    )
+
+
+def test_worker_main_writes_a_result_file(tmp_path: Path, smollm: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "calc.py").write_text(CALC)
+    request: dict[str, Any] = {
+        "tmp": str(tmp_path),
+        "files": [{"path": "calc.py", "ranges": [[1, 2]]}],
+        "generated": [],
+        "notes": [],
+        "result": str(tmp_path / "result.json"),
+    }
+    # Check mode, docstrings only: no model and no sandbox needed.
+    settings = Settings(model=smollm, tests=False, home=tmp_path / "home")
+    request.update(settings=hook.settings_to_json(settings), analysis_only=True)
+    (tmp_path / "request.json").write_text(json.dumps(request))
+    assert hook.worker_main([str(tmp_path / "request.json")], lifeline=False) == 0
+    plan = json.loads((tmp_path / "result.json").read_text())["plan"]
+    assert [t["name"] for t in plan["targets"]] == ["calc.add"]
+    assert plan["targets"][0]["docstring"]["status"] == "missing"
+    # A missing model: the error travels in the result file.
+    missing = Settings(model=tmp_path / "no.gguf", home=tmp_path / "home")
+    request.update(settings=hook.settings_to_json(missing), analysis_only=False)
+    (tmp_path / "request.json").write_text(json.dumps(request))
+    assert hook.worker_main([str(tmp_path / "request.json")], lifeline=False) == 1
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result == {"error": f"{tmp_path / 'no.gguf'}: model file not found"}
+
+
+def test_cli_commands_in_process(
+    repo: GitRepo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from review_bot.cli import main
+
+    monkeypatch.chdir(repo.root)
+    assert main(["install"]) == 0
+    assert "installed" in capsys.readouterr().out
+    repo.write("calc.py", CALC)
+    repo.git("add", "calc.py")
+    missing = str(tmp_path / "no.gguf")
+    assert main(["hook", "--model", missing, "--no-docstrings", "--timeout", "60"]) == 0
+    assert "model file not found" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        main(["hook", "--model", missing, "--on-error", "fail", "--no-cache", "--no-tests"])
+    assert info.value.code == 1
+    with pytest.raises(SystemExit) as info:
+        main(["hook", "--mode", "check", "--no-tests", "calc.py"])
+    assert info.value.code == 1
+    out = capsys.readouterr().out
+    assert "calc.add (line 1): docstring missing (no docstring)" in out
+    assert "2 of 2 lack a test or a docstring" in out
+    assert main(["uninstall"]) == 0
+    assert "removed" in capsys.readouterr().out
+
+
+def test_commit_without_python_changes_imports_nothing_heavy(repo: GitRepo) -> None:
+    repo.write("notes.txt", "x\n")
+    repo.git("add", "notes.txt")
+    probe = (
+        "import sys, time\n"
+        "start = time.perf_counter()\n"
+        "from review_bot.cli import main\n"
+        "code = main(['hook'])\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('llama_cpp', 'libcst', 'git', 'coverage', 'jinja2', 'unidiff') "
+        "or m == 'review_bot.pipeline')\n"
+        "print(code, heavy, time.perf_counter() - start)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=repo.root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        timeout=60,
+        check=True,
+    )
+    code, heavy, _seconds = result.stdout.rsplit(" ", 1)[0], result.stdout, 0
+    assert result.stdout.startswith("0 [] "), result.stdout
+    del code, heavy, _seconds
+
+
+# -- install / uninstall -------------------------------------------------------------------------
+
+
+def test_hooks_dir_script_is_the_template() -> None:
+    script = (REPO_ROOT / "hooks" / "pre-commit").read_text()
+    assert script == hook.hook_script("")
+    assert os.access(REPO_ROOT / "hooks" / "pre-commit", os.X_OK)
+
+
+def test_install_refuses_a_foreign_hook_and_uninstall_restores_it(repo: GitRepo) -> None:
+    hooks = repo.root / ".git" / "hooks"
+    foreign = hooks / "pre-commit"
+    foreign.write_text("#!/bin/sh\necho theirs\n")
+    foreign.chmod(0o755)
+    with pytest.raises(FatalError, match=r"not installed by review-bot.*--force"):
+        hook.install(repo.root)
+    assert foreign.read_text() == "#!/bin/sh\necho theirs\n"
+    message = hook.install(repo.root, force=True, python="/opt/py thon/bin/python")
+    assert "previous hook is saved as pre-commit.before-review-bot" in message
+    installed = foreign.read_text()
+    assert hook.HOOK_MARKER in installed and "INSTALL_PYTHON='/opt/py thon/bin/python'" in installed
+    assert os.access(foreign, os.X_OK)
+    assert "updated" in hook.install(repo.root)  # ours: replaced without --force
+    with pytest.raises(FatalError, match="exists; move it away"):
+        (hooks / "pre-commit").write_text("#!/bin/sh\n")  # foreign again
+        hook.install(repo.root, force=True)
+    (hooks / "pre-commit").unlink()
+    hook.install(repo.root)
+    assert "restored" in hook.uninstall(repo.root)
+    assert foreign.read_text() == "#!/bin/sh\necho theirs\n"
+    with pytest.raises(FatalError, match="not installed by review-bot; leaving it alone"):
+        hook.uninstall(repo.root)
+    foreign.unlink()
+    assert hook.uninstall(repo.root) == "review-bot: no pre-commit hook installed"
+
+
+def test_install_follows_core_hooks_path_and_names_pre_commit(repo: GitRepo) -> None:
+    repo.git("config", "core.hooksPath", ".githooks")
+    message = hook.install(repo.root)
+    assert message == f"review-bot: installed {repo.root.resolve() / '.githooks' / 'pre-commit'}"
+    assert "removed" in hook.uninstall(repo.root)
+    (repo.root / ".githooks" / "pre-commit").write_text(
+        "#!/usr/bin/env bash\n# File generated by pre-commit\nINSTALL_PYTHON=/x\n"
+    )
+    with pytest.raises(FatalError, match=r"add review-bot to \.pre-commit-config\.yaml"):
+        hook.install(repo.root)
