@@ -205,5 +205,5 @@ def test_repo_prompts_cannot_reach_python_internals(tmp_path: Path) -> None:
     override = project / ".review-bot" / "prompts"
     override.mkdir(parents=True)
     (override / "test_system.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}\n")
-    with pytest.raises(FatalError, match="test_system.j2"):
+    with pytest.raises(FatalError, match=r"test_system\.j2"):
         Prompts(project).render("test_system.j2", target=None)
