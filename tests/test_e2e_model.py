@@ -99,7 +99,7 @@ def test_broken_candidate_is_repaired_or_rejected(
         home=tmp_path / "home",
         strategy="chat",
         runs=3,
-        timeout_s=5,
+        timeout_s=15,
         docstrings=False,
         max_tokens=256,
     )
