@@ -8,17 +8,20 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from review_bot import __version__
-from review_bot.config import CONVENTIONS, STRATEGY_CHOICES, find_project_root, load_settings
+from review_bot.config import (
+    BACKEND_CHOICES,
+    CONVENTIONS,
+    STRATEGY_CHOICES,
+    find_project_root,
+    load_settings,
+)
 from review_bot.errors import EXIT_BUG, EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, FatalError
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ConsoleProgress:
@@ -105,6 +108,14 @@ def cli() -> None:
 @click.option("--strategy", type=click.Choice(STRATEGY_CHOICES), help="How tests are written.")
 @click.option("--convention", type=click.Choice(CONVENTIONS), help="Docstring convention.")
 @click.option("--runs", type=click.IntRange(min=1), help="A kept test passes N of N runs.")
+@click.option(
+    "--backend",
+    type=click.Choice(BACKEND_CHOICES),
+    help="llamacpp (in process) or openai (an OpenAI-compatible server at --base-url).",
+)
+@click.option(
+    "--base-url", metavar="URL", help="The server of --backend openai, e.g. http://host:8000/v1."
+)
 @click.option("--write", is_flag=True, help="Write kept tests and insert kept docstrings.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
@@ -117,6 +128,8 @@ def suggest(
     strategy: str | None,
     convention: str | None,
     runs: int | None,
+    backend: str | None,
+    base_url: str | None,
     write: bool,
     as_json: bool,
     no_cache: bool,
@@ -131,6 +144,8 @@ def suggest(
         "strategy": strategy,
         "convention": convention,
         "runs": runs,
+        "backend": backend,
+        "base_url": base_url,
     }
     if no_cache:
         flags["cache"] = False
@@ -155,7 +170,9 @@ def suggest(
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one handler maps every failure to a documented exit code."""
     try:
-        cli.main(args=argv, prog_name="review-bot", standalone_mode=False)
+        # Without standalone mode click returns what the command returned, or the code
+        # of a ctx.exit(n); commands that return nothing succeeded.
+        result = cli.main(args=argv, prog_name="review-bot", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Interrupted", err=True)
         return EXIT_INTERRUPTED
@@ -179,4 +196,4 @@ def main(argv: list[str] | None = None) -> int:
             err=True,
         )
         return EXIT_BUG
-    return EXIT_OK
+    return result if isinstance(result, int) else EXIT_OK

@@ -55,7 +55,7 @@ class Settings:
     temperature: float = 0.2
     seed: int = 1234
     n_cases: int = 8
-    gpu_layers: int = 0
+    gpu_layers: int = -1  # -1: auto, every layer on a GPU build of llama.cpp, else none
     # backends (the models issue): "llamacpp" in process, or "openai" over HTTP
     backend: str = "llamacpp"
     base_url: str | None = None
@@ -64,6 +64,7 @@ class Settings:
     # the commit-time hook
     mode: str = "stage"  # stage | write | check
     on_error: str = "warn"  # warn | fail
+    hook_timeout_s: float | None = None  # the hook's whole model run; None: no limit
 
     @property
     def cache_path(self) -> Path:
@@ -108,6 +109,7 @@ _FIELDS: dict[str, Any] = {
     "request_timeout_s": float,
     "mode": str,
     "on_error": str,
+    "hook_timeout_s": float,
 }
 
 

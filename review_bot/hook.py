@@ -461,7 +461,8 @@ def _make_plan(
                 return compute_plan(request, backend_factory=backend_factory, run_core=run_core)
             except FatalError as exc:
                 raise WorkerFailure(str(exc)) from None
-        return _run_worker(tmp, request, options.timeout_s)
+        timeout_s = options.timeout_s if options.timeout_s is not None else settings.hook_timeout_s
+        return _run_worker(tmp, request, timeout_s)
 
 
 # -- the worker process --------------------------------------------------------------------

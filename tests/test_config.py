@@ -59,3 +59,12 @@ def test_find_project_root(tmp_path: Path) -> None:
     deep.mkdir(parents=True)
     (deep / "mod.py").write_text("")
     assert find_project_root(deep / "mod.py") == tmp_path
+
+
+def test_hook_and_backend_settings(tmp_path: Path) -> None:
+    root = _project(tmp_path, 'hook_timeout_s = 45\nmode = "check"\non_error = "fail"')
+    settings = load_settings(root, {}, environ={"REVIEW_BOT_BACKEND": "openai"})
+    assert settings.hook_timeout_s == 45.0 and settings.backend == "openai"
+    assert (settings.mode, settings.on_error) == ("check", "fail")
+    with pytest.raises(FatalError, match="mode must be one of"):
+        load_settings(_project(tmp_path, 'mode = "yolo"'), {}, environ={})

@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-from review_bot.llm import Backend, ModelInfo
+from review_bot.llm import Backend, Completion, ModelInfo
 from review_bot.llm.chat import Message, plain_chat, render_chat
 from review_bot.llm.models import stop_tokens
+
+
+@runtime_checkable
+class ChatBackend(Backend, Protocol):
+    """A backend that formats chat itself: a server applying the model's own template.
+
+    The session sends it messages instead of a prompt rendered here (see llm/openai.py
+    for when the server backend does this).
+    """
+
+    def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int,
+        temperature: float,
+        stop: Sequence[str] = (),
+        json_schema: dict[str, Any] | None = None,
+        seed: int | None = None,
+    ) -> Completion: ...
 
 
 class ModelSession:
@@ -74,6 +95,20 @@ class ModelSession:
         seed: int | None = None,
         max_tokens: int | None = None,
     ) -> str:
+        backend = self.backend
+        if isinstance(backend, ChatBackend):
+            stops = stop_tokens(backend.info())
+            start = time.perf_counter()
+            result = backend.chat(
+                messages,
+                max_tokens=max_tokens or self.max_tokens,
+                temperature=self.temperature if temperature is None else temperature,
+                stop=stops,
+                json_schema=json_schema,
+                seed=seed,
+            )
+            # What was sent is the messages themselves; recorded as JSON.
+            return self._account(result, json.dumps(list(messages), ensure_ascii=False), start)
         return self.complete(
             self.render(messages),
             json_schema=json_schema,
@@ -81,6 +116,12 @@ class ModelSession:
             seed=seed,
             max_tokens=max_tokens,
         )
+
+    def close(self) -> None:
+        """Release the backend's resources (a server backend's connections), if any."""
+        close = getattr(self._backend, "close", None)
+        if callable(close):
+            close()
 
     def complete(
         self,
@@ -103,6 +144,9 @@ class ModelSession:
             json_schema=json_schema,
             seed=seed,
         )
+        return self._account(result, prompt, start)
+
+    def _account(self, result: Completion, prompt: str, start: float) -> str:
         # Wall time, not the backend's own figure, so that a slow tokenizer or a
         # grammar compile counts as model time too.
         self.generate_s += time.perf_counter() - start
