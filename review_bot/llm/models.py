@@ -37,6 +37,9 @@ KNOWN_ARCHS = frozenset(
 )
 
 _FIM_FAMILIES = (
+    # Real CodeLlama GGUFs spell these with a leading "▁"; llama.cpp accepts both, and
+    # the prompt must use the vocabulary's own text to hit the special token.
+    FimTokens("codellama", "▁<PRE>", "▁<SUF>", "▁<MID>", ("▁<EOT>", "<EOT>")),
     FimTokens("codellama", "<PRE>", "<SUF>", "<MID>", ("<EOT>",)),
     FimTokens(
         "codegemma",
