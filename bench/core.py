@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -347,6 +348,7 @@ class RunSummary:
     passed_once: int | None = None  # naive: replies whose test passed pytest's one run
     context_key: str = ""  # the Engine's cache context key (settings, prompts, model)
     median_loadavg: float = 0.0  # the machine's load while it ran (2 cores: 2.0 is full)
+    started: str = ""  # UTC
     records: list[FunctionRecord] = field(default_factory=list)
 
     @property
@@ -790,7 +792,8 @@ class BenchResult:
     runs: list[RunSummary] = field(default_factory=list)
     throughput: Throughput | None = None
     cache: CacheCheck | None = None
-    wall_s: float = 0.0
+    wall_s: float = 0.0  # this invocation
+    resumed: list[str] = field(default_factory=list)  # parts read back from an earlier one
 
     def to_json(self) -> dict[str, Any]:
         def run(summary: RunSummary) -> dict[str, Any]:
@@ -809,6 +812,7 @@ class BenchResult:
             "machine": self.machine,
             "command": self.command,
             "wall_s": self.wall_s,
+            "resumed": self.resumed,
             "runs": [run(s) for s in self.runs],
         }
         if self.cache is not None:
@@ -835,6 +839,27 @@ def _rounded(value: Any) -> Any:
     if isinstance(value, list):
         return [_rounded(v) for v in value]
     return value
+
+
+def _fields(cls: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """`data` without the derived values that `to_json` adds."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def run_from_json(data: dict[str, Any]) -> RunSummary:
+    """A run read back from a results file (for --resume)."""
+    records = [FunctionRecord(**_fields(FunctionRecord, r)) for r in data["records"]]
+    return RunSummary(**{**_fields(RunSummary, data), "records": records})
+
+
+def cache_from_json(data: dict[str, Any]) -> CacheCheck:
+    runs = [CacheRun(**r) for r in data["runs"]]
+    return CacheCheck(data["key_matches"], data["note"], runs)
+
+
+def throughput_from_json(data: dict[str, Any]) -> Throughput:
+    return Throughput(**_fields(Throughput, data))
 
 
 def machine_info() -> dict[str, Any]:
@@ -929,9 +954,10 @@ def markdown(result: BenchResult) -> str:
             f"| {t.raw_tokens} | {t.raw_s:.2f} | {t.raw_tps:.1f} |"
         )
         out.append("")
+        side = "fewer" if t.overhead >= 0 else "more"
         out.append(
-            f"Generation through review-bot: {100 * t.overhead:+.1f}% tokens/s against the "
-            f"raw loop (median per-prompt time ratio {t.median_ratio:.3f})."
+            f"Generation through review-bot: {abs(100 * t.overhead):.1f}% {side} tokens/s than "
+            f"the raw loop (median per-prompt time ratio review-bot/raw {t.median_ratio:.3f})."
         )
     if result.cache is not None:
         out.append("")

@@ -18,6 +18,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import core
 
@@ -79,6 +80,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="PATH",
         help="where to write the figures as JSON (default: bench/results.json)",
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse the runs already in --output (same library and functions) and do the rest",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary project and caches")
     return parser.parse_args(argv)
 
@@ -87,18 +93,42 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _previous(args: argparse.Namespace, result: core.BenchResult) -> dict[str, Any]:
+    """The earlier results file to resume from, if it measured the same functions."""
+    if not args.resume or not args.output.is_file():
+        return {}
+    data: dict[str, Any] = json.loads(args.output.read_text(encoding="utf-8"))
+    if data.get("library") != result.library or data.get("functions") != result.functions:
+        log(f"{args.output} measured another library or function list: not resuming")
+        return {}
+    return data
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
     functions = core.select_functions(args.functions)
     shown = " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     result = core.BenchResult(
-        date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        date=_now(),
         library=f"{core.LIBRARY}=={core.VERSION}",
         functions=[f"{core.PACKAGE}.{m}.{n}" for m, n in functions],
         machine=core.machine_info(),
         command=f"./dev bench {shown}".rstrip(),
     )
+    previous = _previous(args, result)
+    done = {run["run"]: run for run in previous.get("runs", [])}
+
+    def save() -> None:
+        # After every part: a run that is cut short keeps what it measured (--resume).
+        result.wall_s = time.perf_counter() - started
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(result.to_json(), indent=1) + "\n", encoding="utf-8")
+
     with core.workdir(args.keep) as work:
         log(f"installing {core.LIBRARY}=={core.VERSION} into {work / 'lib'}")
         package = core.install_library(work / "lib")
@@ -108,8 +138,16 @@ def main(argv: list[str] | None = None) -> int:
         targets = core.load_targets(project, functions)
         log(f"{len(targets)} functions in {', '.join(modules)}, docstrings stripped")
         for run in args.strategies:
+            if run in done:
+                log(f"-- {run}: read back from {args.output}")
+                result.runs.append(core.run_from_json(done[run]))
+                result.resumed.append(run)
+                if run == core.DOCSTRING_RUN and "cache" in previous:
+                    result.cache = core.cache_from_json(previous["cache"])
+                continue
             home = work / f"home-{run}"
             log(f"-- {run}")
+            run_started = _now()
             if run == core.NAIVE:
                 summary = core.run_naive(project, targets, home, report=log)
             else:
@@ -121,25 +159,30 @@ def main(argv: list[str] | None = None) -> int:
                     docstrings=run == core.DOCSTRING_RUN,
                     report=log,
                 )
+            summary.started = run_started
             result.runs.append(summary)
             if run == core.DOCSTRING_RUN:
                 # Right after the first run, while the code on disk is what it ran.
                 log("-- cached second suggest")
                 result.cache = core.measure_cache(project, home, functions, summary.context_key)
                 log(result.cache.note or "done")
+            save()
         if args.throughput_prompts > 0:
-            log("-- throughput")
-            result.throughput = core.measure_throughput(
-                targets,
-                prompts=args.throughput_prompts,
-                rounds=args.throughput_rounds,
-                report=log,
-            )
+            if "throughput" in previous:
+                log(f"-- throughput: read back from {args.output}")
+                result.throughput = core.throughput_from_json(previous["throughput"])
+                result.resumed.append("throughput")
+            else:
+                log("-- throughput")
+                result.throughput = core.measure_throughput(
+                    targets,
+                    prompts=args.throughput_prompts,
+                    rounds=args.throughput_rounds,
+                    report=log,
+                )
         if args.keep:
             log(f"kept {work}")
-    result.wall_s = time.perf_counter() - started
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result.to_json(), indent=1) + "\n", encoding="utf-8")
+    save()
     print(core.markdown(result), end="")
     log(f"wrote {args.output}; {result.wall_s / 60:.1f} minutes in all")
     return 0
