@@ -13,9 +13,11 @@ index), sometimes as a relative path, so it is made absolute once and passed on 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -65,7 +67,13 @@ def run(
     env: Mapping[str, str] | None = None,
     ok: Iterable[int] = (0,),
 ) -> Result:
-    """Run `git ARGS` in `cwd`; a return code outside `ok` raises GitError."""
+    """Run `git ARGS` in `cwd`; a return code outside `ok` raises GitError.
+
+    git is always waited for, never killed: a git that holds `index.lock` and dies by
+    SIGKILL leaves the lock behind, and every later `git add` fails until the user deletes
+    it by hand (issue 14). A Ctrl-C that arrives meanwhile is raised once git is done; git
+    itself got the same SIGINT from the terminal and removed its lock as it exited.
+    """
     argv = [*_BASE, *args]
     full_env = dict(os.environ)
     # Translated messages would defeat the few places that read git's stderr.
@@ -73,20 +81,68 @@ def run(
     full_env.pop("GIT_LITERAL_PATHSPECS", None)
     if env:
         full_env.update(env)
-    try:
-        proc = subprocess.run(
-            argv,
-            cwd=cwd,
-            input=input,
-            capture_output=True,
-            env=full_env,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise FatalError("git: command not found; install git") from None
+    with _interrupts_after_child() as child:
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=full_env,
+            )
+        except FileNotFoundError:
+            raise FatalError("git: command not found; install git") from None
+        child.append(proc)
+        try:
+            stdout, stderr = proc.communicate(input)
+        except BaseException:
+            # Not subprocess.run's kill(): let git finish or clean up after its own signal.
+            _close_pipes(proc)
+            proc.wait()
+            raise
     if proc.returncode not in tuple(ok):
-        raise GitError(argv, proc.returncode, proc.stdout, proc.stderr)
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+        raise GitError(argv, proc.returncode, stdout, stderr)
+    return Result(proc.returncode, stdout, stderr)
+
+
+def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
+
+
+@contextlib.contextmanager
+def _interrupts_after_child() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Hold SIGINT back while the git child of the block runs, then deliver it.
+
+    The handler only records the signal, so a Ctrl-C can no longer abort the wait for git
+    (nor land between fork and exec and leave git running unwaited). A second SIGINT, which
+    a terminal's first one would not send, is passed on to git so that it stops and cleans
+    up. Outside the main thread no handler can be set; the waiting still never kills git.
+    """
+    child: list[subprocess.Popen[bytes]] = []
+    pending: list[int] = []
+
+    def record(signum: int, frame: object) -> None:
+        if pending and child and child[0].poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                child[0].send_signal(signal.SIGINT)
+        pending.append(signum)
+
+    try:
+        previous = signal.signal(signal.SIGINT, record)
+    except ValueError:  # not the main thread
+        yield child
+        return
+    try:
+        yield child
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if pending:
+            # Through the handler now restored: KeyboardInterrupt, ignored, or the default.
+            signal.raise_signal(signal.SIGINT)
 
 
 def _z(data: bytes) -> list[str]:

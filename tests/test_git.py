@@ -4,9 +4,11 @@ share: GitRepo and scrub_git_env."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -144,6 +146,31 @@ def test_errors_show_command_code_stdout_and_stderr(repo: GitRepo) -> None:
     assert "return code 128" in message
     assert "stdout: (empty)" in message and "stderr: 'fatal:" in message
     assert info.value.returncode == 128 and info.value.stderr.startswith(b"fatal:")
+
+
+def test_ctrl_c_waits_for_git_and_is_raised_after_it(repo: GitRepo) -> None:
+    # SIGINT to this process alone (a terminal's would reach git too): git is neither
+    # killed nor abandoned; it finishes its work, then the interrupt is raised (issue 14).
+    marker = repo.root / "finished"
+    alias = f"alias.slow=!sleep 0.5 && touch '{marker}'"
+    timer = threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            git.run("-c", alias, "slow", cwd=repo.root)
+    finally:
+        timer.join()
+    assert marker.exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_git_runs_outside_the_main_thread(repo: GitRepo) -> None:
+    # No signal handler can be set there; the call still works and still waits.
+    results: list[git.Result] = []
+    thread = threading.Thread(target=lambda: results.append(git.run("version", cwd=repo.root)))
+    thread.start()
+    thread.join()
+    assert results[0].stdout.startswith(b"git version")
 
 
 def test_head_unborn_detached_and_merge(repo: GitRepo) -> None:

@@ -39,6 +39,7 @@ from hypothesis import strategies as st
 
 from review_bot.apply import GENERATED_HEADER
 from review_bot.hook import HookOptions, run_hook
+from tests.helpers.processes import group_members, wait_for_group
 from tests.test_git import GitRepo, scrub_git_env
 from tests.test_hook import fake_core, fence, scripted
 
@@ -367,7 +368,9 @@ def test_kill_9_and_ctrl_c_at_random_moments(
         time.sleep(rng.uniform(*window[trial % 3]))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        time.sleep(0.05)  # a git child of the killed hook finishes its own update
+        # A git child of the killed hook finishes its own update (git is never killed, so
+        # its lock goes away with it), and the worker stops once its lifeline closes.
+        assert wait_for_group(proc.pid) == []
         after = snapshot(repo)
         check_invariants(repo, before, after)
         generated = "tests/test_calc_generated.py"
@@ -410,6 +413,8 @@ def test_kill_9_and_ctrl_c_at_random_moments(
         os.killpg(proc.pid, signal.SIGINT)
         code = proc.wait(timeout=60)
         codes[code] = codes.get(code, 0) + 1
+        # The hook returns only after its git children: none may outlive it.
+        assert group_members(proc.pid) == []
         check_invariants(repo, before, snapshot(repo))
         shutil.rmtree(root)
         shutil.rmtree(home)

@@ -1,0 +1,1 @@
+"""What several test modules share: real repositories, processes, stand-ins."""

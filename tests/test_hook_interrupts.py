@@ -1,0 +1,131 @@
+"""Ctrl-C at the dangerous moment, every time: while a git child of the hook holds
+`index.lock` (issue 14).
+
+A `git` stand-in on PATH takes the index lock the way git does, says it holds it, and waits
+for the test's SIGINT to the hook's process group (as a terminal sends Ctrl-C). Then it
+either cleans up slowly, as git does on a busy machine, or never saw the signal, as happens
+when Ctrl-C lands between fork and exec. Either way no lock may survive the hook, and the
+hook must not return while its git child still runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.processes import group_members
+from tests.test_git import GitRepo, scrub_git_env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+WRAPPER = """\
+import os, signal, sys, time
+
+args = sys.argv[1:]
+i = 0
+while i < len(args) and args[i] == "-c":
+    i += 2
+command = args[i] if i < len(args) else ""
+real = os.environ["RB_TEST_REAL_GIT"]
+ready = os.environ["RB_TEST_READY"]
+if command == os.environ["RB_TEST_PAUSE_ON"] and not os.path.exists(ready):
+    index = os.environ.get("GIT_INDEX_FILE") or os.path.join(".git", "index")
+    lock = index + ".lock"
+    fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+
+    def clean_up_slowly(signum, frame):
+        time.sleep(0.6)  # longer than subprocess.run waits before its SIGKILL
+        os.close(fd)
+        os.unlink(lock)
+        os._exit(130)
+
+    if os.environ["RB_TEST_MODE"] == "missed-signal":
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    else:
+        signal.signal(signal.SIGINT, clean_up_slowly)
+    with open(ready, "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(1.5)  # the work done under the lock
+    os.close(fd)
+    os.unlink(lock)
+os.execv(real, [real, *args])
+"""
+
+DRIVER = """\
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from review_bot.hook import HookOptions, run_hook
+from tests.test_hook import fake_core
+try:
+    result = run_hook(Path.cwd(), {"model": sys.argv[2]}, HookOptions(memo=False),
+                      run_core=fake_core)
+except KeyboardInterrupt:
+    raise SystemExit(130)
+raise SystemExit(result.exit_code)
+"""
+
+MODULE = "def add(a: int, b: int) -> int:\n    return a + b\n"
+
+
+@pytest.fixture(autouse=True)
+def _git_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    scrub_git_env(monkeypatch)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.parametrize("pause_on", ["update-index", "write-tree"])
+@pytest.mark.parametrize("mode", ["slow-cleanup", "missed-signal"])
+def test_ctrl_c_while_git_holds_the_index_lock(
+    tmp_path: Path, smollm: Path, pause_on: str, mode: str
+) -> None:
+    real_git = shutil.which("git")
+    assert real_git is not None
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "git"
+    wrapper.write_text(f"#!{sys.executable}\n{WRAPPER}")
+    wrapper.chmod(0o755)
+    repo = GitRepo.create(tmp_path / "repo")
+    repo.write("calc.py", MODULE)
+    repo.git("add", "calc.py")
+    ready = tmp_path / "ready"
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "RB_TEST_REAL_GIT": real_git,
+        "RB_TEST_READY": str(ready),
+        "RB_TEST_PAUSE_ON": pause_on,
+        "RB_TEST_MODE": mode,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(ROOT), str(smollm)],
+        cwd=repo.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # a foreground job of its own, as in a terminal
+    )
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert proc.poll() is None, proc.communicate()[0].decode()
+        assert time.monotonic() < deadline, "the hook never reached git " + pause_on
+        time.sleep(0.01)
+    lock = Path(repo.root / ".git" / "index.lock")
+    assert lock.exists()  # the dangerous moment
+    os.killpg(proc.pid, signal.SIGINT)
+    output = proc.communicate(timeout=60)[0].decode()
+    # The hook returned only after its git child: nothing of its group is left running ...
+    assert group_members(proc.pid) == [], output
+    # ... and no lock survived, so the user's next `git add` works.
+    assert not lock.exists(), output
+    assert proc.returncode == 130, output
+    repo.git("add", "calc.py")
+    assert list(repo.root.glob(".git/*.lock")) == []
