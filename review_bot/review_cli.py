@@ -10,10 +10,17 @@ from typing import Any
 
 import click
 
-from review_bot import review as rv
 from review_bot.cli import ConsoleProgress
 from review_bot.config import CONVENTIONS, STRATEGY_CHOICES
 from review_bot.errors import FatalError
+from review_bot.github.annotations import LEVELS
+from review_bot.github.client import GitHub, current_head
+from review_bot.github.env import pull_request_from_env, step_summary_path, token_from
+from review_bot.github.markdown import log_lines
+from review_bot.github.plan import build_plan
+from review_bot.github.plan_json import plan_to_json, read_plan
+from review_bot.github.publish import FAIL_LEVELS, publish, should_fail
+from review_bot.github.records import PullRequest, ReviewPlan
 
 
 @click.command()
@@ -46,14 +53,14 @@ from review_bot.errors import FatalError
 @click.option("--no-docstrings", is_flag=True, help="Tests only.")
 @click.option(
     "--level",
-    type=click.Choice(rv.LEVELS),
+    type=click.Choice(LEVELS),
     default="info",
     show_default=True,
     help="Annotation level when the token is read-only (notice, warning, error).",
 )
 @click.option(
     "--fail-level",
-    type=click.Choice(rv.FAIL_LEVELS),
+    type=click.Choice(FAIL_LEVELS),
     default="none",
     show_default=True,
     help="any: exit 1 when there is any verified suggestion.",
@@ -120,13 +127,13 @@ def review(
     if post_from is not None and dry_run:
         raise click.UsageError("--post-from and --dry-run exclude each other")
     environ = os.environ
-    pr = rv.pull_request_from_env(
+    pr = pull_request_from_env(
         environ, repo=repo, number=number, base=base, head=head, api_url=api_url
     )
     progress = ConsoleProgress()
     try:
         if post_from is not None:
-            plan = rv.read_plan(post_from)
+            plan = read_plan(post_from)
             _post_from(
                 plan,
                 pr,
@@ -140,7 +147,7 @@ def review(
             token = None
             if not dry_run:
                 # Fail before the model runs, not after.
-                token = rv.token_from(environ)
+                token = token_from(environ)
                 _target(pr.repo, pr.number)
             flags: dict[str, Any] = {
                 "model": model,
@@ -159,14 +166,14 @@ def review(
             if no_docstrings:
                 flags["docstrings"] = False
             factory = (ctx.find_object(dict) or {}).get("backend_factory")
-            plan = rv.build_plan(
+            plan = build_plan(
                 checkout.absolute(), pr, flags, backend_factory=factory, progress=progress
             )
             progress.stop()
-            for line in rv.log_lines(plan):
+            for line in log_lines(plan):
                 click.echo(line, err=True)
             if dry_run:
-                text = json.dumps(rv.plan_to_json(plan), indent=2) + "\n"
+                text = json.dumps(plan_to_json(plan), indent=2) + "\n"
                 if output is None:
                     click.echo(text, nl=False)
                 else:
@@ -174,23 +181,23 @@ def review(
                     output.write_text(text, encoding="utf-8")
             else:
                 assert token is not None
-                github = rv.GitHub(pr.api_url, token, retries=retries, backoff_s=retry_backoff)
+                github = GitHub(pr.api_url, token, retries=retries, backoff_s=retry_backoff)
                 try:
                     repo_name, pr_number = _target(pr.repo, pr.number)
-                    rv.publish(
+                    publish(
                         github,
                         plan,
                         repo_name,
                         pr_number,
                         level=level,
                         notice=progress.notice,
-                        step_summary=rv.step_summary_path(environ),
+                        step_summary=step_summary_path(environ),
                     )
                 finally:
                     github.close()
     finally:
         progress.stop()
-    if rv.should_fail(plan, fail_level):
+    if should_fail(plan, fail_level):
         click.echo(
             f"review-bot: {len(plan.suggestions)} verified suggestions (--fail-level any)",
             err=True,
@@ -207,8 +214,8 @@ def _target(repo: str | None, number: int | None) -> tuple[str, int]:
 
 
 def _post_from(
-    plan: rv.ReviewPlan,
-    pr: rv.PullRequest,
+    plan: ReviewPlan,
+    pr: PullRequest,
     *,
     explicit_head: str | None,
     level: str,
@@ -227,23 +234,23 @@ def _post_from(
     expected = explicit_head or pr.head
     if expected is not None and expected != plan.head:
         raise FatalError(f"the review is for commit {plan.head}, not {expected}; not posting it")
-    github = rv.GitHub(pr.api_url, rv.token_from(os.environ), retries=retries, backoff_s=backoff)
+    github = GitHub(pr.api_url, token_from(os.environ), retries=retries, backoff_s=backoff)
     try:
-        current = rv.current_head(github, repo, number)
+        current = current_head(github, repo, number)
         if current != plan.head:
             notice(
                 f"review-bot: pull request #{number} has moved on to {current[:12]}; "
                 f"not posting the review of {plan.head[:12]}"
             )
             return
-        rv.publish(
+        publish(
             github,
             plan,
             repo,
             number,
             level=level,
             notice=notice,
-            step_summary=rv.step_summary_path(),
+            step_summary=step_summary_path(),
         )
     finally:
         github.close()

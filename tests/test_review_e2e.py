@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from review_bot.cli import cli, main
+from review_bot.github.records import MARKER_RE, SUMMARY_MARKER
 from review_bot.llm.scripted import ScriptedBackend, scripted_info
-from review_bot.review import MARKER_RE, SUMMARY_MARKER
 from tests.github_stub import GitHubStub
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 
 import httpx
 
-from review_bot import __version__
+from review_bot import __version__, http
 from review_bot.errors import FatalError, ModelError
 from review_bot.llm import Completion, ModelInfo
 from review_bot.llm.chat import Message, fold_system, plain_chat
@@ -146,50 +146,42 @@ class Client:
     def close(self) -> None:
         self._finalizer()
 
-    def _delay(self, attempt: int, response: httpx.Response | None = None) -> float:
-        if response is not None:
-            after = response.headers.get("Retry-After", "")
-            try:
-                return min(max(float(after), 0.0), MAX_RETRY_AFTER_S)
-            except ValueError:
-                pass
-        return float(self.backoff_s * 2**attempt)
+    @property
+    def policy(self) -> http.Policy:
+        """The server's retries: 429 and 5xx (not a template's refusal), waiting its
+        Retry-After seconds up to MAX_RETRY_AFTER_S; connection errors, but not a
+        generation that timed out."""
+        return http.Policy(
+            retries=self.retries,
+            backoff_s=self.backoff_s,
+            retryable=_retryable,
+            retry_transport=_retry_transport,
+            max_retry_after_s=MAX_RETRY_AFTER_S,
+            sleep=self._sleep,
+        )
 
     def request(
         self, method: str, path: str, body: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
         """One JSON request; connection errors, 429 and 5xx are retried `retries` times."""
-        for attempt in range(self.retries + 1):
-            last = attempt == self.retries
-            try:
-                response = self._http.request(method, path, json=body)
-            except httpx.ConnectTimeout:
-                if not last:
-                    self._sleep(self._delay(attempt))
-                    continue
+        try:
+            answer = http.send(self._http, method, path, self.policy, json=body)
+        except http.Unreachable as exc:
+            if isinstance(exc.error, httpx.ConnectTimeout):
                 raise ServerError(
                     f"cannot reach the model server at {self.base_url}: connection timed out "
-                    f"(after {attempt + 1} attempts)"
+                    f"(after {exc.attempts} attempts)"
                 ) from None
-            except httpx.TimeoutException:
-                # A generation that ran out of time would run out of time again.
+            if isinstance(exc.error, httpx.TimeoutException):
                 raise ServerError(
                     f"the model server at {self.base_url} did not answer /{path} within "
                     f"{self.timeout_s:g} s; raise request_timeout_s (REVIEW_BOT_REQUEST_TIMEOUT_S)"
                 ) from None
-            except httpx.TransportError as exc:
-                if not last:
-                    self._sleep(self._delay(attempt))
-                    continue
-                raise ServerError(
-                    f"cannot reach the model server at {self.base_url}: {_one_line(str(exc))} "
-                    f"(after {attempt + 1} attempts; start one with `review-bot serve`)"
-                ) from None
-            if response.status_code in RETRY_STATUS and not last and _retryable(response):
-                self._sleep(self._delay(attempt, response))
-                continue
-            return self._json(response, path, attempt + 1)
-        raise AssertionError("unreachable")  # pragma: no cover
+            raise ServerError(
+                f"cannot reach the model server at {self.base_url}: {_one_line(str(exc.error))} "
+                f"(after {exc.attempts} attempts; start one with `review-bot serve`)"
+            ) from None
+        return self._json(answer.response, path, answer.attempts)
 
     def _json(self, response: httpx.Response, path: str, attempts: int = 1) -> dict[str, Any]:
         status = response.status_code
@@ -277,11 +269,19 @@ class Client:
 
 
 def _retryable(response: httpx.Response) -> bool:
+    if response.status_code not in RETRY_STATUS:
+        return False
     # A chat template that refuses a message fails the same way every time: do not retry.
     if response.status_code == 500:
         message = error_message(response).lower()
         return not ("not supported" in message or "template" in message)
     return True
+
+
+def _retry_transport(exc: httpx.TransportError) -> bool:
+    # A generation that ran out of time would run out of time again; a connection that
+    # timed out may well be made on the next try.
+    return isinstance(exc, httpx.ConnectTimeout) or not isinstance(exc, httpx.TimeoutException)
 
 
 class ServerModel(NamedTuple):

@@ -1,0 +1,153 @@
+"""The review in Markdown: the summary comment, and the job log's lines."""
+
+from __future__ import annotations
+
+import re
+
+from review_bot import __version__
+from review_bot.github.records import MAX_BODY, SUMMARY_MARKER, Decision, ReviewPlan, Suggestion
+
+REASONS = {
+    "syntax": "no code in the reply, or code that does not compile",
+    "collect": "pytest collected no test, or collection failed",
+    "fail": "a test failed",
+    "flaky": "passed once, failed a later run",
+    "no-gain": "passed, but covers no line the existing tests miss",
+    "timeout": "ran past the time limit",
+    "empty": "no usable reply",
+    "lint": "pydocstyle rejected it",
+    "params": "its parameters do not match the signature",
+    "ast": "it would change the code",
+}
+
+
+def fence(content: str, info: str) -> str:
+    """A fenced block that no backtick run inside `content` can close early."""
+    longest = max((len(run) for run in re.findall(r"`+", content)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{info}\n{content.rstrip(chr(10))}\n{ticks}"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _decision_cell(decision: Decision, placed: str | None) -> str:
+    if decision.status == "kept":
+        return f"kept ({placed})" if placed else "kept"
+    if decision.reason:
+        return _cell(f"{decision.status}: {decision.reason}")
+    return decision.status
+
+
+def render_summary(plan: ReviewPlan, inline: set[str], *, heading_note: str | None = None) -> str:
+    """The summary comment: what was checked, kept, rejected and why; model and timings.
+
+    `inline` holds the fingerprints of suggestions that are (or will be) inline comments;
+    every other suggestion is written out in full here.
+    """
+    short = f"`{plan.base[:7]}...{plan.head[:7]}`"
+    out = [SUMMARY_MARKER, "### review-bot", ""]
+    if heading_note:
+        out += [heading_note, ""]
+    functions = len(plan.checked)
+    suggestions = len(plan.suggestions)
+    below = [s for s in plan.suggestions if s.fingerprint not in inline]
+    if not plan.checked:
+        out.append(
+            f"No changed Python function to check in {short} "
+            f"({len(plan.files)} changed Python file{'s' if len(plan.files) != 1 else ''})."
+        )
+    else:
+        out.append(
+            f"Checked **{functions}** changed function{'s' if functions != 1 else ''} in "
+            f"{len(plan.files)} file{'s' if len(plan.files) != 1 else ''} ({short}): "
+            f"**{suggestions}** verified suggestion{'s' if suggestions != 1 else ''}, "
+            f"{suggestions - len(below)} inline, {len(below)} below."
+        )
+        out += ["", "| function | test | docstring |", "|---|---|---|"]
+        places: dict[str, dict[str, str]] = {}
+        for s in plan.suggestions:
+            places.setdefault(s.code, {})[s.kind] = "inline" if s.fingerprint in inline else "below"
+        for c in plan.checked:
+            place = places.get(c.code, {})
+            out.append(
+                f"| `{_cell(c.name)}` `{_cell(c.path)}:{c.line}` "
+                f"| {_decision_cell(c.test, place.get('test'))} "
+                f"| {_decision_cell(c.docstring, place.get('docstring'))} |"
+            )
+        found = {o.reason for c in plan.checked for o in (c.test, c.docstring) if o.reason}
+        reasons = sorted(found & set(REASONS))
+        if reasons:
+            out += ["", "Reasons: " + "; ".join(f"*{r}*: {REASONS[r]}" for r in reasons) + "."]
+    if below:
+        out += ["", "#### Not placed inline", ""]
+        out += ["These suggestions fall outside the diff's hunks, so they are listed here.", ""]
+        for s in below:
+            out.append(_suggestion_markdown(s))
+    if plan.notes:
+        out += ["", *[f"- {note}" for note in plan.notes]]
+    attempts = [
+        f"{c.name} {kind}: {line}"
+        for c in plan.checked
+        for kind, decision in (("test", c.test), ("docstring", c.docstring))
+        for line in decision.attempts
+    ]
+    footer = ["", _model_line(plan)]
+    if attempts:
+        block = fence("\n".join(attempts), "")
+        details = ["", "<details><summary>Attempts</summary>", "", block, "", "</details>"]
+        text = "\n".join(out + details + footer) + "\n"
+        if len(text) <= MAX_BODY:
+            return text
+        out += ["", "(The attempts are too long for a comment; the review step's log has them.)"]
+    text = "\n".join(out + footer) + "\n"
+    if len(text) > MAX_BODY:
+        cut = "\n\n(Truncated: the review step's log has every result.)\n"
+        text = text[: MAX_BODY - len(cut) - len(footer[1]) - 2] + cut + footer[1] + "\n"
+    return text
+
+
+def _suggestion_markdown(s: Suggestion) -> str:
+    if s.kind == "docstring":
+        lines = f"lines {s.start_line}-{s.line}" if s.start_line else f"line {s.line}"
+        return (
+            f"- docstring for `{s.qualname}`: replace {lines} of `{s.path}` with\n\n"
+            f"{_indent(fence(s.content, 'python'))}\n"
+        )
+    return (
+        f"- test for `{s.qualname}` (`{s.path}:{s.line}`), for `{s.destination}`\n\n"
+        f"  <details><summary>Test for <code>{s.qualname}</code></summary>\n\n"
+        f"{_indent(fence(s.content, 'python'))}\n\n  </details>\n"
+    )
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line if line else line for line in text.split("\n"))
+
+
+def _model_line(plan: ReviewPlan) -> str:
+    model = f"model `{plan.model}` ({plan.arch})" if plan.model else "no model needed"
+    return (
+        f"<sub>review-bot {__version__} · {model} · {plan.model_calls} model calls · "
+        f"model {plan.model_s:.1f} s · total {plan.total_s:.1f} s · "
+        f"cache {plan.cache_hits} hits, {plan.cache_misses} misses</sub>"
+    )
+
+
+def log_lines(plan: ReviewPlan) -> list[str]:
+    """What was checked, for the job log: one line per function, then each attempt."""
+    lines: list[str] = []
+    for c in plan.checked:
+        parts = []
+        for kind, decision in (("test", c.test), ("docstring", c.docstring)):
+            reason = f" ({decision.reason})" if decision.reason else ""
+            parts.append(f"{kind} {decision.status}{reason}")
+        lines.append(f"{c.path}:{c.line}: {c.name}: " + ", ".join(parts))
+        lines += [f"    {line}" for o in (c.test, c.docstring) for line in o.attempts]
+    lines += [f"note: {note}" for note in plan.notes]
+    lines.append(
+        f"{len(plan.checked)} functions checked, {len(plan.suggestions)} verified suggestions; "
+        f"{plan.model_calls} model calls, model {plan.model_s:.1f} s, total {plan.total_s:.1f} s"
+    )
+    return lines

@@ -1,0 +1,54 @@
+"""Plans and suggestions for the GitHub tests: one checked function, suggestions to order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from review_bot.github.records import Checked, Decision, ReviewPlan, Suggestion
+
+SHA1, SHA2 = "a" * 40, "b" * 40
+
+
+def suggestion(**changes: Any) -> Suggestion:
+    values: dict[str, Any] = {
+        "kind": "docstring",
+        "path": "a.py",
+        "qualname": "f",
+        "line": 3,
+        "start_line": None,
+        "body": "<!-- review-bot:fp=0123456789abcdef0123 code=abcdef0123456789abcd -->\nhi",
+        "content": "def f():\n    '''Doc.'''",
+        "fingerprint": "0123456789abcdef0123",
+        "code": "abcdef0123456789abcd",
+        "inline": True,
+        "destination": None,
+    }
+    return Suggestion(**(values | changes))
+
+
+def plan(*suggestions: Suggestion) -> ReviewPlan:
+    checked = Checked(
+        "a.f",
+        "a.py",
+        3,
+        "abcdef0123456789abcd",
+        Decision("rejected", "fail", ("chat#0: fail: assert 1 == 2",)),
+        Decision("kept", None, ("docstring#0: kept",)),
+    )
+    return ReviewPlan(
+        repo="octo/demo",
+        pr=7,
+        base=SHA1,
+        head=SHA2,
+        files=("a.py",),
+        checked=(checked,),
+        suggestions=suggestions,
+        notes=(),
+        model="m.gguf",
+        arch="llama",
+        model_calls=2,
+        model_s=1.5,
+        total_s=3.25,
+        cache_hits=0,
+        cache_misses=2,
+    )
