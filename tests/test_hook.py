@@ -616,14 +616,32 @@ def test_cli_commands_in_process(
 def test_commit_without_python_changes_imports_nothing_heavy(repo: GitRepo) -> None:
     repo.write("notes.txt", "x\n")
     repo.git("add", "notes.txt")
+    # The hook process's own modules are light too, whoever imports them; the worker's
+    # (compute, core, unclash) are not, and load only in the worker.
+    parent_side = ", ".join(
+        f"review_bot.hook.{name}"
+        for name in (
+            "apply",
+            "install",
+            "memo",
+            "plan",
+            "run",
+            "select",
+            "stash",
+            "summary",
+            "worker",
+        )
+    )
     probe = (
         "import sys, time\n"
         "start = time.perf_counter()\n"
         "from review_bot.cli import main\n"
         "code = main(['hook'])\n"
+        f"import {parent_side}\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('llama_cpp', 'libcst', 'git', 'coverage', 'jinja2', 'unidiff') "
-        "or m == 'review_bot.pipeline')\n"
+        "or m in ('review_bot.pipeline', 'review_bot.hook.compute', 'review_bot.hook.core', "
+        "'review_bot.hook.unclash'))\n"
         "print(code, heavy, time.perf_counter() - start)\n"
     )
     result = subprocess.run(

@@ -28,6 +28,20 @@ def test_hooks_dir_script_is_the_template() -> None:
     script = (REPO_ROOT / "hooks" / "pre-commit").read_text()
     assert script == install.hook_script("")
     assert os.access(REPO_ROOT / "hooks" / "pre-commit", os.X_OK)
+    # One text: the package's resource is the script in hooks/, byte for byte.
+    shipped = REPO_ROOT / "review_bot" / "hook" / "pre-commit.sh"
+    assert shipped.read_bytes() == (REPO_ROOT / "hooks" / "pre-commit").read_bytes()
+    assert install.hook_template() == script
+
+
+def test_hook_script_names_the_interpreter_once() -> None:
+    template = install.hook_template()
+    assert template.startswith("#!/bin/sh\n" + install.HOOK_MARKER + "\n")
+    assert template.count(install.PYTHON_LINE) == 1
+    script = install.hook_script("/opt/py thon/bin/python")
+    assert script == template.replace(
+        install.PYTHON_LINE, "INSTALL_PYTHON='/opt/py thon/bin/python'\n"
+    )
 
 
 def test_install_refuses_a_foreign_hook_and_uninstall_restores_it(repo: GitRepo) -> None:
