@@ -72,7 +72,7 @@ def hook(
     """
     if not _python_staged(files):
         return  # the common commit: nothing for review-bot, and nothing more imported
-    from review_bot import hook as hook_module
+    from review_bot.hook.run import HookOptions, run_hook
 
     flags: dict[str, Any] = {
         "mode": mode,
@@ -87,10 +87,8 @@ def hook(
         flags["docstrings"] = False
     if no_cache:
         flags["cache"] = False
-    options = hook_module.HookOptions(
-        hook_id=hook_id, files=tuple(str(f) for f in files), timeout_s=timeout
-    )
-    result = hook_module.run_hook(Path.cwd(), flags, options)
+    options = HookOptions(hook_id=hook_id, files=tuple(str(f) for f in files), timeout_s=timeout)
+    result = run_hook(Path.cwd(), flags, options)
     for line in result.lines:
         click.echo(printable(line))
     if result.exit_code:
@@ -103,7 +101,7 @@ def _python_staged(files: tuple[Path, ...]) -> bool:
     """Whether any Python file is staged (and among FILES, if given).
 
     Asked here, before the hook module is even imported, so that a commit without a Python
-    change costs one small git call. hook.run_hook asks again, precisely.
+    change costs one small git call. hook.run.run_hook asks again, precisely.
     """
     if files:
         return any(f.suffix == ".py" for f in files)
@@ -122,14 +120,14 @@ def printable(line: str) -> str:
 @click.option("--force", is_flag=True, help="Replace a hook review-bot did not install.")
 def install(force: bool) -> None:
     """Install the plain git pre-commit hook (for repositories without pre-commit)."""
-    from review_bot import hook as hook_module
+    from review_bot.hook.install import install as install_hook
 
-    click.echo(hook_module.install(Path.cwd(), force=force))
+    click.echo(install_hook(Path.cwd(), force=force))
 
 
 @click.command()
 def uninstall() -> None:
     """Remove the plain git hook and restore the one it replaced."""
-    from review_bot import hook as hook_module
+    from review_bot.hook.install import uninstall as uninstall_hook
 
-    click.echo(hook_module.uninstall(Path.cwd()))
+    click.echo(uninstall_hook(Path.cwd()))

@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 
-from review_bot import hook
 from review_bot.config import Settings
-from review_bot.errors import FatalError
-from review_bot.hook import CoreOutput, HookOptions, HookResult, run_hook
+from review_bot.hook import worker
+from review_bot.hook.core import is_importable
+from review_bot.hook.plan import CoreOutput, settings_to_json
+from review_bot.hook.run import HookOptions, HookResult, run_hook
+from review_bot.hook.worker import worker_main
 from review_bot.llm.scripted import ScriptedBackend, scripted_info
 from review_bot.records import Outcome, Target, TargetResult
 from tests.test_git import GitRepo, scrub_git_env
@@ -91,7 +93,7 @@ def fake_core(
     results = []
     for target in targets:
         top = target.qualname.split(".")[0]
-        importable = hook.is_importable(target.module)
+        importable = is_importable(target.module)
         code = (
             f"from {target.module} import {top}\n\n\n"
             f"def test_{target.qualname.replace('.', '_')}():\n    assert {top} is not None\n"
@@ -511,57 +513,6 @@ def test_printable_file_names() -> None:
     assert printable("plain ü.py") == "plain ü.py"
 
 
-def test_framework_patch_paths() -> None:
-    assert hook._header_paths(b"a/x y.py b/x y.py") == ["x y.py"]
-    assert hook._header_paths(b'"a/t\\tab.py" "b/t\\tab.py"') == ["t\tab.py"]
-    assert hook._header_paths(b"garbage") == []
-    assert hook.framework_stashed_paths({}) == set()
-
-
-def test_unclash_renames_only_what_differs() -> None:
-    existing = "def test_add():\n    assert 1\n\n\nCASES = [1]\n"
-    same = "def test_add():\n    assert 1\n"
-    assert hook.unclash(existing, same) == same
-    new = "CASES = [2]\n\n\ndef test_add():\n    assert CASES and obj.CASES\n"
-    renamed = hook.unclash(existing, new)
-    assert renamed == "CASES_2 = [2]\n\n\ndef test_add_2():\n    assert CASES_2 and obj.CASES\n"
-    # Already merged under the suffixed names: recognised, not renamed again.
-    assert hook.unclash(existing + "\n\n" + renamed, new) == renamed
-
-
-def test_insert_where_unchanged(tmp_path: Path) -> None:
-    staged = "def f(x):\n    return x\n\n\ndef g(y):\n    return y\n"
-    working = "import os\n\n\n" + staged.replace("return y", "return y + 1")
-    items = [
-        hook.PlanDocItem(qualname="f", source="def f(x):\n    return x\n", docstring="Do f."),
-        hook.PlanDocItem(qualname="g", source="def g(y):\n    return y\n", docstring="Do g."),
-    ]
-    text, missing = hook.insert_where_unchanged(tmp_path / "m.py", working, items)
-    assert missing == ["g"]
-    assert text == working.replace("def f(x):\n", 'def f(x):\n    """Do f."""\n')
-    assert hook.insert_where_unchanged(tmp_path / "m.py", "def (", items)[1] == ["f", "g"]
-
-
-def test_settings_round_trip_through_json(tmp_path: Path) -> None:
-    settings = Settings(model=tmp_path / "m.gguf", home=tmp_path / "h", runs=3, on_error="fail")
-    assert (
-        hook.settings_from_json(json.loads(json.dumps(hook.settings_to_json(settings)))) == settings
-    )
-
-
-def test_generated_and_candidate_paths() -> None:
-    settings = Settings(tests_dir="./tests/")
-    assert hook.generated_relpath(settings, "pkg.mod") == "tests/test_pkg_mod_generated.py"
-    assert hook.is_generated_path(settings, "tests/test_pkg_mod_generated.py")
-    assert not hook.is_generated_path(settings, "other/test_x_generated.py")
-    assert hook.is_source_candidate(settings, "src/pkg/mod.py")
-    for path in ("tests/helpers.py", "test_x.py", "x_test.py", "conftest.py", "x.pyi"):
-        assert not hook.is_source_candidate(settings, path)
-    flat = Settings(tests_dir=".")
-    assert hook.generated_relpath(flat, "m") == "test_m_generated.py"
-    assert hook.is_source_candidate(flat, "m.py")
-
-
 # -- the worker process ------------------------------------------------------------------------
 
 
@@ -575,13 +526,13 @@ def test_worker_failures_are_one_line(
     assert timed_out.exit_code == 0
     assert timed_out.lines[0].startswith("review-bot: the model did not finish within 0.01 s")
     # A worker that dies by a signal, as llama.cpp does when one of its assertions fails.
-    monkeypatch.setattr(hook, "_WORKER_CODE", "import os, signal; os.kill(os.getpid(), 6)")
+    monkeypatch.setattr(worker, "_WORKER_CODE", "import os, signal; os.kill(os.getpid(), 6)")
     crashed = run(repo, {**flags, "on_error": "fail"}, options=HookOptions(memo=False))
     assert crashed.exit_code == 1
     assert crashed.lines == [
         "review-bot: the model process crashed (SIGABRT) (on_error = fail: the commit stops)"
     ]
-    monkeypatch.setattr(hook, "_WORKER_CODE", "raise SystemExit(4)")
+    monkeypatch.setattr(worker, "_WORKER_CODE", "raise SystemExit(4)")
     silent = run(repo, flags, options=HookOptions(memo=False))
     assert "exited with code 4 and no result" in silent.lines[0]
     assert repo.status() == "A  calc.py\n"
@@ -618,17 +569,17 @@ def test_worker_main_writes_a_result_file(tmp_path: Path, smollm: Path) -> None:
     }
     # Check mode, docstrings only: no model and no sandbox needed.
     settings = Settings(model=smollm, tests=False, home=tmp_path / "home")
-    request.update(settings=hook.settings_to_json(settings), analysis_only=True)
+    request.update(settings=settings_to_json(settings), analysis_only=True)
     (tmp_path / "request.json").write_text(json.dumps(request))
-    assert hook.worker_main([str(tmp_path / "request.json")], lifeline=False) == 0
+    assert worker_main([str(tmp_path / "request.json")], lifeline=False) == 0
     plan = json.loads((tmp_path / "result.json").read_text())["plan"]
     assert [t["name"] for t in plan["targets"]] == ["calc.add"]
     assert plan["targets"][0]["docstring"]["status"] == "missing"
     # A missing model: the error travels in the result file.
     missing = Settings(model=tmp_path / "no.gguf", home=tmp_path / "home")
-    request.update(settings=hook.settings_to_json(missing), analysis_only=False)
+    request.update(settings=settings_to_json(missing), analysis_only=False)
     (tmp_path / "request.json").write_text(json.dumps(request))
-    assert hook.worker_main([str(tmp_path / "request.json")], lifeline=False) == 1
+    assert worker_main([str(tmp_path / "request.json")], lifeline=False) == 1
     result = json.loads((tmp_path / "result.json").read_text())
     assert result == {"error": f"{tmp_path / 'no.gguf'}: model file not found"}
 
@@ -665,14 +616,32 @@ def test_cli_commands_in_process(
 def test_commit_without_python_changes_imports_nothing_heavy(repo: GitRepo) -> None:
     repo.write("notes.txt", "x\n")
     repo.git("add", "notes.txt")
+    # The hook process's own modules are light too, whoever imports them; the worker's
+    # (compute, core, unclash) are not, and load only in the worker.
+    parent_side = ", ".join(
+        f"review_bot.hook.{name}"
+        for name in (
+            "apply",
+            "install",
+            "memo",
+            "plan",
+            "run",
+            "select",
+            "stash",
+            "summary",
+            "worker",
+        )
+    )
     probe = (
         "import sys, time\n"
         "start = time.perf_counter()\n"
         "from review_bot.cli import main\n"
         "code = main(['hook'])\n"
+        f"import {parent_side}\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('llama_cpp', 'libcst', 'git', 'coverage', 'jinja2', 'unidiff') "
-        "or m == 'review_bot.pipeline')\n"
+        "or m in ('review_bot.pipeline', 'review_bot.hook.compute', 'review_bot.hook.core', "
+        "'review_bot.hook.unclash'))\n"
         "print(code, heavy, time.perf_counter() - start)\n"
     )
     result = subprocess.run(
@@ -687,51 +656,3 @@ def test_commit_without_python_changes_imports_nothing_heavy(repo: GitRepo) -> N
     code, heavy, _seconds = result.stdout.rsplit(" ", 1)[0], result.stdout, 0
     assert result.stdout.startswith("0 [] "), result.stdout
     del code, heavy, _seconds
-
-
-# -- install / uninstall -------------------------------------------------------------------------
-
-
-def test_hooks_dir_script_is_the_template() -> None:
-    script = (REPO_ROOT / "hooks" / "pre-commit").read_text()
-    assert script == hook.hook_script("")
-    assert os.access(REPO_ROOT / "hooks" / "pre-commit", os.X_OK)
-
-
-def test_install_refuses_a_foreign_hook_and_uninstall_restores_it(repo: GitRepo) -> None:
-    hooks = repo.root / ".git" / "hooks"
-    foreign = hooks / "pre-commit"
-    foreign.write_text("#!/bin/sh\necho theirs\n")
-    foreign.chmod(0o755)
-    with pytest.raises(FatalError, match=r"not installed by review-bot.*--force"):
-        hook.install(repo.root)
-    assert foreign.read_text() == "#!/bin/sh\necho theirs\n"
-    message = hook.install(repo.root, force=True, python="/opt/py thon/bin/python")
-    assert "previous hook is saved as pre-commit.before-review-bot" in message
-    installed = foreign.read_text()
-    assert hook.HOOK_MARKER in installed and "INSTALL_PYTHON='/opt/py thon/bin/python'" in installed
-    assert os.access(foreign, os.X_OK)
-    assert "updated" in hook.install(repo.root)  # ours: replaced without --force
-    with pytest.raises(FatalError, match="exists; move it away"):
-        (hooks / "pre-commit").write_text("#!/bin/sh\n")  # foreign again
-        hook.install(repo.root, force=True)
-    (hooks / "pre-commit").unlink()
-    hook.install(repo.root)
-    assert "restored" in hook.uninstall(repo.root)
-    assert foreign.read_text() == "#!/bin/sh\necho theirs\n"
-    with pytest.raises(FatalError, match="not installed by review-bot; leaving it alone"):
-        hook.uninstall(repo.root)
-    foreign.unlink()
-    assert hook.uninstall(repo.root) == "review-bot: no pre-commit hook installed"
-
-
-def test_install_follows_core_hooks_path_and_names_pre_commit(repo: GitRepo) -> None:
-    repo.git("config", "core.hooksPath", ".githooks")
-    message = hook.install(repo.root)
-    assert message == f"review-bot: installed {repo.root.resolve() / '.githooks' / 'pre-commit'}"
-    assert "removed" in hook.uninstall(repo.root)
-    (repo.root / ".githooks" / "pre-commit").write_text(
-        "#!/usr/bin/env bash\n# File generated by pre-commit\nINSTALL_PYTHON=/x\n"
-    )
-    with pytest.raises(FatalError, match=r"add review-bot to \.pre-commit-config\.yaml"):
-        hook.install(repo.root)

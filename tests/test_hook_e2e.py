@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from review_bot.hook import HookOptions, run_hook
+from review_bot.hook.run import HookOptions, run_hook
 from tests.test_git import GitRepo, scrub_git_env
 from tests.test_hook import ADD_TEST, DOC_REPLY, fence, scripted
 

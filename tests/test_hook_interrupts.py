@@ -62,7 +62,7 @@ DRIVER = """\
 import sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-from review_bot.hook import HookOptions, run_hook
+from review_bot.hook.run import HookOptions, run_hook
 from tests.test_hook import fake_core
 try:
     result = run_hook(Path.cwd(), {"model": sys.argv[2]}, HookOptions(memo=False),

@@ -38,7 +38,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from review_bot.apply import GENERATED_HEADER
-from review_bot.hook import HookOptions, run_hook
+from review_bot.hook.run import HookOptions, run_hook
 from tests.helpers.processes import group_members, wait_for_group
 from tests.test_git import GitRepo, scrub_git_env
 from tests.test_hook import fake_core, fence, scripted

@@ -1,0 +1,202 @@
+"""The worker's job: the targets of the staged diff -> the core -> a plan (what to write).
+
+It runs on the index exported to a temporary directory and never reads or writes the
+working tree. Imports the core, and with it the model stack, at module level: only the
+worker process (or a test running the core in-process) loads this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from review_bot.apply import is_generated, merge_generated_tests
+from review_bot.config import Settings
+from review_bot.diff import intersects
+from review_bot.errors import FatalError
+from review_bot.hook.core import analyse, default_core
+from review_bot.hook.plan import (
+    Plan,
+    PlanDocItem,
+    PlanDocs,
+    PlanOutcome,
+    PlanTarget,
+    PlanTests,
+    RunCore,
+    empty_plan,
+    settings_from_json,
+)
+from review_bot.hook.select import generated_relpath
+from review_bot.hook.unclash import unclash
+from review_bot.pipeline import BackendFactory, Progress, with_docstrings
+from review_bot.records import Target, TargetResult
+from review_bot.targets import import_root, parse_source, read_source, targets_in_source
+
+
+def compute_plan(
+    request: Mapping[str, Any],
+    *,
+    backend_factory: BackendFactory | None = None,
+    run_core: RunCore | None = None,
+    progress: Progress | None = None,
+) -> Plan:
+    """The worker's job: targets of the staged diff -> the core -> what to write."""
+    tmp = Path(request["tmp"])
+    tree = tmp / "tree"
+    settings = settings_from_json(request["settings"])
+    analysis_only = bool(request["analysis_only"])
+    notes = list(request.get("notes", []))
+    # Check mode reports the staged state as it is; generating sets our own files aside.
+    index_versions = (
+        {} if analysis_only else _set_generated_aside(tmp, request["generated"], is_generated)
+    )
+
+    targets: list[Target] = []
+    for item in request["files"]:
+        path = tree / item["path"]
+        try:
+            source = read_source(path)
+            parsed = parse_source(path, source)
+        except FatalError as exc:
+            reason = str(exc)
+            if reason.startswith(str(path)):  # "PATH: why" or "PATH:LINE: why"
+                reason = reason[len(str(path)) :].lstrip(":0123456789 ")
+            notes.append(f"{item['path']}: skipped ({reason})")
+            continue
+        ranges = [(int(first), int(last)) for first, last in item["ranges"]]
+        for target in targets_in_source(import_root(path), path, source, parsed):
+            if intersects(ranges, target.lineno, target.end_lineno):
+                targets.append(target)
+    plan = empty_plan(analysis_only, notes)
+    if not targets:
+        return plan
+    if analysis_only:
+        plan["targets"] = analyse(tree, settings, targets, backend_factory, progress, notes)
+        return plan
+
+    core = run_core or default_core
+    output = core(tree, settings, targets, backend_factory, progress)
+    plan["model_calls"] = output.model_calls
+    plan["model_s"] = round(output.model_s, 3)
+    plan["cache_hits"] = output.cache_hits
+    plan["cache_misses"] = output.cache_misses
+    plan["targets"] = [
+        PlanTarget(
+            file=r.target.path.relative_to(tree).as_posix(),
+            name=r.target.display,
+            line=r.target.def_lineno,
+            test=_outcome(r.test),
+            docstring=_outcome(r.docstring),
+        )
+        for r in output.results
+    ]
+    plan["tests"] = _plan_tests(tree, index_versions, settings, output.results)
+    plan["docstrings"] = _plan_docstrings(tree, output.results)
+    return plan
+
+
+def _outcome(outcome: Any) -> PlanOutcome:
+    return PlanOutcome(
+        status=outcome.status, reason=outcome.reason, attempts=list(outcome.attempts)
+    )
+
+
+def _set_generated_aside(
+    tmp: Path, generated: Sequence[str], is_generated: Callable[[str], bool]
+) -> dict[str, bytes]:
+    """Analyse as if no generated tests had been staged since HEAD.
+
+    A generated file staged by an earlier run (or a run in write mode that the user then
+    staged) would otherwise change what the core sees: the same function would meet other
+    existing tests, miss the cache and get a second round of generation. Its staged version
+    is kept aside as the base the new tests are merged into. Returns relpath -> staged bytes.
+    """
+    tree = tmp / "tree"
+    aside: dict[str, bytes] = {}
+    for rel in generated:
+        path = tree / rel
+        try:
+            staged = path.read_bytes()
+        except OSError:
+            continue
+        if not is_generated(staged.decode("utf-8", "replace")):
+            continue  # a hand-written file by that name: it is the user's, and it counts
+        aside[rel] = staged
+        old = tmp / "head" / rel
+        if old.is_file() and is_generated(old.read_text("utf-8", "replace")):
+            shutil.copyfile(old, path)
+        else:
+            path.unlink()
+    return aside
+
+
+def _plan_tests(
+    tree: Path,
+    index_versions: Mapping[str, bytes],
+    settings: Settings,
+    results: Sequence[TargetResult],
+) -> list[PlanTests]:
+    by_module: dict[str, list[TargetResult]] = {}
+    for result in results:
+        if result.test.status == "kept" and result.test.code:
+            by_module.setdefault(result.target.module, []).append(result)
+    out: list[PlanTests] = []
+    for module, kept in by_module.items():
+        rel = generated_relpath(settings, module)
+        names = [r.target.display for r in kept]
+        staged = index_versions.get(rel)
+        if staged is None and (tree / rel).is_file():
+            staged = (tree / rel).read_bytes()
+        entry = PlanTests(path=rel, module=module, names=names, base=None, text=None, error=None)
+        try:
+            base = None if staged is None else staged.decode("utf-8")
+        except UnicodeDecodeError:
+            entry["error"] = "the staged file is not UTF-8; not touched"
+            out.append(entry)
+            continue
+        entry["base"] = base
+        if base is not None and not is_generated(base):
+            entry["error"] = "exists and was not generated by review-bot; not touched"
+            out.append(entry)
+            continue
+        text = base
+        try:
+            for result in kept:
+                assert result.test.code is not None
+                code = unclash(text or "", result.test.code)
+                text = merge_generated_tests(text, code)
+        except (SyntaxError, FatalError) as exc:
+            entry["error"] = f"cannot merge the new tests into it: {exc}"
+        else:
+            entry["text"] = text
+        out.append(entry)
+    return out
+
+
+def _plan_docstrings(tree: Path, results: Sequence[TargetResult]) -> list[PlanDocs]:
+    by_file: dict[Path, list[TargetResult]] = {}
+    for result in results:
+        if result.docstring.status == "kept" and result.docstring.code is not None:
+            by_file.setdefault(result.target.path, []).append(result)
+    out: list[PlanDocs] = []
+    for path, kept in by_file.items():
+        source = kept[0].target.module_source
+        out.append(
+            PlanDocs(
+                path=path.relative_to(tree).as_posix(),
+                base_sha256=hashlib.sha256(source.encode("utf-8")).hexdigest(),
+                text=with_docstrings(source, kept),
+                items=[
+                    PlanDocItem(
+                        qualname=r.target.qualname,
+                        source=r.target.source,
+                        docstring=r.docstring.code or "",
+                    )
+                    for r in kept
+                ],
+            )
+        )
+    return out

@@ -1,0 +1,83 @@
+"""The memo: a plan depends only on the staged tree, the diff base, the settings and the
+model file, so it is kept in the cache under them. A second run on unchanged staged code
+neither starts the worker nor imports the model stack."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+
+from review_bot.cache import Cache, digest, file_identity
+from review_bot.config import Settings
+from review_bot.errors import FatalError
+from review_bot.hook.plan import PLAN_VERSION, Plan
+from review_bot.llm.models import resolve_model
+
+_NOT_IN_KEY = frozenset({"mode", "on_error", "home", "cache", "api_key"})
+_PROMPTS = Path(__file__).parent.parent / "prompts"
+
+
+def prompts_fingerprint() -> str:
+    # The templates shipped with review-bot, hashed without importing Jinja2; a project's
+    # own templates are files of the staged tree, which the key covers already.
+    hasher = hashlib.sha256()
+    for path in sorted(_PROMPTS.glob("*.j2")):
+        hasher.update(path.name.encode())
+        hasher.update(path.read_bytes())
+    return hasher.hexdigest()
+
+
+def plan_key(
+    tree: str,
+    bases: Sequence[str | None],
+    settings: Settings,
+    files: Sequence[str],
+    analysis_only: bool,
+) -> str | None:
+    """The memo's key for the plan of `files` in `tree`; None: the model cannot be found."""
+    try:
+        model, _ = resolve_model(settings.model)
+    except FatalError:
+        return None  # the worker says what is wrong
+    values = {
+        f.name: str(getattr(settings, f.name))
+        for f in dataclasses.fields(settings)
+        if f.name not in _NOT_IN_KEY
+    }
+    return digest(
+        "hook-plan",
+        PLAN_VERSION,
+        tree,
+        list(bases),
+        values,
+        sorted(files),
+        analysis_only,
+        file_identity(model),
+        prompts_fingerprint(),
+    )
+
+
+class Memo:
+    def __init__(self, settings: Settings, enabled: bool) -> None:
+        self.cache: Cache | None = None
+        if enabled and settings.cache:
+            self.cache = Cache(settings.cache_path)
+
+    def get(self, key: str | None) -> Plan | None:
+        if self.cache is None or key is None:
+            return None
+        value = self.cache.peek(key)
+        if isinstance(value, dict) and value.get("version") == PLAN_VERSION:
+            return typing.cast(Plan, value)
+        return None
+
+    def put(self, key: str | None, plan: Plan) -> None:
+        if self.cache is not None and key is not None:
+            self.cache.put(key, "hook-plan", plan)
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()

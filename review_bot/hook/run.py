@@ -1,0 +1,233 @@
+"""run_hook: the hook process, from the staged diff to the lines it prints.
+
+The cheap question first (is a Python file staged?); then the plan, from the memo or from
+the worker, which runs the core on the index exported into a private temporary directory;
+then the plan applied to the working tree and the index. Everything that touches the
+repository happens here, in the hook process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import time
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from review_bot import diff, git
+from review_bot.config import Settings, load_settings
+from review_bot.errors import FatalError
+from review_bot.hook.apply import apply_plan
+from review_bot.hook.memo import Memo, plan_key
+from review_bot.hook.plan import Plan, RunCore, empty_plan, settings_to_json
+from review_bot.hook.select import (
+    is_generated_path,
+    is_source_candidate,
+    repo_relative,
+    skipped_ids,
+)
+from review_bot.hook.summary import PREFIX, summary
+from review_bot.hook.worker import WorkerFailure, run_worker
+
+if TYPE_CHECKING:  # pragma: no cover
+    from review_bot.pipeline import BackendFactory
+
+
+class HookOptions(NamedTuple):
+    hook_id: str = "llm-tests"
+    files: tuple[str, ...] = ()  # names pre-commit passes; empty: every staged file
+    timeout_s: float | None = None  # for the worker; None: no limit
+    memo: bool = True  # reuse the plan of an identical staged tree
+
+
+class HookResult(NamedTuple):
+    exit_code: int
+    lines: list[str]  # what to print
+    plan: Plan | None = None
+    staged: tuple[str, ...] = ()
+    written: tuple[str, ...] = ()  # written and not staged
+    docstrings: tuple[str, ...] = ()  # files that got docstrings in the working tree
+    memo_hit: bool = False
+
+
+def run_hook(
+    cwd: Path,
+    flags: Mapping[str, Any],
+    options: HookOptions | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    backend_factory: BackendFactory | None = None,
+    run_core: RunCore | None = None,
+) -> HookResult:
+    """Run the hook in the repository around `cwd`.
+
+    `flags` are command-line settings (see config.load_settings). `backend_factory` or
+    `run_core` run the core in this process instead of a worker (tests).
+    """
+    started = time.perf_counter()
+    options = options or HookOptions()
+    environ = os.environ if environ is None else environ
+    skips = skipped_ids(environ)
+    if options.hook_id in skips:
+        return HookResult(0, [f"{PREFIX}skipped ({options.hook_id} is in SKIP)"])
+    repo = git.find_repo(cwd)
+    settings = load_settings(repo.root, flags, environ)
+    if options.hook_id == "llm-docstrings":
+        settings = dataclasses.replace(settings, tests=False)
+    if "llm-docstrings" in skips:
+        settings = dataclasses.replace(settings, docstrings=False)
+    if not settings.tests and not settings.docstrings:
+        return HookResult(0, [])
+    analysis_only = settings.mode == "check"
+
+    # The cheap question first: a commit without a Python change ends here.
+    changes = git.staged_changes(repo, pattern="*.py")
+    wanted = repo_relative(repo, cwd, options.files) if options.files else None
+    candidates = sorted(
+        {
+            c.path
+            for c in changes
+            if c.status != "D"
+            and is_source_candidate(settings, c.path)
+            and (wanted is None or c.path in wanted)
+        }
+    )
+    if not candidates:
+        return HookResult(0, [])
+
+    tree = git.write_tree(repo)
+    head = git.head(repo)
+    merges = git.merge_heads(repo)
+    memo = Memo(settings, options.memo)
+    try:
+        key = plan_key(tree, [head, *merges], settings, candidates, analysis_only)
+        plan = memo.get(key)
+        memo_hit = plan is not None
+        if plan is None:
+            try:
+                plan = _make_plan(
+                    repo,
+                    settings,
+                    options,
+                    changes,
+                    candidates,
+                    head,
+                    merges,
+                    analysis_only,
+                    backend_factory,
+                    run_core,
+                )
+            except WorkerFailure as failure:
+                return _on_error(settings, str(failure))
+            memo.put(key, plan)
+        report = apply_plan(repo, settings, plan, environ)
+        if report.staged and key is not None:
+            # The index now holds the tests; the plan for that tree is the same plan with
+            # nothing left to write, so the next run (another hook failed, a retried commit)
+            # starts no worker and calls no model.
+            after = _after_staging(plan, report.staged)
+            memo.put(
+                plan_key(
+                    git.write_tree(repo), [head, *merges], settings, candidates, analysis_only
+                ),
+                after,
+            )
+    finally:
+        memo.close()
+    lines = summary(plan, report, settings, time.perf_counter() - started, memo_hit)
+    return HookResult(
+        report.exit_code(plan),
+        lines,
+        plan,
+        tuple(report.staged),
+        tuple(report.written),
+        tuple(report.docstrings),
+        memo_hit,
+    )
+
+
+def _on_error(settings: Settings, message: str) -> HookResult:
+    if settings.on_error == "fail":
+        return HookResult(1, [f"{PREFIX}{message} (on_error = fail: the commit stops)"])
+    return HookResult(
+        0, [f"{PREFIX}{message}; the commit goes on without generated tests (on_error = warn)"]
+    )
+
+
+def _after_staging(plan: Plan, staged: Sequence[str]) -> Plan:
+    after = typing.cast(Plan, json.loads(json.dumps(plan)))
+    for entry in after["tests"]:
+        if entry["path"] in staged:
+            entry["base"] = entry["text"]
+    return after
+
+
+def _make_plan(
+    repo: git.Repo,
+    settings: Settings,
+    options: HookOptions,
+    changes: Sequence[git.Change],
+    candidates: Sequence[str],
+    head: str | None,
+    merges: Sequence[str],
+    analysis_only: bool,
+    backend_factory: BackendFactory | None,
+    run_core: RunCore | None,
+) -> Plan:
+    if merges:
+        # A merge commit: only what the merge itself changes (resolutions, edits made while
+        # merging), not everything the other branch brings, which was reviewed there.
+        per_parent = [
+            diff.parse_diff(git.staged_diff(repo, base=base)) for base in [head or "HEAD", *merges]
+        ]
+        diffs = diff.common_changes(per_parent)
+    else:
+        diffs = diff.parse_diff(git.staged_diff(repo))
+    wanted = set(candidates)
+    notes: list[str] = []
+    files: list[dict[str, Any]] = []
+    for file_diff in diffs:
+        if file_diff.path not in wanted or file_diff.status == "deleted":
+            continue
+        if file_diff.binary:
+            notes.append(f"{file_diff.path}: skipped (binary)")
+        elif file_diff.ranges:
+            files.append({"path": file_diff.path, "ranges": file_diff.ranges})
+    if not files:
+        return empty_plan(analysis_only, notes)
+
+    with tempfile.TemporaryDirectory(prefix="review-bot-hook-") as tmp_name:
+        # Resolved: the core compares paths under it with resolved import roots.
+        tmp = Path(tmp_name).resolve()
+        git.export_index(repo, tmp / "tree")
+        generated = []
+        for change in changes:
+            if change.status != "D" and is_generated_path(settings, change.path):
+                generated.append(change.path)
+                old = git.blob(repo, f"{head}:{change.path}") if head else None
+                if old is not None:
+                    target = tmp / "head" / change.path
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(old)
+        request = {
+            "tmp": str(tmp),
+            "settings": settings_to_json(settings),
+            "files": files,
+            "generated": generated,
+            "analysis_only": analysis_only,
+            "notes": notes,
+        }
+        if backend_factory is not None or run_core is not None:
+            # In this process (tests): the core's imports load only here.
+            from review_bot.hook.compute import compute_plan
+
+            try:
+                return compute_plan(request, backend_factory=backend_factory, run_core=run_core)
+            except FatalError as exc:
+                raise WorkerFailure(str(exc)) from None
+        timeout_s = options.timeout_s if options.timeout_s is not None else settings.hook_timeout_s
+        return run_worker(tmp, request, timeout_s)
