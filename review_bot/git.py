@@ -69,10 +69,11 @@ def run(
 ) -> Result:
     """Run `git ARGS` in `cwd`; a return code outside `ok` raises GitError.
 
-    git is always waited for, never killed: a git that holds `index.lock` and dies by
-    SIGKILL leaves the lock behind, and every later `git add` fails until the user deletes
-    it by hand (issue 14). A Ctrl-C that arrives meanwhile is raised once git is done; git
-    itself got the same SIGINT from the terminal and removed its lock as it exited.
+    git is always waited for, never killed: a git that holds `index.lock` and dies by a
+    signal at the wrong moment leaves the lock behind, and every later `git add` fails
+    until the user deletes it by hand (issue 14). So git runs in a session of its own,
+    where a terminal's Ctrl-C does not reach it, and a Ctrl-C that reaches this process
+    meanwhile is raised once git is done.
     """
     argv = [*_BASE, *args]
     full_env = dict(os.environ)
@@ -90,6 +91,10 @@ def run(
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env=full_env,
+                # A session of its own: a terminal's Ctrl-C reaches the hook, not git.
+                # git registers its lock cleanup only after creating the lock, and a
+                # SIGINT in between leaves the lock behind; this process waits instead.
+                start_new_session=True,
             )
         except FileNotFoundError:
             raise FatalError("git: command not found; install git") from None
@@ -118,9 +123,9 @@ def _interrupts_after_child() -> Iterator[list[subprocess.Popen[bytes]]]:
     """Hold SIGINT back while the git child of the block runs, then deliver it.
 
     The handler only records the signal, so a Ctrl-C can no longer abort the wait for git
-    (nor land between fork and exec and leave git running unwaited). A second SIGINT, which
-    a terminal's first one would not send, is passed on to git so that it stops and cleans
-    up. Outside the main thread no handler can be set; the waiting still never kills git.
+    (nor land between fork and exec and leave git running unwaited). A second SIGINT (a
+    git that hangs, say on a filter) is passed on to git, which stops and cleans up after
+    itself. Outside the main thread no handler can be set; the wait still never kills git.
     """
     child: list[subprocess.Popen[bytes]] = []
     pending: list[int] = []

@@ -2,10 +2,15 @@
 `index.lock` (issue 14).
 
 A `git` stand-in on PATH takes the index lock the way git does, says it holds it, and waits
-for the test's SIGINT to the hook's process group (as a terminal sends Ctrl-C). Then it
-either cleans up slowly, as git does on a busy machine, or never saw the signal, as happens
-when Ctrl-C lands between fork and exec. Either way no lock may survive the hook, and the
-hook must not return while its git child still runs.
+for the test's SIGINT to the hook's process group (as a terminal sends Ctrl-C). Two ways a
+real git loses its lock that way:
+
+- `lock-window`: git creates the lock before it registers the handler that removes it on
+  a signal; a SIGINT in between kills it holding the lock (the stand-in has no handler);
+- `slow-cleanup`: git got the signal and cleans up, but later than subprocess.run waited
+  before its SIGKILL (a busy machine; here the test signals the stand-in directly).
+
+Either way no lock may survive, and the hook must not return while its git child runs.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.processes import group_members
+from tests.helpers.processes import alive, default_sigint
 from tests.test_git import GitRepo, scrub_git_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +44,7 @@ if command == os.environ["RB_TEST_PAUSE_ON"] and not os.path.exists(ready):
     index = os.environ.get("GIT_INDEX_FILE") or os.path.join(".git", "index")
     lock = index + ".lock"
     fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # lock-window: a SIGINT kills it here
 
     def clean_up_slowly(signum, frame):
         time.sleep(0.6)  # longer than subprocess.run waits before its SIGKILL
@@ -46,12 +52,11 @@ if command == os.environ["RB_TEST_PAUSE_ON"] and not os.path.exists(ready):
         os.unlink(lock)
         os._exit(130)
 
-    if os.environ["RB_TEST_MODE"] == "missed-signal":
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    else:
+    if os.environ["RB_TEST_MODE"] == "slow-cleanup":
         signal.signal(signal.SIGINT, clean_up_slowly)
-    with open(ready, "w") as f:
+    with open(ready + ".tmp", "w") as f:
         f.write(str(os.getpid()))
+    os.rename(ready + ".tmp", ready)
     time.sleep(1.5)  # the work done under the lock
     os.close(fd)
     os.unlink(lock)
@@ -82,7 +87,7 @@ def _git_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 @pytest.mark.parametrize("pause_on", ["update-index", "write-tree"])
-@pytest.mark.parametrize("mode", ["slow-cleanup", "missed-signal"])
+@pytest.mark.parametrize("mode", ["lock-window", "slow-cleanup"])
 def test_ctrl_c_while_git_holds_the_index_lock(
     tmp_path: Path, smollm: Path, pause_on: str, mode: str
 ) -> None:
@@ -112,6 +117,7 @@ def test_ctrl_c_while_git_holds_the_index_lock(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # a foreground job of its own, as in a terminal
+        preexec_fn=default_sigint,
     )
     deadline = time.monotonic() + 60
     while not ready.exists():
@@ -120,10 +126,13 @@ def test_ctrl_c_while_git_holds_the_index_lock(
         time.sleep(0.01)
     lock = Path(repo.root / ".git" / "index.lock")
     assert lock.exists()  # the dangerous moment
+    git_pid = int(ready.read_text())
     os.killpg(proc.pid, signal.SIGINT)
+    if mode == "slow-cleanup":
+        os.kill(git_pid, signal.SIGINT)
     output = proc.communicate(timeout=60)[0].decode()
-    # The hook returned only after its git child: nothing of its group is left running ...
-    assert group_members(proc.pid) == [], output
+    # The hook returned only after its git child ...
+    assert not alive(git_pid), output
     # ... and no lock survived, so the user's next `git add` works.
     assert not lock.exists(), output
     assert proc.returncode == 130, output

@@ -39,7 +39,7 @@ from hypothesis import strategies as st
 
 from review_bot.apply import GENERATED_HEADER
 from review_bot.hook.run import HookOptions, run_hook
-from tests.helpers.processes import group_members, wait_for_group
+from tests.helpers.processes import default_sigint, processes_in, wait_until_none_in
 from tests.test_git import GitRepo, scrub_git_env
 from tests.test_hook import fake_core, fence, scripted
 
@@ -319,6 +319,7 @@ def spawn_hook(repo: GitRepo, home: Path) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=default_sigint,
     )
 
 
@@ -370,7 +371,7 @@ def test_kill_9_and_ctrl_c_at_random_moments(
         proc.wait()
         # A git child of the killed hook finishes its own update (git is never killed, so
         # its lock goes away with it), and the worker stops once its lifeline closes.
-        assert wait_for_group(proc.pid) == []
+        assert wait_until_none_in(repo.root) == []
         after = snapshot(repo)
         check_invariants(repo, before, after)
         generated = "tests/test_calc_generated.py"
@@ -413,8 +414,8 @@ def test_kill_9_and_ctrl_c_at_random_moments(
         os.killpg(proc.pid, signal.SIGINT)
         code = proc.wait(timeout=60)
         codes[code] = codes.get(code, 0) + 1
-        # The hook returns only after its git children: none may outlive it.
-        assert group_members(proc.pid) == []
+        # The hook returns only after its worker and its git children: none outlives it.
+        assert processes_in(repo.root) == []
         check_invariants(repo, before, snapshot(repo))
         shutil.rmtree(root)
         shutil.rmtree(home)
