@@ -6,7 +6,7 @@
   temporary directory (``pip install --no-deps --target``) at bench time;
 - `build_project` copies the modules the benchmark uses into a fresh project with every
   docstring stripped (libcst), so the docstring generation has work to do;
-- `run_strategy` runs the real core (one `pipeline.Engine`, the bundled model, default
+- `run_strategy` runs the real core (one `core.Engine`, the bundled model, default
   settings) on every selected function, timing model time and everything else;
 - `run_naive` is the baseline: one plain "write a pytest test" chat prompt per function,
   the reply's first fenced block taken as is and run once with pytest in the sandbox;
@@ -40,10 +40,11 @@ import libcst as cst
 from review_bot import sandbox as sandbox_module
 from review_bot import verify
 from review_bot.config import Settings
+from review_bot.core import Engine
+from review_bot.core.run import results_for
 from review_bot.generate import docstrings as docstrings_module
 from review_bot.llm.chat import Message
 from review_bot.llm.models import bundled_model, stop_tokens
-from review_bot.pipeline import Engine, run_targets
 from review_bot.records import Candidate, Target, Verdict
 from review_bot.targets import targets_in_source
 
@@ -446,7 +447,7 @@ def run_strategy(
         with Clock().installed() as clock:
             for index, target in enumerate(targets, 1):
                 (result,), times = _measured(
-                    engine, clock, functools.partial(run_targets, engine, [target])
+                    engine, clock, functools.partial(results_for, engine, [target])
                 )
                 record = FunctionRecord(
                     run=strategy,
@@ -601,8 +602,8 @@ def measure_throughput(
     """
     import llama_cpp
 
+    from review_bot.core.backends import llamacpp_factory
     from review_bot.llm.session import ModelSession
-    from review_bot.pipeline import llamacpp_factory
 
     settings = Settings()
     path = bundled_model()
@@ -704,7 +705,7 @@ _KEY_SNIPPET = """
 import sys
 from pathlib import Path
 from review_bot.config import find_project_root, load_settings
-from review_bot.pipeline import Engine
+from review_bot.core import Engine
 root = find_project_root(Path(sys.argv[1]).absolute())
 engine = Engine(root, load_settings(root, {}))
 print(engine.context_key)

@@ -6,7 +6,6 @@ import importlib
 import importlib.util
 import json
 import os
-import sys
 import traceback
 from pathlib import Path
 from typing import Any
@@ -22,35 +21,6 @@ from review_bot.config import (
     load_settings,
 )
 from review_bot.errors import EXIT_BUG, EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, FatalError
-
-
-class ConsoleProgress:
-    """A spinner on a terminal; silence when stderr is a pipe or a file."""
-
-    def __init__(self) -> None:
-        self._status: Any = None
-        if sys.stderr.isatty():
-            from rich.console import Console
-
-            self._console = Console(stderr=True)
-            self._status = self._console.status("starting")
-            self._status.start()
-
-    def status(self, message: str) -> None:
-        if self._status is not None:
-            self._status.update(message)
-
-    def notice(self, message: str) -> None:
-        if self._status is not None:
-            self._status.console.print(message, markup=False, highlight=False)
-        else:
-            click.echo(message, err=True)
-
-    def stop(self) -> None:
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
-
 
 # Commands that live in their own modules, imported only when used: a commit with no
 # Python change must not pay for importing the model stack.
@@ -137,7 +107,9 @@ def suggest(
     no_docstrings: bool,
 ) -> None:
     """Suggest verified tests and docstrings for the functions in PATH."""
-    from review_bot import pipeline, report
+    from review_bot import report
+    from review_bot.progress import ConsoleProgress
+    from review_bot.suggest import suggest as run_suggest
 
     flags: dict[str, Any] = {
         "model": model,
@@ -156,9 +128,7 @@ def suggest(
     settings = load_settings(find_project_root(path.absolute()), flags)
     progress = ConsoleProgress()
     try:
-        result = pipeline.suggest(
-            path, settings, functions=functions, write=write, progress=progress
-        )
+        result = run_suggest(path, settings, functions=functions, write=write, progress=progress)
     finally:
         progress.stop()
     if as_json:

@@ -71,6 +71,34 @@ class Settings:
         return self.home / "cache.sqlite3"
 
 
+# The settings that change what a model call or a verification produces: part of every
+# cache key, in the core's cache and the hook's memo alike. Front-end settings (mode,
+# on_error, cache, home, timeouts of the whole run) are not.
+GENERATION_SETTINGS = (
+    "strategy",
+    "runs",
+    "repair_attempts",
+    "convention",
+    "tests_dir",
+    "timeout_s",
+    "memory_mb",
+    "cpu_s",
+    "n_ctx",
+    "max_tokens",
+    "temperature",
+    "seed",
+    "n_cases",
+    "gpu_layers",
+    "backend",
+    "base_url",
+)
+
+
+def generation_settings(settings: Settings) -> dict[str, str]:
+    """The settings a cached result depends on, as text (a cache key's part)."""
+    return {name: str(getattr(settings, name)) for name in GENERATION_SETTINGS}
+
+
 # name in pyproject / env suffix -> (field, converter)
 def _to_bool(value: Any) -> bool:
     if isinstance(value, bool):

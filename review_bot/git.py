@@ -17,11 +17,12 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from review_bot.errors import FatalError
+from review_bot.interrupts import deferred_interrupts
 
 if TYPE_CHECKING:  # pragma: no cover
     import git as gitpython
@@ -82,7 +83,7 @@ def run(
     full_env.pop("GIT_LITERAL_PATHSPECS", None)
     if env:
         full_env.update(env)
-    with _interrupts_after_child() as child:
+    with deferred_interrupts() as deferred:
         try:
             proc = subprocess.Popen(
                 argv,
@@ -98,7 +99,8 @@ def run(
             )
         except FileNotFoundError:
             raise FatalError("git: command not found; install git") from None
-        child.append(proc)
+        # A second Ctrl-C (git hangs, say on a filter) reaches git, which cleans up.
+        deferred.forward = lambda: _interrupt(proc)
         try:
             stdout, stderr = proc.communicate(input)
         except BaseException:
@@ -111,43 +113,17 @@ def run(
     return Result(proc.returncode, stdout, stderr)
 
 
+def _interrupt(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGINT)
+
+
 def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
     for pipe in (proc.stdin, proc.stdout, proc.stderr):
         if pipe is not None:
             with contextlib.suppress(OSError):
                 pipe.close()
-
-
-@contextlib.contextmanager
-def _interrupts_after_child() -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Hold SIGINT back while the git child of the block runs, then deliver it.
-
-    The handler only records the signal, so a Ctrl-C can no longer abort the wait for git
-    (nor land between fork and exec and leave git running unwaited). A second SIGINT (a
-    git that hangs, say on a filter) is passed on to git, which stops and cleans up after
-    itself. Outside the main thread no handler can be set; the wait still never kills git.
-    """
-    child: list[subprocess.Popen[bytes]] = []
-    pending: list[int] = []
-
-    def record(signum: int, frame: object) -> None:
-        if pending and child and child[0].poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                child[0].send_signal(signal.SIGINT)
-        pending.append(signum)
-
-    try:
-        previous = signal.signal(signal.SIGINT, record)
-    except ValueError:  # not the main thread
-        yield child
-        return
-    try:
-        yield child
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if pending:
-            # Through the handler now restored: KeyboardInterrupt, ignored, or the default.
-            signal.raise_signal(signal.SIGINT)
 
 
 def _z(data: bytes) -> list[str]:

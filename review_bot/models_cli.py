@@ -359,8 +359,8 @@ def config_sources(root: Path, settings: Settings, flags: Mapping[str, Any]) -> 
 @click.option("--base-url", metavar="URL", help="Check this server.")
 def doctor(model: str | None, backend: str | None, base_url: str | None) -> None:
     """Report the llama.cpp build, the model, the cache and the settings; exit 1 if unfit."""
+    from review_bot.core.backends import uses_server
     from review_bot.llm.gpu import build_info, describe_gpu_layers, resolve_gpu_layers
-    from review_bot.pipeline import uses_server
 
     problems: list[str] = []
     notes: list[str] = []

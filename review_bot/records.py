@@ -14,6 +14,20 @@ TestReason = Literal["syntax", "collect", "fail", "flaky", "no-gain", "timeout"]
 DocReason = Literal["empty", "lint", "params", "ast"]
 Status = Literal["kept", "rejected", "skipped"]
 
+# What each reason means: the one text of the README's table, the console, the PR review.
+REASONS: dict[str, str] = {
+    "syntax": "no code in the reply, or code that does not compile",
+    "collect": "pytest collected no test, or collection failed (an import error)",
+    "fail": "a test failed on the first run",
+    "flaky": "passed the first run but failed a later one",
+    "no-gain": "passed, but covers no line of the function the existing tests miss",
+    "timeout": "ran past the wall-clock limit",
+    "empty": "no usable reply",
+    "lint": "pydocstyle rejected it",
+    "params": "the Args/Parameters section does not match the signature",
+    "ast": "the text would change the code",
+}
+
 
 ParamKind = Literal["positional_only", "positional", "vararg", "keyword_only", "varkw"]
 
@@ -97,3 +111,20 @@ class TargetResult(NamedTuple):
     target: Target
     test: Outcome
     docstring: Outcome
+
+
+class ModelRef(NamedTuple):
+    path: str  # the model file (a server's model: the name it gives)
+    arch: str
+    bundled: bool
+
+
+class RunStats(NamedTuple):
+    """What one run of the core cost: the one record of every front end."""
+
+    model: ModelRef | None  # None when no target needed the model
+    model_calls: int
+    model_s: float
+    cache_hits: int
+    cache_misses: int
+    total_s: float

@@ -6,11 +6,13 @@ import difflib
 from typing import Any
 
 from review_bot import apply
-from review_bot.pipeline import RunReport
 from review_bot.records import Outcome, TargetResult
+from review_bot.suggest import SuggestReport
 
 
-def to_json(report: RunReport) -> dict[str, Any]:
+def to_json(report: SuggestReport) -> dict[str, Any]:
+    stats = report.stats
+
     def test(outcome: Outcome) -> dict[str, Any]:
         return {
             "status": outcome.status,
@@ -32,15 +34,17 @@ def to_json(report: RunReport) -> dict[str, Any]:
             {"name": r.target.display, "test": test(r.test), "docstring": doc(r.docstring)}
             for r in report.results
         ],
-        "model": {"path": report.model.path, "arch": report.model.arch},
-        "timings": {"model_s": round(report.model_s, 3), "total_s": round(report.total_s, 3)},
-        "cache": {"hits": report.cache_hits, "misses": report.cache_misses},
-        "model_calls": report.model_calls,
+        "model": None
+        if stats.model is None
+        else {"path": stats.model.path, "arch": stats.model.arch},
+        "timings": {"model_s": round(stats.model_s, 3), "total_s": round(stats.total_s, 3)},
+        "cache": {"hits": stats.cache_hits, "misses": stats.cache_misses},
+        "model_calls": stats.model_calls,
         "written": [str(p) for p in report.written],
     }
 
 
-def docstring_diff(report: RunReport, result: TargetResult) -> str:
+def docstring_diff(report: SuggestReport, result: TargetResult) -> str:
     """The unified diff that inserting this one docstring makes to the file."""
     assert result.docstring.code is not None
     after = apply.insert_docstring(
@@ -61,7 +65,7 @@ def _indent(text: str, prefix: str = "    ") -> str:
     return "".join(prefix + line if line.strip() else line for line in text.splitlines(True))
 
 
-def to_text(report: RunReport) -> str:
+def to_text(report: SuggestReport) -> str:
     out: list[str] = []
     for result in report.results:
         out.append(f"== {result.target.display} (line {result.target.def_lineno})")
@@ -84,7 +88,8 @@ def to_text(report: RunReport) -> str:
     return "\n".join(out) + "\n"
 
 
-def summary(report: RunReport) -> str:
+def summary(report: SuggestReport) -> str:
+    stats = report.stats
     tests = [r.test for r in report.results]
     docs = [r.docstring for r in report.results]
     kept_tests = sum(t.status == "kept" for t in tests)
@@ -99,8 +104,8 @@ def summary(report: RunReport) -> str:
     parts = [
         f"{len(report.results)} functions: {kept_tests} tests kept, "
         f"{len(rejected)} rejected{reasons}, {kept_docs} docstrings kept",
-        f"model {report.model_s:.1f} s in {report.model_calls} calls, total {report.total_s:.1f} s",
-        f"cache {report.cache_hits} hits, {report.cache_misses} misses",
+        f"model {stats.model_s:.1f} s in {stats.model_calls} calls, total {stats.total_s:.1f} s",
+        f"cache {stats.cache_hits} hits, {stats.cache_misses} misses",
     ]
     if report.written:
         parts.append("wrote " + ", ".join(str(p) for p in report.written))

@@ -10,7 +10,6 @@ from typing import Any
 
 import click
 
-from review_bot.cli import ConsoleProgress
 from review_bot.config import CONVENTIONS, STRATEGY_CHOICES
 from review_bot.errors import FatalError
 from review_bot.github.annotations import LEVELS
@@ -21,6 +20,7 @@ from review_bot.github.plan import build_plan
 from review_bot.github.plan_json import plan_to_json, read_plan
 from review_bot.github.publish import FAIL_LEVELS, publish, should_fail
 from review_bot.github.records import PullRequest, ReviewPlan
+from review_bot.progress import ConsoleProgress
 
 
 @click.command()

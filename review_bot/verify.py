@@ -17,6 +17,7 @@ import json
 import os
 import re
 import signal
+import typing
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,6 +28,7 @@ from coverage.config import DEFAULT_EXCLUDE
 from coverage.parser import PythonParser
 
 from review_bot.errors import FatalError
+from review_bot.records import REASONS as ALL_REASONS
 from review_bot.records import Candidate, Target, TestReason, Verdict
 from review_bot.sandbox import RunResult, Sandbox, Workspace, is_ignored
 
@@ -40,12 +42,7 @@ __all__ = [
 ]
 
 REASONS: Final[Mapping[TestReason, str]] = {
-    "syntax": "the test module is not valid Python",
-    "collect": "pytest found no test to run (none collected, all skipped, or an import failed)",
-    "fail": "a test failed or raised on the first run",
-    "flaky": "the tests passed the first run but failed a later one",
-    "no-gain": "the tests pass but execute no line of the function that existing tests miss",
-    "timeout": "a run exceeded the wall-clock or CPU time limit",
+    reason: ALL_REASONS[reason] for reason in typing.get_args(TestReason)
 }
 
 DETAIL_LIMIT = 1500  # characters of pytest output fed back to the model for repair

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from review_bot.github.records import Checked, Decision, ReviewPlan, Suggestion
+from review_bot.records import ModelRef, RunStats
 
 SHA1, SHA2 = "a" * 40, "b" * 40
 
@@ -44,11 +45,5 @@ def plan(*suggestions: Suggestion) -> ReviewPlan:
         checked=(checked,),
         suggestions=suggestions,
         notes=(),
-        model="m.gguf",
-        arch="llama",
-        model_calls=2,
-        model_s=1.5,
-        total_s=3.25,
-        cache_hits=0,
-        cache_misses=2,
+        stats=RunStats(ModelRef("m.gguf", "llama", False), 2, 1.5, 0, 2, 3.25),
     )

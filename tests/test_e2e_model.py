@@ -18,7 +18,7 @@ import pytest
 from review_bot.config import Settings
 from review_bot.llm import Completion, ModelInfo
 from review_bot.llm.llamacpp import LlamaCppBackend
-from review_bot.pipeline import suggest
+from review_bot.suggest import suggest
 
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo"
 

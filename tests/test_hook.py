@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -13,14 +14,16 @@ from typing import Any
 
 import pytest
 
-from review_bot.config import Settings
+from review_bot.config import Settings, load_settings
+from review_bot.core import CoreRun, FileChange, select_targets
+from review_bot.core import backends as core_backends
+from review_bot.core.run import is_importable
 from review_bot.hook import worker
-from review_bot.hook.core import is_importable
-from review_bot.hook.plan import CoreOutput, settings_to_json
+from review_bot.hook.plan import settings_to_json
 from review_bot.hook.run import HookOptions, HookResult, run_hook
 from review_bot.hook.worker import worker_main
 from review_bot.llm.scripted import ScriptedBackend, scripted_info
-from review_bot.records import Outcome, Target, TargetResult
+from review_bot.records import Outcome, RunStats, TargetResult
 from tests.test_git import GitRepo, scrub_git_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -85,11 +88,14 @@ def scripted(*replies: str) -> tuple[ScriptedBackend, Any]:
 def fake_core(
     root: Path,
     settings: Settings,
-    targets: Sequence[Target],
-    backend_factory: Any,
-    progress: Any,
-) -> CoreOutput:
-    """Keeps a trivial test and a docstring for every target: git mechanics only."""
+    files: Sequence[FileChange],
+    *,
+    backend_factory: Any = None,
+    progress: Any = None,
+) -> CoreRun:
+    """core.run's signature and target selection; keeps a trivial test and a docstring for
+    every target: git mechanics only."""
+    targets, notes = select_targets(files)
     results = []
     for target in targets:
         top = target.qualname.split(".")[0]
@@ -109,7 +115,7 @@ def fake_core(
             else Outcome("skipped", "stand-in", None)
         )
         results.append(TargetResult(target, test, doc))
-    return CoreOutput(results, len(targets), 0.0, 0, len(targets))
+    return CoreRun(results, RunStats(None, len(targets), 0.0, 0, len(targets), 0.0), notes)
 
 
 def run(repo: GitRepo, flags: dict[str, Any], **kwargs: Any) -> HookResult:
@@ -265,6 +271,27 @@ def test_model_missing_warns_or_fails_in_one_line(repo: GitRepo, tmp_path: Path)
     assert repo.status() == "A  calc.py\n"
 
 
+def test_the_hook_runs_the_model_where_the_settings_say(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One place decides the backend for every front end: with a server's URL set, the
+    # hook's worker talks to the server and loads nothing in process (it used to pin
+    # llama.cpp and fail with ".: not a file"). Nothing listens on this port.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    monkeypatch.setenv("REVIEW_BOT_BASE_URL", url)
+    monkeypatch.setenv("REVIEW_BOT_REQUEST_TIMEOUT_S", "1")
+    repo.write("calc.py", CALC)
+    repo.git("add", "calc.py")
+    result = run(repo, {"on_error": "fail"}, options=HookOptions(memo=False))
+    assert result.exit_code == 1 and len(result.lines) == 1, result.lines
+    assert url.removesuffix("/v1") in result.lines[0] and "not a file" not in result.lines[0]
+    assert core_backends.backend_factory(load_settings(repo.root, {}, os.environ)) is (
+        core_backends.openai_factory
+    )
+
+
 # -- git mechanics with a stand-in core ----------------------------------------------------------
 
 
@@ -405,7 +432,7 @@ def test_unusable_staged_files_are_notes_not_errors(repo: GitRepo, flags: dict[s
     repo.git("add", "-A")
     result = run(repo, {**flags, "docstrings": True}, run_core=fake_core)
     text = "\n".join(result.lines)
-    assert "broken.py: skipped (syntax error: invalid syntax)" in text
+    assert "broken.py: skipped (line 1: syntax error: invalid syntax)" in text
     assert "latin.py: skipped (not UTF-8 (byte 8))" in text
     assert "blob.py: skipped (binary)" in text
     # `mod ule` is no module name: no test can import it, a docstring still helps.
@@ -640,8 +667,7 @@ def test_commit_without_python_changes_imports_nothing_heavy(repo: GitRepo) -> N
         f"import {parent_side}\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('llama_cpp', 'libcst', 'git', 'coverage', 'jinja2', 'unidiff') "
-        "or m in ('review_bot.pipeline', 'review_bot.hook.compute', 'review_bot.hook.core', "
-        "'review_bot.hook.unclash'))\n"
+        "or m in ('review_bot.core', 'review_bot.hook.compute', 'review_bot.hook.check'))\n"
         "print(code, heavy, time.perf_counter() - start)\n"
     )
     result = subprocess.run(
@@ -653,6 +679,4 @@ def test_commit_without_python_changes_imports_nothing_heavy(repo: GitRepo) -> N
         timeout=60,
         check=True,
     )
-    code, heavy, _seconds = result.stdout.rsplit(" ", 1)[0], result.stdout, 0
     assert result.stdout.startswith("0 [] "), result.stdout
-    del code, heavy, _seconds

@@ -21,6 +21,7 @@ import pytest
 
 from review_bot.cli import main
 from review_bot.config import Settings
+from review_bot.core import Engine
 from review_bot.errors import FatalError
 from review_bot.llm.chat import Message, fold_system, plain_chat, render_chat
 from review_bot.llm.models import describe
@@ -39,7 +40,7 @@ from review_bot.llm.openai import (
     normalize_base_url,
 )
 from review_bot.llm.session import ModelSession
-from review_bot.pipeline import Engine, suggest
+from review_bot.suggest import suggest
 from tests.conftest import make_project
 from tests.test_templates_real import codegemma_it, codellama_instruct
 
@@ -566,7 +567,7 @@ def test_pipeline_strategies_through_the_server(
     )
     report = suggest(project / "calc.py", settings)
     [result] = report.results
-    assert report.model_calls == 1 and report.model.path == str(llama_server.smollm)
+    assert report.stats.model_calls == 1 and report.stats.model.path == str(llama_server.smollm)
     # The call went through and its output was judged (the 135M model may fail the test).
     assert result.test.status in ("kept", "rejected")
     assert result.test.attempts[0].startswith(f"{strategy}#0: ")

@@ -627,7 +627,7 @@ def test_unreadable_files_are_noted_and_a_kept_token_is_warned_about(
     result = ok(pr.review(smollm, backend=scripted(), REVIEW_BOT_TESTS="false"))
     assert "check out with persist-credentials: false" in result.stderr
     [summary] = stub.issue_comments
-    assert "- `broken.py` not checked: ./broken.py:1: syntax error" in summary["body"]
+    assert "- `broken.py`: skipped (line 1: syntax error" in summary["body"]
     assert "Checked **3** changed functions in 2 files" in summary["body"]
     assert "test_nothing" not in summary["body"]
 

@@ -14,9 +14,9 @@ from review_bot.generate.tests import Attempts, complete_strategy
 from review_bot.llm import FimTokens
 from review_bot.llm.scripted import ScriptedBackend, scripted_info
 from review_bot.llm.session import ModelSession
-from review_bot.pipeline import suggest
 from review_bot.prompts import Prompts
 from review_bot.records import Candidate, Target, Verdict
+from review_bot.suggest import suggest
 from review_bot.targets import targets_in_source
 from tests.conftest import make_project
 
@@ -173,13 +173,13 @@ def test_complete_strategy_on_a_real_base_model(tmp_path: Path, gemma_base: Path
     )
     report = suggest(project / "calc.py", settings)
     [result] = report.results
-    assert report.model.arch == "gemma3"
+    assert report.stats.model.arch == "gemma3"
     assert all(line.startswith("complete#") for line in result.test.attempts)
     if result.test.status == "kept":
         assert result.test.code is not None and "def test_double():" in result.test.code
         assert result.test.attempts[-1].endswith(": kept")
     else:
-        assert len(result.test.attempts) == 3 and report.model_calls == 3
+        assert len(result.test.attempts) == 3 and report.stats.model_calls == 3
 
 
 def test_repo_prompt_override(tmp_path: Path, smollm: Path) -> None:

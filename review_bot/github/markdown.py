@@ -6,19 +6,7 @@ import re
 
 from review_bot import __version__
 from review_bot.github.records import MAX_BODY, SUMMARY_MARKER, Decision, ReviewPlan, Suggestion
-
-REASONS = {
-    "syntax": "no code in the reply, or code that does not compile",
-    "collect": "pytest collected no test, or collection failed",
-    "fail": "a test failed",
-    "flaky": "passed once, failed a later run",
-    "no-gain": "passed, but covers no line the existing tests miss",
-    "timeout": "ran past the time limit",
-    "empty": "no usable reply",
-    "lint": "pydocstyle rejected it",
-    "params": "its parameters do not match the signature",
-    "ast": "it would change the code",
-}
+from review_bot.records import REASONS
 
 
 def fence(content: str, info: str) -> str:
@@ -127,11 +115,12 @@ def _indent(text: str) -> str:
 
 
 def _model_line(plan: ReviewPlan) -> str:
-    model = f"model `{plan.model}` ({plan.arch})" if plan.model else "no model needed"
+    stats = plan.stats
+    model = f"model `{stats.model.path}` ({stats.model.arch})" if stats.model else "no model needed"
     return (
-        f"<sub>review-bot {__version__} · {model} · {plan.model_calls} model calls · "
-        f"model {plan.model_s:.1f} s · total {plan.total_s:.1f} s · "
-        f"cache {plan.cache_hits} hits, {plan.cache_misses} misses</sub>"
+        f"<sub>review-bot {__version__} · {model} · {stats.model_calls} model calls · "
+        f"model {stats.model_s:.1f} s · total {stats.total_s:.1f} s · "
+        f"cache {stats.cache_hits} hits, {stats.cache_misses} misses</sub>"
     )
 
 
@@ -148,6 +137,7 @@ def log_lines(plan: ReviewPlan) -> list[str]:
     lines += [f"note: {note}" for note in plan.notes]
     lines.append(
         f"{len(plan.checked)} functions checked, {len(plan.suggestions)} verified suggestions; "
-        f"{plan.model_calls} model calls, model {plan.model_s:.1f} s, total {plan.total_s:.1f} s"
+        f"{plan.stats.model_calls} model calls, model {plan.stats.model_s:.1f} s, "
+        f"total {plan.stats.total_s:.1f} s"
     )
     return lines

@@ -25,9 +25,10 @@ from review_bot.github.records import (
     ReviewPlan,
     Suggestion,
 )
+from review_bot.progress import Progress, SilentProgress
 
 if TYPE_CHECKING:
-    from review_bot.pipeline import BackendFactory, Progress
+    from review_bot.core import BackendFactory
     from review_bot.prdiff import FileDiff
     from review_bot.records import Target
 
@@ -147,13 +148,14 @@ def build_plan(
     progress: Progress | None = None,
 ) -> ReviewPlan:
     """Run the core on the functions that `base...head` changed; no network, no token."""
-    from review_bot import pipeline, prdiff
+    from review_bot import core, prdiff
+    from review_bot.apply import generated_test_path
     from review_bot.config import load_settings
-    from review_bot.errors import SourceError
-    from review_bot.targets import import_root, parse_source, read_source, targets_in_source
+    from review_bot.core import FileChange
+    from review_bot.diff import to_ranges
 
     started = time.perf_counter()
-    progress = progress or pipeline.SilentProgress()
+    progress = progress or SilentProgress()
     if pr.base is None or pr.head is None:
         raise FatalError(
             "no pull request to review: run on a pull_request event or pass --base and --head"
@@ -167,105 +169,66 @@ def build_plan(
             "tests could read; check out with persist-credentials: false"
         )
     diffs = [d for d in prdiff.pr_diff(repo, base, head) if is_reviewed(d.path)]
-    notes: list[str] = []
+    by_path = {d.path: d for d in diffs}
     with prdiff.head_tree(repo, head) as tree:
         settings = load_settings(tree, flags)
-        chosen: list[tuple[Target, FileDiff]] = []
-        for diff in diffs:
-            path = tree / diff.path
-            if path.is_symlink() or not path.is_file():
-                continue
-            try:
-                source = read_source(path)
-                syntax = parse_source(path, source)
-            except SourceError as exc:
-                notes.append(f"`{diff.path}` not checked: {str(exc).replace(str(tree), '.')}")
-                continue
-            for target in targets_in_source(import_root(path), path, source, syntax):
-                if diff.changes(target.lineno, target.end_lineno):
-                    chosen.append((target, diff))
-        if not chosen:
-            # Nothing to ask the model: no model is loaded, not even looked for.
-            return ReviewPlan(
-                repo=pr.repo,
-                pr=pr.number,
-                base=base,
-                head=head,
-                files=tuple(d.path for d in diffs),
-                checked=(),
-                suggestions=(),
-                notes=tuple(notes),
-                model=None,
-                arch=None,
-                model_calls=0,
-                model_s=0.0,
-                total_s=time.perf_counter() - started,
-                cache_hits=0,
-                cache_misses=0,
+        files = [
+            FileChange(tree / d.path, to_ranges(d.added | d.deleted_at), f"`{d.path}`")
+            for d in diffs
+            if (tree / d.path).is_file() and not (tree / d.path).is_symlink()
+        ]
+        # No changed function, no model: the core loads nothing, not even looks for one.
+        run = core.run(tree, settings, files, backend_factory=backend_factory, progress=progress)
+        checked: list[Checked] = []
+        suggestions: list[Suggestion] = []
+        for result in run.results:
+            target = result.target
+            diff = by_path[target.path.relative_to(tree).as_posix()]
+            code = code_hash(diff.path, target.qualname, target.source)
+            checked.append(
+                Checked(
+                    target.display,
+                    diff.path,
+                    target.def_lineno,
+                    code,
+                    Decision(result.test.status, result.test.reason, result.test.attempts),
+                    Decision(
+                        result.docstring.status, result.docstring.reason, result.docstring.attempts
+                    ),
+                )
             )
-        # Without a factory the Engine picks one from the settings (a server or llama.cpp).
-        extra = {} if backend_factory is None else {"backend_factory": backend_factory}
-        engine = pipeline.Engine(tree, settings, progress=progress, **extra)
-        try:
-            results = pipeline.run_targets(engine, [target for target, _ in chosen])
-            checked: list[Checked] = []
-            suggestions: list[Suggestion] = []
-            for (target, diff), result in zip(chosen, results, strict=True):
-                code = code_hash(diff.path, target.qualname, target.source)
-                checked.append(
-                    Checked(
-                        target.display,
-                        diff.path,
-                        target.def_lineno,
-                        code,
-                        Decision(result.test.status, result.test.reason, result.test.attempts),
-                        Decision(
-                            result.docstring.status,
-                            result.docstring.reason,
-                            result.docstring.attempts,
-                        ),
+            if result.docstring.status == "kept" and result.docstring.code is not None:
+                suggestions.append(
+                    _docstring_suggestion(
+                        target, diff.path, code, result.docstring.code, diff, settings.convention
                     )
                 )
-                if result.docstring.status == "kept" and result.docstring.code is not None:
-                    suggestions.append(
-                        _docstring_suggestion(
-                            target,
-                            diff.path,
-                            code,
-                            result.docstring.code,
-                            diff,
-                            settings.convention,
-                        )
+            if result.test.status == "kept" and result.test.code is not None:
+                destination = generated_test_path(tree, settings.tests_dir, target.module)
+                suggestions.append(
+                    _test_suggestion(
+                        target,
+                        diff.path,
+                        code,
+                        result.test.code,
+                        diff,
+                        settings.runs,
+                        destination.relative_to(tree).as_posix(),
                     )
-                if result.test.status == "kept" and result.test.code is not None:
-                    suggestions.append(
-                        _test_suggestion(
-                            target,
-                            diff.path,
-                            code,
-                            result.test.code,
-                            diff,
-                            settings.runs,
-                            engine.test_relpath(target),
-                        )
-                    )
-            model = engine.model_ref()
-            return ReviewPlan(
-                repo=pr.repo,
-                pr=pr.number,
-                base=base,
-                head=head,
-                files=tuple(d.path for d in diffs),
-                checked=tuple(checked),
-                suggestions=tuple(suggestions),
-                notes=tuple(notes),
-                model=Path(model.path).name,
-                arch=model.arch,
-                model_calls=engine.session.calls,
-                model_s=engine.session.model_s,
+                )
+        model = run.stats.model
+        return ReviewPlan(
+            repo=pr.repo,
+            pr=pr.number,
+            base=base,
+            head=head,
+            files=tuple(d.path for d in diffs),
+            checked=tuple(checked),
+            suggestions=tuple(suggestions),
+            notes=tuple(run.notes),
+            # The plan names the model file, not where it lies on this machine.
+            stats=run.stats._replace(
+                model=None if model is None else model._replace(path=Path(model.path).name),
                 total_s=time.perf_counter() - started,
-                cache_hits=engine.cache.hits,
-                cache_misses=engine.cache.misses,
-            )
-        finally:
-            engine.close()
+            ),
+        )

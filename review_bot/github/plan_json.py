@@ -23,6 +23,7 @@ from review_bot.github.records import (
     ReviewPlan,
     Suggestion,
 )
+from review_bot.records import ModelRef, RunStats
 
 PLAN_VERSION = 1
 _SHA_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
@@ -50,6 +51,7 @@ def comment_payload(s: Suggestion) -> dict[str, Any]:
 
 def plan_to_json(plan: ReviewPlan) -> dict[str, Any]:
     inline = [s for s in plan.suggestions if s.inline]
+    stats = plan.stats
     return {
         "review_bot": PLAN_VERSION,
         "repo": plan.repo,
@@ -72,10 +74,13 @@ def plan_to_json(plan: ReviewPlan) -> dict[str, Any]:
         ],
         "suggestions": [s._asdict() for s in plan.suggestions],
         "notes": list(plan.notes),
-        "model": {"name": plan.model, "arch": plan.arch},
-        "model_calls": plan.model_calls,
-        "timings": {"model_s": round(plan.model_s, 3), "total_s": round(plan.total_s, 3)},
-        "cache": {"hits": plan.cache_hits, "misses": plan.cache_misses},
+        "model": {
+            "name": stats.model.path if stats.model else None,
+            "arch": stats.model.arch if stats.model else None,
+        },
+        "model_calls": stats.model_calls,
+        "timings": {"model_s": round(stats.model_s, 3), "total_s": round(stats.total_s, 3)},
+        "cache": {"hits": stats.cache_hits, "misses": stats.cache_misses},
     }
 
 
@@ -175,6 +180,8 @@ def plan_from_json(data: Any, origin: str = "plan") -> ReviewPlan:
     model = r.get(data, "model", dict)
     timings = r.get(data, "timings", dict)
     cache = r.get(data, "cache", dict)
+    name = r.text(model, "name", null=True, limit=1000)
+    arch = r.text(model, "arch", null=True, limit=100)
     notes = r.get(data, "notes", list)
     if not all(isinstance(n, str) and len(n) <= 4096 for n in notes):
         raise r.fail("'notes' must be strings")
@@ -187,13 +194,14 @@ def plan_from_json(data: Any, origin: str = "plan") -> ReviewPlan:
         checked=checked,
         suggestions=tuple(suggestions),
         notes=tuple(notes),
-        model=r.text(model, "name", null=True, limit=1000),
-        arch=r.text(model, "arch", null=True, limit=100),
-        model_calls=r.number(data, "model_calls"),
-        model_s=r.seconds(timings, "model_s"),
-        total_s=r.seconds(timings, "total_s"),
-        cache_hits=r.number(cache, "hits"),
-        cache_misses=r.number(cache, "misses"),
+        stats=RunStats(
+            model=None if name is None else ModelRef(name, arch or "", False),
+            model_calls=r.number(data, "model_calls"),
+            model_s=r.seconds(timings, "model_s"),
+            cache_hits=r.number(cache, "hits"),
+            cache_misses=r.number(cache, "misses"),
+            total_s=r.seconds(timings, "total_s"),
+        ),
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Literal, NamedTuple
 
+from review_bot.records import RunStats
+
 SUMMARY_MARKER = "<!-- review-bot:summary -->"
 REVIEW_MARKER = "<!-- review-bot:review -->"
 # Every inline comment carries its fingerprint (what it suggests) and the hash of the code it
@@ -61,13 +63,7 @@ class ReviewPlan(NamedTuple):
     checked: tuple[Checked, ...]
     suggestions: tuple[Suggestion, ...]
     notes: tuple[str, ...]  # files that could not be read, and the like
-    model: str | None  # the model file's name
-    arch: str | None
-    model_calls: int
-    model_s: float
-    total_s: float
-    cache_hits: int
-    cache_misses: int
+    stats: RunStats  # its model's path is the file's name only
 
 
 class PullRequest(NamedTuple):

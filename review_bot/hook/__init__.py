@@ -3,7 +3,7 @@
 One direction, as everywhere in review-bot::
 
     index ──► changed functions ──► the core, in a worker process ──► a plan ──► apply
-    (git diff --cached)  (diff, targets)  (pipeline.Engine, run_targets)  (JSON)  (write, stage)
+    (git diff --cached)   (diff)            (core.run)          (JSON)  (write, stage)
 
 - The hook process does everything that touches the repository: it reads the staged diff,
   exports the index into a private temporary directory, starts the worker and applies the
@@ -42,7 +42,6 @@ load the model stack, libcst or GitPython):
 In the worker process only (these import the core, libcst and the model stack at module
 level):
 
-- `compute`: compute_plan: the targets of the staged diff -> the core -> a plan.
-- `core`: the core on the exported index (generation, or check mode's analysis).
-- `unclash`: new generated tests renamed where an earlier one has the same name.
+- `compute`: compute_plan: the staged files and changed lines -> core.run -> a plan.
+- `check`: check mode's analysis (what lacks a test or a docstring), no model call.
 """

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from review_bot.config import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
-    from review_bot.pipeline import BackendFactory, Progress
-    from review_bot.records import Target, TargetResult
+    from review_bot.core import BackendFactory, CoreRun, FileChange
+    from review_bot.progress import Progress
 
 PLAN_VERSION = 1
 
@@ -85,18 +85,18 @@ def empty_plan(analysis_only: bool, notes: Sequence[str] = ()) -> Plan:
 # -- the core's seam -------------------------------------------------------------------------
 
 
-class CoreOutput(NamedTuple):
-    results: list[TargetResult]
-    model_calls: int
-    model_s: float
-    cache_hits: int
-    cache_misses: int
+class RunCore(Protocol):
+    """core.run, or a stand-in with its signature (tests of git mechanics)."""
 
-
-RunCore = Callable[
-    ["Path", Settings, "Sequence[Target]", "BackendFactory | None", "Progress | None"],
-    CoreOutput,
-]
+    def __call__(
+        self,
+        root: Path,
+        settings: Settings,
+        files: Sequence[FileChange],
+        *,
+        backend_factory: BackendFactory | None = None,
+        progress: Progress | None = None,
+    ) -> CoreRun: ...
 
 
 # -- settings, to the worker -----------------------------------------------------------------

@@ -32,9 +32,10 @@ from review_bot.hook.select import (
 )
 from review_bot.hook.summary import PREFIX, summary
 from review_bot.hook.worker import WorkerFailure, run_worker
+from review_bot.interrupts import deferred_interrupts
 
 if TYPE_CHECKING:  # pragma: no cover
-    from review_bot.pipeline import BackendFactory
+    from review_bot.core import BackendFactory
 
 
 class HookOptions(NamedTuple):
@@ -124,18 +125,18 @@ def run_hook(
             except WorkerFailure as failure:
                 return _on_error(settings, str(failure))
             memo.put(key, plan)
-        report = apply_plan(repo, settings, plan, environ)
-        if report.staged and key is not None:
-            # The index now holds the tests; the plan for that tree is the same plan with
-            # nothing left to write, so the next run (another hook failed, a retried commit)
-            # starts no worker and calls no model.
-            after = _after_staging(plan, report.staged)
-            memo.put(
-                plan_key(
-                    git.write_tree(repo), [head, *merges], settings, candidates, analysis_only
-                ),
-                after,
-            )
+        # Writing and staging take milliseconds: a Ctrl-C meanwhile waits for them, so that
+        # a plan is applied whole or not at all, and then stops the hook (issue 14).
+        with deferred_interrupts():
+            report = apply_plan(repo, settings, plan, environ)
+            if report.staged and key is not None:
+                # The index now holds the tests; the plan for that tree is the same plan
+                # with nothing left to write, so the next run (another hook failed, a
+                # retried commit) starts no worker and calls no model.
+                after = _after_staging(plan, report.staged)
+                tree_after = git.write_tree(repo)
+                bases = [head, *merges]
+                memo.put(plan_key(tree_after, bases, settings, candidates, analysis_only), after)
     finally:
         memo.close()
     lines = summary(plan, report, settings, time.perf_counter() - started, memo_hit)

@@ -116,7 +116,7 @@ def worker_main(argv: Sequence[str] | None = None, *, lifeline: bool = True) -> 
     result_path = Path(request["result"])
     if lifeline:
         threading.Thread(target=_lifeline, daemon=True).start()
-    from review_bot.cli import ConsoleProgress
+    from review_bot.progress import ConsoleProgress
 
     progress = ConsoleProgress()
     try:

@@ -1,9 +1,8 @@
-"""Model backends: a Protocol, the records they return, and a plain registry."""
+"""Model backends: a Protocol and the records they return (which one runs: core/backends.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, NamedTuple, Protocol
 
 
@@ -58,17 +57,3 @@ class Backend(Protocol):
     def load_seconds(self) -> float:
         """Time spent loading the model so far (0 until it is loaded)."""
         ...
-
-
-BackendFactory = Callable[[Path], Backend]
-
-# name -> factory from a model path; a plain dict, as pre-commit does with languages.
-BACKENDS: dict[str, BackendFactory] = {}
-
-
-def register(name: str) -> Callable[[BackendFactory], BackendFactory]:
-    def decorate(factory: BackendFactory) -> BackendFactory:
-        BACKENDS[name] = factory
-        return factory
-
-    return decorate

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from review_bot.errors import ModelError
-from review_bot.llm import Completion, ModelInfo, register
+from review_bot.llm import Completion, ModelInfo
 from review_bot.llm.models import describe
 
 
@@ -135,8 +135,3 @@ class LlamaCppBackend:
             seconds=seconds,
             finish_reason=str(choice.get("finish_reason") or "stop"),
         )
-
-
-@register("llamacpp")
-def _factory(path: Path) -> LlamaCppBackend:
-    return LlamaCppBackend(path)

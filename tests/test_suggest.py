@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -12,7 +14,8 @@ import pytest
 
 from review_bot.config import Settings
 from review_bot.llm.scripted import ScriptedBackend, scripted_info
-from review_bot.pipeline import suggest
+from review_bot.records import Outcome
+from review_bot.suggest import suggest
 from tests.conftest import make_project
 
 CALC = """\
@@ -74,7 +77,7 @@ def test_chat_repair_loop_keeps_the_fixed_test(project: Path, settings: Settings
     assert result.test.attempts[1] == "chat#1: kept"
     # The repair prompt carried pytest's failure back to the model.
     assert "assert 4 == 5" in backend.calls[1].prompt
-    assert report.model_calls == 2
+    assert report.stats.model_calls == 2
 
 
 @pytest.mark.parametrize(
@@ -136,13 +139,13 @@ def test_second_run_makes_no_model_call(project: Path, settings: Settings) -> No
     first = suggest(
         project / "calc.py", settings, functions=["add"], backend_factory=factory(backend)
     )
-    assert first.results[0].test.status == "kept" and first.model_calls == 1
+    assert first.results[0].test.status == "kept" and first.stats.model_calls == 1
     empty = ScriptedBackend(scripted_info())  # raises if it is asked anything
     second = suggest(
         project / "calc.py", settings, functions=["add"], backend_factory=factory(empty)
     )
-    assert second.model_calls == 0 and empty.calls == []
-    assert second.cache_hits == 1 and second.cache_misses == 0
+    assert second.stats.model_calls == 0 and empty.calls == []
+    assert second.stats.cache_hits == 1 and second.stats.cache_misses == 0
     assert second.results[0].test == first.results[0].test
     # Changing the function misses the cache.
     (project / "calc.py").write_text(CALC.replace("return a + b", "return b + a"))
@@ -150,7 +153,7 @@ def test_second_run_makes_no_model_call(project: Path, settings: Settings) -> No
     third = suggest(
         project / "calc.py", settings, functions=["add"], backend_factory=factory(backend)
     )
-    assert third.model_calls == 1
+    assert third.stats.model_calls == 1
 
 
 def test_function_covered_by_existing_tests_is_skipped(project: Path, settings: Settings) -> None:
@@ -241,11 +244,10 @@ def test_small_models_are_not_asked_for_a_description(project: Path, settings: S
     assert "description" not in schema["required"] and "summary" in schema["required"]
 
 
-def test_write_leaves_out_a_test_that_clashes_with_another(
-    project: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from review_bot.cli import ConsoleProgress
-
+def test_write_renames_a_test_that_clashes_with_another(project: Path, settings: Settings) -> None:
+    # The one clash rule of every front end: two kept tests whose fixtures share a name are
+    # both written, the second one's names suffixed; neither is dropped (it was until the
+    # hook's rule was made everyone's).
     fixture = "import pytest\n\n\n@pytest.fixture\ndef data():\n    return {}\n\n\n"
     backend = ScriptedBackend(scripted_info())
     backend.enqueue(
@@ -263,9 +265,41 @@ def test_write_leaves_out_a_test_that_clashes_with_another(
         functions=["add", "divide"],
         write=True,
         backend_factory=factory(backend),
-        progress=ConsoleProgress(),
     )
     assert [r.test.status for r in report.results] == ["kept", "kept"]
-    written = (project / "tests" / "test_calc_generated.py").read_text()
-    assert "def test_add(data):" in written and "def test_divide" not in written
-    assert "not writing the test of calc.divide" in capsys.readouterr().err
+    path = project / "tests" / "test_calc_generated.py"
+    written = path.read_text()
+    assert "def test_add(data):" in written and "def test_divide(data_2):" in written
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path)],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(project)},
+    )
+    assert run.returncode == 0 and "2 passed" in run.stdout, run.stdout + run.stderr
+
+
+def test_core_rules_hold_for_suggest_too(project: Path, settings: Settings) -> None:
+    # The importability filter and the name-reference fallback used to exist only in the
+    # hook; they are the core's now, for every front end. No model call is made for either.
+    (project / "my calc.py").write_text(CALC)
+    (project / "tests").mkdir()
+    # Importing this test module never finishes: the coverage run times out, the baseline
+    # is empty, and the function's name in the file counts instead.
+    (project / "tests" / "test_slow.py").write_text(
+        "import time\n\nfrom calc import add\n\ntime.sleep(60)\n\n\ndef test_add():\n"
+        "    assert add(1, 1) == 2\n"
+    )
+    backend = ScriptedBackend(scripted_info())
+    quick = dataclasses.replace(settings, timeout_s=1.0)
+    named = suggest(project / "calc.py", quick, functions=["add"], backend_factory=factory(backend))
+    assert named.results[0].test == Outcome(
+        "skipped", "named in existing tests (coverage unavailable)", None
+    )
+    odd = suggest(
+        project / "my calc.py", quick, functions=["add"], backend_factory=factory(backend)
+    )
+    assert odd.results[0].test.reason == "module name 'my calc' cannot be imported"
+    assert backend.calls == []

@@ -1,20 +1,22 @@
-"""The shared middle: targets -> candidates -> verdicts -> outcomes, for any front end."""
+"""The Engine: what one run of the core shares (settings, the lazy model, the sandbox,
+the cache) and the two questions it answers per target: a verified test, a checked
+docstring. Which targets to ask about is run.py's business."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any
 
 from review_bot import apply, verify
 from review_bot.cache import Cache, digest, file_identity
-from review_bot.config import Settings, find_project_root
+from review_bot.config import Settings, generation_settings
+from review_bot.core.backends import NO_URL, BackendFactory, uses_server
+from review_bot.core.backends import backend_factory as choose_backend
 from review_bot.errors import FatalError
 from review_bot.generate import docstrings
 from review_bot.generate.cases import cases_strategy
 from review_bot.generate.tests import STRATEGY_FUNCTIONS, Attempts
-from review_bot.llm import Backend
 from review_bot.llm.chat import Message
 from review_bot.llm.models import (
     BUNDLED_NOTICE,
@@ -24,108 +26,10 @@ from review_bot.llm.models import (
     resolve_model,
 )
 from review_bot.llm.session import ModelSession
+from review_bot.progress import Progress, SilentProgress
 from review_bot.prompts import Prompts
-from review_bot.records import Candidate, Outcome, Strategy, Target, TargetResult, Verdict
+from review_bot.records import Candidate, ModelRef, Outcome, Strategy, Target, Verdict
 from review_bot.sandbox import Limits, Sandbox
-from review_bot.targets import import_root, parse_source, read_source, select, targets_in_source
-
-
-class Progress(Protocol):
-    def status(self, message: str) -> None: ...
-
-    def notice(self, message: str) -> None: ...
-
-
-class SilentProgress:
-    def status(self, message: str) -> None:
-        pass
-
-    def notice(self, message: str) -> None:
-        pass
-
-
-class ModelRef(NamedTuple):
-    path: str
-    arch: str
-    bundled: bool
-
-
-class RunReport(NamedTuple):
-    path: Path
-    results: list[TargetResult]
-    model: ModelRef
-    model_s: float
-    total_s: float
-    model_calls: int
-    cache_hits: int
-    cache_misses: int
-    written: list[Path]
-    original_source: str
-    new_source: str  # the source with every kept docstring inserted
-
-
-BackendFactory = Callable[[Path, bool, Settings], Backend]
-
-# The settings that change what a model call or a verification produces: part of every
-# cache key. Front-end settings (mode, on_error, cache, home) are not.
-GENERATION_SETTINGS = (
-    "strategy",
-    "runs",
-    "repair_attempts",
-    "convention",
-    "tests_dir",
-    "timeout_s",
-    "memory_mb",
-    "cpu_s",
-    "n_ctx",
-    "max_tokens",
-    "temperature",
-    "seed",
-    "n_cases",
-    "gpu_layers",
-    "backend",
-    "base_url",
-)
-
-
-def llamacpp_factory(path: Path, bundled: bool, settings: Settings) -> Backend:
-    from review_bot.llm.gpu import resolve_gpu_layers
-    from review_bot.llm.llamacpp import LlamaCppBackend
-
-    return LlamaCppBackend(
-        path,
-        bundled=bundled,
-        n_ctx=settings.n_ctx,
-        gpu_layers=resolve_gpu_layers(settings.gpu_layers),
-        seed=settings.seed,
-    )
-
-
-def openai_factory(path: Path, bundled: bool, settings: Settings) -> Backend:
-    """A model on an OpenAI-compatible server; `settings.model`, if set, names which."""
-    from review_bot.llm.openai import connect
-
-    if not settings.base_url:
-        raise FatalError(
-            "the openai backend needs the server's URL: --base-url or REVIEW_BOT_BASE_URL"
-        )
-    return connect(
-        settings.base_url,
-        model=settings.model,
-        api_key=settings.api_key,
-        timeout_s=settings.request_timeout_s,
-        seed=settings.seed,
-    )
-
-
-def uses_server(settings: Settings) -> bool:
-    """A server runs the model: `backend = "openai"`, or a base_url alone (issue 5)."""
-    return settings.backend == "openai" or bool(settings.base_url)
-
-
-def default_backend_factory(settings: Settings) -> BackendFactory:
-    """The factory the settings name: in process, or an HTTP server."""
-    return openai_factory if uses_server(settings) else llamacpp_factory
 
 
 class Engine:
@@ -144,14 +48,12 @@ class Engine:
         self.progress = progress or SilentProgress()
         self.prompts = Prompts(project_root)
         self.cache = Cache(settings.cache_path if settings.cache else None)
-        factory = backend_factory or default_backend_factory(settings)
+        factory = backend_factory or choose_backend(settings)
         # With a server the model lives there: `model`, if set, only names it (issue 5).
         self.remote = uses_server(settings)
         if self.remote:
             if not settings.base_url:
-                raise FatalError(
-                    "the openai backend needs the server's URL: --base-url or REVIEW_BOT_BASE_URL"
-                )
+                raise FatalError(NO_URL)
             self.model_path, self.bundled = settings.model or Path(), False
             self.model_identity = f"{settings.base_url} {settings.model or ''}"
             starting = f"connecting to the model server at {settings.base_url}"
@@ -174,7 +76,7 @@ class Engine:
         self.context_key = digest(
             self.model_identity,
             self.prompts.fingerprint(),
-            {name: str(getattr(settings, name)) for name in GENERATION_SETTINGS},
+            generation_settings(settings),
         )
 
     @property
@@ -376,99 +278,3 @@ def without_description(schema: dict[str, Any]) -> dict[str, Any]:
     properties = {k: v for k, v in schema["properties"].items() if k != "description"}
     required = [k for k in schema.get("required", []) if k != "description"]
     return {**schema, "properties": properties, "required": required}
-
-
-def run_targets(engine: Engine, targets: Sequence[Target]) -> list[TargetResult]:
-    """The core for any front end: a test and a docstring outcome per target."""
-    settings = engine.settings
-    results: list[TargetResult] = []
-    for target in targets:
-        if settings.tests:
-            test = engine.test_outcome(target)
-        else:
-            test = Outcome("skipped", "tests disabled", None)
-        if settings.docstrings:
-            doc = engine.docstring_outcome(target)
-        else:
-            doc = Outcome("skipped", "docstrings disabled", None)
-        results.append(TargetResult(target, test, doc))
-    return results
-
-
-def with_docstrings(source: str, results: Sequence[TargetResult]) -> str:
-    """`source` with every kept docstring of these results inserted."""
-    # Bottom up, so that each insertion leaves the line numbers above it valid.
-    for result in sorted(results, key=lambda r: r.target.lineno, reverse=True):
-        if result.docstring.status == "kept" and result.docstring.code is not None:
-            source = apply.insert_docstring(
-                source, result.target.qualname, result.docstring.code, lineno=result.target.lineno
-            )
-    return source
-
-
-def suggest(
-    path: Path,
-    settings: Settings,
-    *,
-    functions: Sequence[str] = (),
-    write: bool = False,
-    backend_factory: BackendFactory | None = None,
-    progress: Progress | None = None,
-) -> RunReport:
-    """Run the core on one file: the `review-bot suggest` front end."""
-    started = time.perf_counter()
-    path = path.resolve() if path.exists() else path
-    source = read_source(path)
-    tree = parse_source(path, source)
-    project_root = find_project_root(path)
-    root = import_root(path)
-    targets = select(targets_in_source(root, path, source, tree), functions)
-    engine = Engine(project_root, settings, backend_factory=backend_factory, progress=progress)
-    try:
-        results = run_targets(engine, targets)
-        new_source = with_docstrings(source, results)
-        written: list[Path] = []
-        if write:
-            written = write_outcomes(engine, path, source, new_source, results)
-        return RunReport(
-            path=path,
-            results=results,
-            model=engine.model_ref(),
-            model_s=engine.session.model_s,
-            total_s=time.perf_counter() - started,
-            model_calls=engine.session.calls,
-            cache_hits=engine.cache.hits,
-            cache_misses=engine.cache.misses,
-            written=written,
-            original_source=source,
-            new_source=new_source,
-        )
-    finally:
-        engine.close()
-
-
-def write_outcomes(
-    engine: Engine, path: Path, source: str, new_source: str, results: Sequence[TargetResult]
-) -> list[Path]:
-    written: list[Path] = []
-    kept = [r for r in results if r.test.status == "kept" and r.test.code]
-    if kept:
-        module = kept[0].target.module
-        code = ""
-        for result in kept:
-            assert result.test.code is not None
-            try:
-                code = apply.merge_generated_tests(code or None, result.test.code)
-            except apply.MergeConflictError as exc:
-                # Each test was verified alone; one that clashes with another is left out.
-                engine.progress.notice(
-                    f"review-bot: not writing the test of {result.target.display}: {exc}"
-                )
-        written.append(apply.write_tests(engine.root, engine.settings.tests_dir, module, code))
-    if new_source != source:
-        # The file may have changed while the model ran: never overwrite an edit.
-        if path.read_text(encoding="utf-8") != source:
-            raise FatalError(f"{path}: changed while review-bot ran; docstrings not written")
-        apply.atomic_write(path, new_source)
-        written.append(path)
-    return written

@@ -1,0 +1,58 @@
+"""Which backend runs the model: decided here, once, for every front end.
+
+`uses_server` is the rule (issue 5): `backend = "openai"`, or a `base_url` alone, means an
+OpenAI-compatible server runs the model; otherwise llama.cpp runs it in this process.
+Tests pass their own factory (a scripted model) to the core instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from review_bot.config import Settings
+from review_bot.errors import FatalError
+from review_bot.llm import Backend
+
+# (model path, whether it is the bundled default, settings) -> a backend, loaded lazily.
+BackendFactory = Callable[[Path, bool, Settings], Backend]
+
+NO_URL = "the openai backend needs the server's URL: --base-url or REVIEW_BOT_BASE_URL"
+
+
+def llamacpp_factory(path: Path, bundled: bool, settings: Settings) -> Backend:
+    from review_bot.llm.gpu import resolve_gpu_layers
+    from review_bot.llm.llamacpp import LlamaCppBackend
+
+    return LlamaCppBackend(
+        path,
+        bundled=bundled,
+        n_ctx=settings.n_ctx,
+        gpu_layers=resolve_gpu_layers(settings.gpu_layers),
+        seed=settings.seed,
+    )
+
+
+def openai_factory(path: Path, bundled: bool, settings: Settings) -> Backend:
+    """A model on an OpenAI-compatible server; `settings.model`, if set, names which."""
+    from review_bot.llm.openai import connect
+
+    if not settings.base_url:
+        raise FatalError(NO_URL)
+    return connect(
+        settings.base_url,
+        model=settings.model,
+        api_key=settings.api_key,
+        timeout_s=settings.request_timeout_s,
+        seed=settings.seed,
+    )
+
+
+def uses_server(settings: Settings) -> bool:
+    """A server runs the model: `backend = "openai"`, or a base_url alone (issue 5)."""
+    return settings.backend == "openai" or bool(settings.base_url)
+
+
+def backend_factory(settings: Settings) -> BackendFactory:
+    """The factory the settings name: an HTTP server, or llama.cpp in process."""
+    return openai_factory if uses_server(settings) else llamacpp_factory
