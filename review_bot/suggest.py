@@ -17,7 +17,7 @@ from review_bot.core import BackendFactory, FileChange
 from review_bot.errors import FatalError
 from review_bot.progress import Progress, SilentProgress
 from review_bot.records import RunStats, TargetResult
-from review_bot.targets import read_source
+from review_bot.source import read_source
 
 
 class SuggestReport(NamedTuple):

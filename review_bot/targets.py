@@ -9,32 +9,7 @@ from pathlib import Path
 
 from review_bot.errors import SourceError
 from review_bot.records import Param, ParamKind, Target
-
-MAX_SOURCE_BYTES = 2_000_000  # a generated or vendored blob, not something to review
-
-
-def read_source(path: Path) -> str:
-    """Read a Python file, failing with one clear line on anything that is not one."""
-    if not path.exists():
-        raise SourceError(f"{path}: no such file")
-    if path.is_dir() or path.suffix not in (".py", ".pyi"):
-        raise SourceError(f"{path}: not a Python file")
-    data = path.read_bytes()
-    if len(data) > MAX_SOURCE_BYTES:
-        raise SourceError(f"{path}: file too large ({len(data)} bytes)")
-    if b"\0" in data:
-        raise SourceError(f"{path}: binary file")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"{path}: not UTF-8 (byte {exc.start})") from None
-
-
-def parse_source(path: Path, source: str) -> ast.Module:
-    try:
-        return ast.parse(source, filename=str(path))
-    except SyntaxError as exc:
-        raise SourceError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+from review_bot.source import parse_source
 
 
 def module_name(root: Path, path: Path) -> str:

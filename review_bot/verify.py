@@ -28,9 +28,11 @@ from coverage.config import DEFAULT_EXCLUDE
 from coverage.parser import PythonParser
 
 from review_bot.errors import FatalError
+from review_bot.paths import is_test_file
 from review_bot.records import REASONS as ALL_REASONS
 from review_bot.records import Candidate, Target, TestReason, Verdict
 from review_bot.sandbox import RunResult, Sandbox, Workspace, is_ignored
+from review_bot.source import function_node
 
 __all__ = [
     "DETAIL_LIMIT",
@@ -78,7 +80,7 @@ def executable_lines(target: Target) -> frozenset[int]:
     The decorators, the `def` line(s) and the docstring are not part of it: they run when
     the module is imported, whether or not a test calls the function.
     """
-    node = _function_node(target)
+    node = function_node(target)
     if node is None:
         return frozenset()
     body = node.body
@@ -92,17 +94,6 @@ def executable_lines(target: Target) -> frozenset[int]:
     return frozenset(line for line in parser.statements if first <= line <= last)
 
 
-def _function_node(target: Target) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-    tree = ast.parse(target.module_source)
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-            and node.lineno == target.def_lineno
-        ):
-            return node
-    return None
-
-
 def existing_test_files(root: Path, target_module: str, tests_dir: str = "tests") -> list[str]:
     """Test files under `root` that import the target's module: those under `tests_dir`
     first, then the rest, each group sorted."""
@@ -113,15 +104,10 @@ def existing_test_files(root: Path, target_module: str, tests_dir: str = "tests"
         dirnames[:] = sorted(name for name in dirnames if not is_ignored(here, name))
         for name in filenames:
             path = here / name
-            if _is_test_file(name) and _imports_module(path, target_module, last):
+            if is_test_file(name) and _imports_module(path, target_module, last):
                 found.append(path.relative_to(root).as_posix())
     prefix = tests_dir.strip("/") + "/"
     return sorted(found, key=lambda relpath: (not relpath.startswith(prefix), relpath))
-
-
-def _is_test_file(name: str) -> bool:
-    # pytest's default python_files
-    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
 
 
 def _imports_module(path: Path, dotted: str, last: str) -> bool:

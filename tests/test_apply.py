@@ -14,7 +14,6 @@ from review_bot.apply import (
     GENERATED_HEADER,
     MergeConflictError,
     atomic_write,
-    generated_test_path,
     insert_docstring,
     merge_generated_tests,
     merge_kept_tests,
@@ -22,6 +21,7 @@ from review_bot.apply import (
     write_tests,
 )
 from review_bot.errors import FatalError
+from review_bot.paths import generated_test_path
 
 # -- insert_docstring -----------------------------------------------------------------------
 

@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 
 from review_bot.errors import SourceError
+from review_bot.source import read_source
 from review_bot.targets import (
     import_root,
     module_name,
-    read_source,
     select,
     targets_in_source,
     top_level_names,

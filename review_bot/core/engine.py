@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from review_bot import apply, verify
+from review_bot import verify
 from review_bot.cache import Cache, digest, file_identity
 from review_bot.config import Settings, generation_settings
 from review_bot.core.backends import NO_URL, BackendFactory, uses_server
@@ -26,6 +26,7 @@ from review_bot.llm.models import (
     resolve_model,
 )
 from review_bot.llm.session import ModelSession
+from review_bot.paths import generated_test_path
 from review_bot.progress import Progress, SilentProgress
 from review_bot.prompts import Prompts
 from review_bot.records import Candidate, ModelRef, Outcome, Strategy, Target, Verdict
@@ -113,7 +114,7 @@ class Engine:
     # -- tests ---------------------------------------------------------------
 
     def test_relpath(self, target: Target) -> str:
-        path = apply.generated_test_path(self.root, self.settings.tests_dir, target.module)
+        path = generated_test_path(self.root, self.settings.tests_dir, target.module)
         return path.relative_to(self.root).as_posix()
 
     def _tests_fingerprint(self, test_files: Sequence[str]) -> str:

@@ -31,7 +31,8 @@ from review_bot.diff import Range, intersects
 from review_bot.errors import SourceError
 from review_bot.progress import Progress
 from review_bot.records import Outcome, RunStats, Target, TargetResult
-from review_bot.targets import import_root, parse_source, read_source, select, targets_in_source
+from review_bot.source import parse_source, read_source
+from review_bot.targets import import_root, select, targets_in_source
 
 
 class FileChange(NamedTuple):

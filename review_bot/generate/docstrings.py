@@ -8,7 +8,6 @@ text itself. Nothing is kept unless `check_docstring` says so.
 from __future__ import annotations
 
 import ast
-import functools
 import json
 import re
 import subprocess
@@ -24,6 +23,12 @@ from review_bot import apply
 from review_bot.config import CONVENTIONS
 from review_bot.errors import FatalError
 from review_bot.records import DocReason, DocVerdict, Param, Target
+from review_bot.source import (
+    decorator_names,
+    function_node,
+    functions_named,
+    locate,
+)
 
 # Room for the model's prose; the grammar (where honoured) stops runaway text.
 SUMMARY_MAX = 100
@@ -49,7 +54,7 @@ def documented_params(target: Target) -> list[str]:
     """
     params = list(target.params)
     if target.is_method and params and params[0].kind in ("positional_only", "positional"):
-        node = _target_node(target)
+        node = function_node(target)
         if node is None or not _is_staticmethod(node):
             params = params[1:]
     names: list[str] = []
@@ -70,7 +75,7 @@ def documents_return(target: Target) -> bool:
     """
     if target.name == "__init__" or target.returns in ("None", "NoReturn", "Never"):
         return False
-    node = _target_node(target)
+    node = function_node(target)
     if node is None:
         return target.returns is not None
     return any(
@@ -87,7 +92,7 @@ def raised_exceptions(target: Target) -> list[str]:
     Only these may be documented: a small model readily invents a Raises section for a
     function that never raises.
     """
-    node = _target_node(target)
+    node = function_node(target)
     if node is None:
         return []
     names: list[str] = []
@@ -533,8 +538,8 @@ def _compare_ast(target: Target, new_source: str) -> tuple[_FunctionNode | None,
     except SyntaxError as exc:
         return None, f"the module does not compile with it: {exc.msg} (line {exc.lineno})"
     old_tree = ast.parse(target.module_source)
-    old_node, index = _locate(old_tree, target.qualname, target.def_lineno)
-    matches = list(_functions_named(new_tree, target.qualname))
+    old_node, index = locate(old_tree, target.qualname, target.def_lineno)
+    matches = list(functions_named(new_tree, target.qualname))
     if old_node is None or index >= len(matches):
         return None, f"{target.qualname} not found after the insertion"
     new_node = matches[index]
@@ -545,7 +550,7 @@ def _compare_ast(target: Target, new_source: str) -> tuple[_FunctionNode | None,
     if ast.dump(old_tree) != ast.dump(new_tree):
         return None, "the text changes the code, not only the docstring"
     # _drop_docstring changed the tree in place: give the caller a node that still has it.
-    fresh = list(_functions_named(ast.parse(new_source), target.qualname))[index]
+    fresh = list(functions_named(ast.parse(new_source), target.qualname))[index]
     return fresh, ""
 
 
@@ -694,74 +699,8 @@ def run_ruff_pydocstyle(source: str, filename: str, convention: str) -> list[dic
     return [r for r in records if isinstance(r, dict)]
 
 
-# -- locating functions -----------------------------------------------------------------------
-
-
-def qualname_parts(qualname: str) -> tuple[str, ...]:
-    """ "Outer.<locals>.inner" and "Outer.inner" both name the same function."""
-    return tuple(part for part in qualname.split(".") if part and part != "<locals>")
-
-
-def _functions_named(tree: ast.AST, qualname: str) -> Iterator[_FunctionNode]:
-    wanted = qualname_parts(qualname)
-
-    def walk(node: ast.AST, path: tuple[str, ...]) -> Iterator[_FunctionNode]:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
-                if (*path, child.name) == wanted:
-                    yield child
-                yield from walk(child, (*path, child.name))
-            elif isinstance(child, ast.ClassDef):
-                yield from walk(child, (*path, child.name))
-            else:
-                yield from walk(child, path)
-
-    yield from walk(tree, ())
-
-
-def _locate(tree: ast.AST, qualname: str, lineno: int | None) -> tuple[_FunctionNode | None, int]:
-    """The function and its index among same-named definitions (overloads, properties)."""
-    matches = list(_functions_named(tree, qualname))
-    for index, node in enumerate(matches):
-        if lineno is None:
-            # Without a line, the implementation rather than a typing.overload stub.
-            if not _is_overload(node):
-                return node, index
-        elif lineno in {node.lineno, *(d.lineno for d in node.decorator_list)}:
-            return node, index
-    if lineno is None and matches:
-        return matches[0], 0
-    return None, -1
-
-
-@functools.lru_cache(maxsize=8)
-def _parsed(source: str) -> ast.Module | None:
-    # Rendering asks about one target several times; the tree is only read, never changed.
-    try:
-        return ast.parse(source)
-    except SyntaxError:
-        return None
-
-
-def _target_node(target: Target) -> _FunctionNode | None:
-    tree = _parsed(target.module_source)
-    return None if tree is None else _locate(tree, target.qualname, target.def_lineno)[0]
-
-
-def _decorator_names(node: _FunctionNode) -> list[str]:
-    names = []
-    for decorator in node.decorator_list:
-        inner = decorator.func if isinstance(decorator, ast.Call) else decorator
-        names.append(ast.unparse(inner).rsplit(".", 1)[-1])
-    return names
-
-
 def _is_staticmethod(node: _FunctionNode) -> bool:
-    return "staticmethod" in _decorator_names(node)
-
-
-def _is_overload(node: _FunctionNode) -> bool:
-    return "overload" in _decorator_names(node)
+    return "staticmethod" in decorator_names(node)
 
 
 def _own_nodes(node: _FunctionNode) -> Iterator[ast.AST]:

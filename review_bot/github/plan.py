@@ -149,10 +149,10 @@ def build_plan(
 ) -> ReviewPlan:
     """Run the core on the functions that `base...head` changed; no network, no token."""
     from review_bot import core, prdiff
-    from review_bot.apply import generated_test_path
     from review_bot.config import load_settings
     from review_bot.core import FileChange
     from review_bot.diff import to_ranges
+    from review_bot.paths import generated_test_path
 
     started = time.perf_counter()
     progress = progress or SilentProgress()

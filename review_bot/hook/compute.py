@@ -30,7 +30,7 @@ from review_bot.hook.plan import (
     empty_plan,
     settings_from_json,
 )
-from review_bot.hook.select import generated_relpath
+from review_bot.paths import generated_test_relpath
 from review_bot.progress import Progress
 from review_bot.records import TargetResult
 
@@ -138,7 +138,7 @@ def _plan_tests(
             by_module.setdefault(result.target.module, []).append(result)
     out: list[PlanTests] = []
     for module, kept in by_module.items():
-        rel = generated_relpath(settings, module)
+        rel = generated_test_relpath(settings.tests_dir, module)
         names = [r.target.display for r in kept]
         staged = index_versions.get(rel)
         if staged is None and (tree / rel).is_file():

@@ -25,14 +25,13 @@ from review_bot.hook.apply import apply_plan
 from review_bot.hook.memo import Memo, plan_key
 from review_bot.hook.plan import Plan, RunCore, empty_plan, settings_to_json
 from review_bot.hook.select import (
-    is_generated_path,
-    is_source_candidate,
     repo_relative,
     skipped_ids,
 )
 from review_bot.hook.summary import PREFIX, summary
 from review_bot.hook.worker import WorkerFailure, run_worker
 from review_bot.interrupts import deferred_interrupts
+from review_bot.paths import is_generated_path, is_source
 
 if TYPE_CHECKING:  # pragma: no cover
     from review_bot.core import BackendFactory
@@ -93,7 +92,7 @@ def run_hook(
             c.path
             for c in changes
             if c.status != "D"
-            and is_source_candidate(settings, c.path)
+            and is_source(c.path, settings.tests_dir)
             and (wanted is None or c.path in wanted)
         }
     )
@@ -207,7 +206,7 @@ def _make_plan(
         git.export_index(repo, tmp / "tree")
         generated = []
         for change in changes:
-            if change.status != "D" and is_generated_path(settings, change.path):
+            if change.status != "D" and is_generated_path(change.path, settings.tests_dir):
                 generated.append(change.path)
                 old = git.blob(repo, f"{head}:{change.path}") if head else None
                 if old is not None:
