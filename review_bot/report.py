@@ -5,9 +5,9 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from review_bot import apply
 from review_bot.records import Outcome, TargetResult
 from review_bot.suggest import SuggestReport
+from review_bot.write.docstrings import insert_docstring
 
 
 def to_json(report: SuggestReport) -> dict[str, Any]:
@@ -47,9 +47,7 @@ def to_json(report: SuggestReport) -> dict[str, Any]:
 def docstring_diff(report: SuggestReport, result: TargetResult) -> str:
     """The unified diff that inserting this one docstring makes to the file."""
     assert result.docstring.code is not None
-    after = apply.insert_docstring(
-        report.original_source, result.target.qualname, result.docstring.code
-    )
+    after = insert_docstring(report.original_source, result.target.qualname, result.docstring.code)
     name = result.target.relpath
     return "".join(
         difflib.unified_diff(

@@ -11,13 +11,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from review_bot import apply, core
+from review_bot import core
 from review_bot.config import Settings, find_project_root
 from review_bot.core import BackendFactory, FileChange
 from review_bot.errors import FatalError
 from review_bot.progress import Progress, SilentProgress
 from review_bot.records import RunStats, TargetResult
 from review_bot.source import read_source
+from review_bot.write.docstrings import with_docstrings
+from review_bot.write.files import atomic_write
+from review_bot.write.tests import write_tests
 
 
 class SuggestReport(NamedTuple):
@@ -52,7 +55,7 @@ def suggest(
         backend_factory=backend_factory,
         progress=progress,
     )
-    new_source = apply.with_docstrings(source, run.results)
+    new_source = with_docstrings(source, run.results)
     written = write_outcomes(root, settings, path, source, new_source, run.results) if write else []
     return SuggestReport(path, run.results, run.stats, written, source, new_source)
 
@@ -69,12 +72,12 @@ def write_outcomes(
     written: list[Path] = []
     kept = [r.test.code for r in results if r.test.status == "kept" and r.test.code]
     if kept:
-        # The one rule for clashing names (apply.merge_kept_tests): rename, never drop.
-        written.append(apply.write_tests(root, settings.tests_dir, results[0].target.module, kept))
+        # The one rule for clashing names (write.tests.merge_kept_tests): rename, never drop.
+        written.append(write_tests(root, settings.tests_dir, results[0].target.module, kept))
     if new_source != source:
         # The file may have changed while the model ran: never overwrite an edit.
         if path.read_text(encoding="utf-8") != source:
             raise FatalError(f"{path}: changed while review-bot ran; docstrings not written")
-        apply.atomic_write(path, new_source)
+        atomic_write(path, new_source)
         written.append(path)
     return written

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from review_bot import apply
 from review_bot.errors import FatalError
 from review_bot.generate import docstrings
+from review_bot.generate import docstrings as docstrings_module
 from review_bot.generate.docstrings import (
     check_docstring,
     docstring_schema,
@@ -22,6 +22,7 @@ from review_bot.generate.docstrings import (
     render_docstring,
 )
 from review_bot.records import Param, Target
+from review_bot.write.docstrings import insert_docstring
 
 # -- a Target from source text, independent of review_bot.targets ---------------------------
 
@@ -422,7 +423,7 @@ def test_render_gives_nothing_for_a_useless_summary(slugify: Target) -> None:
 def test_render_escapes_what_would_end_the_string(slugify: Target) -> None:
     data = {"summary": 'Split on "\\n" and """ quotes', "params": {}}
     text = render_docstring(slugify, data, "google")
-    new = apply.insert_docstring(MODULE, "slugify", text)
+    new = insert_docstring(MODULE, "slugify", text)
     node = ast.parse(new).body[1]
     assert isinstance(node, ast.FunctionDef)
     assert ast.get_docstring(node) == 'Split on "\\n" and """ quotes.'
@@ -508,12 +509,12 @@ def test_a_target_that_is_not_in_its_module_is_rejected(slugify: Target) -> None
 
 def test_ast_check_sees_edits_elsewhere(slugify: Target, monkeypatch: pytest.MonkeyPatch) -> None:
     # An insertion bug that touched other code must be caught by the AST comparison.
-    real = apply.insert_docstring
+    real = insert_docstring
 
     def sloppy(source: str, qualname: str, text: str, *, lineno: int | None = None) -> str:
         return real(source, qualname, text, lineno=lineno).replace("return x", "return -x")
 
-    monkeypatch.setattr(apply, "insert_docstring", sloppy)
+    monkeypatch.setattr(docstrings_module, "insert_docstring", sloppy)
     text = render_docstring(slugify, GOOD, "google")
     verdict = check_docstring(slugify, text, "google")
     assert (verdict.reason, verdict.detail) == (
@@ -588,7 +589,7 @@ def test_inserting_a_rendered_docstring_changes_only_the_docstring(
     text = render_docstring(target, data, convention)
     if not text:
         return  # nothing usable to insert; check_docstring reports "empty"
-    new = apply.insert_docstring(PROPERTY_MODULE, qualname, text)
+    new = insert_docstring(PROPERTY_MODULE, qualname, text)
     new_tree = ast.parse(new)  # still compiles
     old_tree = ast.parse(PROPERTY_MODULE)
     found = []

@@ -19,7 +19,6 @@ from typing import Any, NamedTuple
 
 import libcst
 
-from review_bot import apply
 from review_bot.config import CONVENTIONS
 from review_bot.errors import FatalError
 from review_bot.records import DocReason, DocVerdict, Param, Target
@@ -29,6 +28,7 @@ from review_bot.source import (
     functions_named,
     locate,
 )
+from review_bot.write.docstrings import insert_docstring
 
 # Room for the model's prose; the grammar (where honoured) stops runaway text.
 SUMMARY_MAX = 100
@@ -511,7 +511,7 @@ def check_docstring(target: Target, text: str, convention: str) -> DocVerdict:
     if not text.strip():
         return verdict("empty", "the docstring is empty")
     try:
-        new_source = apply.insert_docstring(
+        new_source = insert_docstring(
             target.module_source, target.qualname, text, lineno=target.def_lineno
         )
     except KeyError:

@@ -55,9 +55,9 @@ def docstring_change(source: str, target: Target, text: str) -> tuple[int, int, 
     The range runs from the `def` line to the end of the signature (the line before the
     docstring goes), so the suggestion shows the signature it documents.
     """
-    from review_bot import apply
+    from review_bot.write.docstrings import insert_docstring
 
-    new = apply.insert_docstring(source, target.qualname, text, lineno=target.lineno)
+    new = insert_docstring(source, target.qualname, text, lineno=target.lineno)
     old_lines = source.splitlines()
     new_lines = new.splitlines()
     limit = min(len(old_lines), len(new_lines))

@@ -21,9 +21,10 @@ from review_bot.errors import FatalError
 from review_bot.hook.plan import Plan, PlanDocItem, PlanDocs, PlanTests
 from review_bot.hook.stash import framework_stashed_paths
 from review_bot.targets import targets_in_source
+from review_bot.write.files import atomic_write
 
-# review_bot.apply loads libcst: it is imported where a file is written, never at module
-# level, so that a commit without a Python change does not load it.
+# review_bot.write.docstrings loads libcst: it is imported where a docstring is inserted,
+# never at module level, so that a commit without a Python change does not load it.
 
 
 @dataclasses.dataclass
@@ -115,7 +116,7 @@ def _apply_tests(
     if current != data:
         path.parent.mkdir(parents=True, exist_ok=True)
         _sweep_temporaries(path)
-        _atomic_write(path, text)
+        atomic_write(path, text)
     if settings.mode != "stage":
         (report.written if current != data else report.unstaged).append(rel)
         return
@@ -144,12 +145,6 @@ def _apply_tests(
             )
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    from review_bot.apply import atomic_write  # libcst: see the note at the top
-
-    atomic_write(path, text)
-
-
 def _sweep_temporaries(path: Path) -> None:
     """Remove what an interrupted atomic write of `path` left behind."""
     pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{12}}\.tmp")
@@ -176,7 +171,7 @@ def _apply_docstrings(repo: git.Repo, entry: PlanDocs, report: ApplyReport) -> N
         return
     _sweep_temporaries(path)
     if hashlib.sha256(current).hexdigest() == entry["base_sha256"]:
-        _atomic_write(path, target_text)
+        atomic_write(path, target_text)
         report.docstrings.append(rel)
         return
     # Unstaged edits in the file: insert each docstring into its function if that function
@@ -191,7 +186,7 @@ def _apply_docstrings(repo: git.Repo, entry: PlanDocs, report: ApplyReport) -> N
         if _read(path) != current:  # edited while we worked: never overwrite an edit
             report.docstrings_blocked.append(f"{rel}: changed while the hook ran; not inserted")
             return
-        _atomic_write(path, new_text)
+        atomic_write(path, new_text)
         report.docstrings.append(rel)
     for qualname in missing:
         report.docstrings_blocked.append(
@@ -205,7 +200,7 @@ def insert_where_unchanged(
 ) -> tuple[str, list[str]]:
     """Insert each docstring into the function of the same name whose text equals the
     staged one. Returns the new text and the qualnames that found no such function."""
-    from review_bot.apply import insert_docstring  # libcst: see the note at the top
+    from review_bot.write.docstrings import insert_docstring  # libcst: see the note at the top
 
     try:
         found = targets_in_source(path.parent, path, text)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from review_bot import core
-from review_bot.apply import is_generated, merge_kept_tests, with_docstrings
 from review_bot.config import Settings
 from review_bot.core import BackendFactory, FileChange, select_targets
 from review_bot.errors import FatalError
@@ -33,6 +32,8 @@ from review_bot.hook.plan import (
 from review_bot.paths import generated_test_relpath
 from review_bot.progress import Progress
 from review_bot.records import TargetResult
+from review_bot.write.docstrings import with_docstrings
+from review_bot.write.tests import is_generated, merge_kept_tests
 
 
 def compute_plan(

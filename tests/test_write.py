@@ -10,18 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from review_bot.apply import (
+from review_bot.errors import FatalError
+from review_bot.paths import generated_test_path
+from review_bot.write.docstrings import insert_docstring
+from review_bot.write.files import atomic_write
+from review_bot.write.tests import (
     GENERATED_HEADER,
     MergeConflictError,
-    atomic_write,
-    insert_docstring,
     merge_generated_tests,
     merge_kept_tests,
     unclash,
     write_tests,
 )
-from review_bot.errors import FatalError
-from review_bot.paths import generated_test_path
 
 # -- insert_docstring -----------------------------------------------------------------------
 
