@@ -12,10 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from review_bot.errors import FatalError
-from review_bot.generate import docstrings
-from review_bot.generate import docstrings as docstrings_module
+from review_bot.generate import docstring_check
+from review_bot.generate.docstring_check import check_docstring
 from review_bot.generate.docstrings import (
-    check_docstring,
     docstring_schema,
     documented_params,
     parse_reply,
@@ -514,7 +513,7 @@ def test_ast_check_sees_edits_elsewhere(slugify: Target, monkeypatch: pytest.Mon
     def sloppy(source: str, qualname: str, text: str, *, lineno: int | None = None) -> str:
         return real(source, qualname, text, lineno=lineno).replace("return x", "return -x")
 
-    monkeypatch.setattr(docstrings_module, "insert_docstring", sloppy)
+    monkeypatch.setattr(docstring_check, "insert_docstring", sloppy)
     text = render_docstring(slugify, GOOD, "google")
     verdict = check_docstring(slugify, text, "google")
     assert (verdict.reason, verdict.detail) == (
@@ -531,7 +530,7 @@ def test_existing_docstring_is_replaced_and_checked() -> None:
 
 
 def test_the_ruff_command_is_isolated_from_user_configuration() -> None:
-    cmd = docstrings.ruff_command("example.py", "numpy")
+    cmd = docstring_check.ruff_command("example.py", "numpy")
     assert cmd[1:4] == ["-m", "ruff", "check"]
     assert "--isolated" in cmd
     assert "lint.pydocstyle.convention = 'numpy'" in cmd
@@ -539,7 +538,7 @@ def test_the_ruff_command_is_isolated_from_user_configuration() -> None:
 
 def test_a_ruff_failure_is_reported_with_its_command() -> None:
     with pytest.raises(FatalError, match=r"ruff failed: .* check --isolated"):
-        docstrings.run_ruff_pydocstyle("x = 1\n", "example.py", "no-such-convention")
+        docstring_check.run_ruff_pydocstyle("x = 1\n", "example.py", "no-such-convention")
 
 
 # -- property: insertion never changes code -------------------------------------------------

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from review_bot.generate.extract import drop_redefinitions, extract_code, fix_imports
+from review_bot.generate.extract import extract_code
+from review_bot.generate.repair import drop_redefinitions, fix_imports
 
 TESTS = """\
 import pytest

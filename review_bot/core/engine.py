@@ -14,7 +14,7 @@ from review_bot.config import Settings, generation_settings
 from review_bot.core.backends import NO_URL, BackendFactory, uses_server
 from review_bot.core.backends import backend_factory as choose_backend
 from review_bot.errors import FatalError
-from review_bot.generate import docstrings
+from review_bot.generate import docstring_check, docstrings
 from review_bot.generate.cases import cases_strategy
 from review_bot.generate.tests import STRATEGY_FUNCTIONS, Attempts
 from review_bot.llm.chat import Message
@@ -266,7 +266,7 @@ class Engine:
                 lines.append(f"docstring#{attempt}: empty: the reply held no usable JSON")
                 continue
             text = docstrings.render_docstring(target, data, self.settings.convention)
-            verdict = docstrings.check_docstring(target, text, self.settings.convention)
+            verdict = docstring_check.check_docstring(target, text, self.settings.convention)
             if verdict.kept:
                 lines.append(f"docstring#{attempt}: kept")
                 return Outcome("kept", None, text, tuple(lines))

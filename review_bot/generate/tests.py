@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 
-from review_bot.generate.extract import drop_redefinitions, extract_code, fix_imports
+from review_bot.generate.extract import extract_code
+from review_bot.generate.repair import drop_redefinitions, fix_imports
 from review_bot.llm.chat import Message
 from review_bot.llm.session import ModelSession
 from review_bot.prompts import Prompts
