@@ -41,7 +41,8 @@ from review_bot.llm import ModelInfo
 from review_bot.llm.chat import Message, plain_chat, render_chat
 from review_bot.llm.gpu import build_info, resolve_gpu_layers
 from review_bot.llm.models import describe, resolve_model, stop_tokens
-from review_bot.llm.openai import Client, OpenAIBackend, connect
+from review_bot.llm.openai import OpenAIBackend, connect
+from review_bot.llm.openai_http import Client
 from review_bot.prompts import Prompts
 from review_bot.targets import targets_in_source
 

@@ -449,7 +449,7 @@ def _model_lines(info: ModelInfo, settings: Settings) -> list[str]:
 
 
 def _check_server(settings: Settings, problems: list[str]) -> list[str]:
-    from review_bot.llm.openai import Client, discover
+    from review_bot.llm.openai_http import Client, discover
 
     if not settings.base_url:
         problems.append("backend openai needs base_url (--base-url or REVIEW_BOT_BASE_URL)")

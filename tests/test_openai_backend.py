@@ -25,18 +25,15 @@ from review_bot.core import Engine
 from review_bot.errors import FatalError
 from review_bot.llm.chat import Message, fold_system, plain_chat, render_chat
 from review_bot.llm.models import describe
-from review_bot.llm.openai import (
+from review_bot.llm.openai import OpenAIBackend, OpenAIChatBackend, connect, json_schema_grammar
+from review_bot.llm.openai_http import (
     LLAMA_CPP,
     LLAMA_CPP_PYTHON,
     SERVER_TEMPLATE,
     Client,
-    OpenAIBackend,
-    OpenAIChatBackend,
     ServerError,
     ServerModel,
     choose_model,
-    connect,
-    json_schema_grammar,
     normalize_base_url,
 )
 from review_bot.llm.session import ModelSession
