@@ -3,6 +3,7 @@ generation matters, a stand-in core where only git mechanics do."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -14,12 +15,13 @@ from typing import Any
 
 import pytest
 
+from review_bot import core
 from review_bot.config import Settings, load_settings
 from review_bot.core import CoreRun, FileChange, select_targets
 from review_bot.core import backends as core_backends
 from review_bot.core.run import is_importable
 from review_bot.hook import worker
-from review_bot.hook.plan import settings_to_json
+from review_bot.hook.plan import RunCore, settings_to_json
 from review_bot.hook.run import HookOptions, HookResult, run_hook
 from review_bot.hook.worker import worker_main
 from review_bot.llm.scripted import ScriptedBackend, scripted_info
@@ -80,9 +82,10 @@ def flags(smollm: Path) -> dict[str, Any]:
     }
 
 
-def scripted(*replies: str) -> tuple[ScriptedBackend, Any]:
+def scripted(*replies: str) -> tuple[ScriptedBackend, RunCore]:
+    """A scripted model, and the hook's seam that runs the real core on it in process."""
     backend = ScriptedBackend(scripted_info(), replies)
-    return backend, lambda path, bundled, settings: backend
+    return backend, functools.partial(core.run, backend_factory=lambda *_: backend)
 
 
 def fake_core(
@@ -90,7 +93,6 @@ def fake_core(
     settings: Settings,
     files: Sequence[FileChange],
     *,
-    backend_factory: Any = None,
     progress: Any = None,
 ) -> CoreRun:
     """core.run's signature and target selection; keeps a trivial test and a docstring for
@@ -141,7 +143,7 @@ def test_partially_staged_file_analyses_the_index_and_keeps_unstaged_bytes(
     backend.default = fence(
         "from calc import sub\n\n\ndef test_sub():\n    assert sub(3, 1) == 2\n"
     )
-    result = run(repo, flags, backend_factory=factory)
+    result = run(repo, flags, run_core=factory)
     assert result.exit_code == 0, result.lines
     assert result.staged == ("tests/test_calc_generated.py",)
     generated = repo.staged("tests/test_calc_generated.py")
@@ -153,7 +155,7 @@ def test_partially_staged_file_analyses_the_index_and_keeps_unstaged_bytes(
     assert set(repo.index()) == {"README.md", "calc.py", "tests/test_calc_generated.py"}
     assert any("2 tests kept" in line for line in result.lines)
     # A second run on the same staged code: the memoised plan, no model, nothing to do.
-    again = run(repo, flags, backend_factory=scripted()[1])
+    again = run(repo, flags, run_core=scripted()[1])
     assert again.memo_hit and again.exit_code == 0
     assert any("already holds the kept tests" in line for line in again.lines)
     assert any("plan reused, no model call" in line for line in again.lines)
@@ -165,13 +167,13 @@ def test_second_run_without_the_memo_still_makes_no_model_call(
     repo.write("calc.py", ADD_ONLY)
     repo.git("add", "calc.py")
     backend, factory = scripted(ADD_TEST)
-    first = run(repo, flags, backend_factory=factory, options=HookOptions(memo=False))
+    first = run(repo, flags, run_core=factory, options=HookOptions(memo=False))
     assert first.staged and len(backend.calls) == 1
     staged_before = repo.index()
     # The generated file is now staged, yet the core sees the same inputs (the file is set
     # aside) and answers from its cache; the merge is a no-op.
     silent, factory = scripted()
-    second = run(repo, flags, backend_factory=factory, options=HookOptions(memo=False))
+    second = run(repo, flags, run_core=factory, options=HookOptions(memo=False))
     assert silent.calls == [] and second.plan is not None
     assert second.plan["model_calls"] == 0 and second.plan["cache_hits"] == 1
     assert second.exit_code == 0 and repo.index() == staged_before
@@ -183,14 +185,14 @@ def test_write_mode_writes_without_staging_and_exits_1(
     repo.write("calc.py", ADD_ONLY)
     repo.git("add", "calc.py")
     _, factory = scripted(ADD_TEST)
-    result = run(repo, {**flags, "mode": "write"}, backend_factory=factory)
+    result = run(repo, {**flags, "mode": "write"}, run_core=factory)
     assert result.exit_code == 1
     assert result.written == ("tests/test_calc_generated.py",) and result.staged == ()
     assert repo.staged("tests/test_calc_generated.py") is None
     assert b"def test_add" in (repo.read("tests/test_calc_generated.py") or b"")
     assert any("review it, `git add` it" in line for line in result.lines)
     # Seen once: the next commit mentions it and goes on.
-    again = run(repo, {**flags, "mode": "write"}, backend_factory=scripted()[1])
+    again = run(repo, {**flags, "mode": "write"}, run_core=scripted()[1])
     assert again.exit_code == 0
     assert any("holds the kept tests but is not staged" in line for line in again.lines)
 
@@ -205,7 +207,7 @@ def test_check_mode_lists_gaps_writes_nothing_and_calls_no_model(
     )
     repo.git("add", "-A")
     silent, factory = scripted()
-    result = run(repo, {**flags, "mode": "check", "docstrings": True}, backend_factory=factory)
+    result = run(repo, {**flags, "mode": "check", "docstrings": True}, run_core=factory)
     assert result.exit_code == 1 and silent.calls == []
     by_name = {t["name"]: t for t in (result.plan or {"targets": []})["targets"]}
     assert by_name["calc.add"]["test"] == {
@@ -233,7 +235,7 @@ def test_name_reference_fallback_when_coverage_cannot_run(
     repo.git("add", "-A")
     silent, factory = scripted()
     silent.default = fence("from calc import sub\n\n\ndef test_sub():\n    assert sub(2, 1) == 1\n")
-    result = run(repo, {**flags, "timeout_s": 1, "mode": "check"}, backend_factory=factory)
+    result = run(repo, {**flags, "timeout_s": 1, "mode": "check"}, run_core=factory)
     by_name = {t["name"]: t["test"] for t in (result.plan or {"targets": []})["targets"]}
     assert by_name["calc.add"]["reason"] == "named in existing tests (coverage unavailable)"
     assert by_name["calc.sub"]["status"] == "missing"
@@ -245,14 +247,14 @@ def test_docstrings_go_into_the_working_tree_only(repo: GitRepo, flags: dict[str
     repo.git("add", "calc.py")
     repo.write("calc.py", source + "\n\nEXTRA = 1  # unstaged\n")
     _, factory = scripted(DOC_REPLY)
-    result = run(repo, {**flags, "tests": False, "docstrings": True}, backend_factory=factory)
+    result = run(repo, {**flags, "tests": False, "docstrings": True}, run_core=factory)
     assert result.exit_code == 1 and result.docstrings == ("calc.py",)
     text = (repo.read("calc.py") or b"").decode()
     assert '"""Add two numbers.' in text and text.endswith("\n\nEXTRA = 1  # unstaged\n")
     assert repo.staged("calc.py") == source.encode()  # never staged
     assert any("inserted docstrings into calc.py" in line for line in result.lines)
     # Run again: the docstring is there, unstaged; said once more, not inserted twice.
-    again = run(repo, {**flags, "tests": False, "docstrings": True}, backend_factory=scripted()[1])
+    again = run(repo, {**flags, "tests": False, "docstrings": True}, run_core=scripted()[1])
     assert again.exit_code == 0 and (repo.read("calc.py") or b"").decode() == text
 
 
@@ -260,13 +262,13 @@ def test_model_missing_warns_or_fails_in_one_line(repo: GitRepo, tmp_path: Path)
     repo.write("calc.py", CALC)
     repo.git("add", "calc.py")
     missing = tmp_path / "nope.gguf"
-    warn = run(repo, {"model": missing}, backend_factory=scripted()[1])
+    warn = run(repo, {"model": missing}, run_core=scripted()[1])
     assert warn.exit_code == 0
     assert warn.lines == [
         f"review-bot: {missing}: model file not found; the commit goes on without generated "
         "tests (on_error = warn)"
     ]
-    fail = run(repo, {"model": missing, "on_error": "fail"}, backend_factory=scripted()[1])
+    fail = run(repo, {"model": missing, "on_error": "fail"}, run_core=scripted()[1])
     assert fail.exit_code == 1 and len(fail.lines) == 1 and "on_error = fail" in fail.lines[0]
     assert repo.status() == "A  calc.py\n"
 

@@ -71,7 +71,7 @@ def warm(repo: GitRepo, *replies: str, hook_id: str = "llm-tests", memo: bool = 
     shutil.copytree(repo.root, copy, symlinks=True)
     _, factory = scripted(*replies)
     options = HookOptions(hook_id=hook_id, memo=memo)
-    result = run_hook(copy, {}, options, backend_factory=factory)
+    result = run_hook(copy, {}, options, run_core=factory)
     assert result.plan is not None and result.plan["model_calls"] == len(replies), result.lines
     shutil.rmtree(copy)
 

@@ -339,7 +339,7 @@ def test_kill_9_and_ctrl_c_at_random_moments(
         fence("from util import twice\n\n\ndef test_twice():\n    assert twice('a') == 'aa'\n"),
         doc_reply("Repeat s twice.", {"s": "A string."}),
     )
-    warmed = run_hook(copy, {}, HookOptions(memo=False), backend_factory=factory)
+    warmed = run_hook(copy, {}, HookOptions(memo=False), run_core=factory)
     assert warmed.staged and warmed.docstrings == ("calc.py", "util.py"), warmed.lines
     # How long whole runs take: through the worker (cold), and with the memoised plan
     # (the first run leaves it in its cache).
@@ -383,7 +383,7 @@ def test_kill_9_and_ctrl_c_at_random_moments(
             outcomes["untouched"] += 1
         if trial % 5 == 0:
             # The next run completes what the killed one started.
-            finish = run_hook(root, {}, HookOptions(memo=False), backend_factory=scripted()[1])
+            finish = run_hook(root, {}, HookOptions(memo=False), run_core=scripted()[1])
             final = snapshot(repo)
             check_invariants(repo, before, final)
             assert final.index[generated] != before.index[generated], finish.lines

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from review_bot import verify
 from review_bot.config import Settings
-from review_bot.core import BackendFactory, Engine
+from review_bot.core import Engine
 from review_bot.core.run import NAMED_IN_TESTS, named_in
 from review_bot.errors import FatalError
 from review_bot.hook.plan import PlanOutcome, PlanTarget
@@ -20,7 +20,6 @@ def analyse(
     root: Path,
     settings: Settings,
     targets: Sequence[Target],
-    backend_factory: BackendFactory | None,
     progress: Progress | None,
     notes: list[str],
 ) -> list[PlanTarget]:
@@ -28,7 +27,7 @@ def analyse(
     engine: Engine | None = None
     if settings.tests:
         try:
-            engine = Engine(root, settings, backend_factory=backend_factory, progress=progress)
+            engine = Engine(root, settings, progress=progress)
         except FatalError as exc:
             # Measuring coverage needs no model, but the core wants one to exist; without
             # it the name-reference check still answers.

@@ -15,7 +15,7 @@ from typing import Any
 
 from review_bot import core
 from review_bot.config import Settings
-from review_bot.core import BackendFactory, FileChange, select_targets
+from review_bot.core import FileChange, select_targets
 from review_bot.errors import FatalError
 from review_bot.hook.check import analyse
 from review_bot.hook.plan import (
@@ -39,7 +39,6 @@ from review_bot.write.tests import is_generated, merge_kept_tests
 def compute_plan(
     request: Mapping[str, Any],
     *,
-    backend_factory: BackendFactory | None = None,
     run_core: RunCore | None = None,
     progress: Progress | None = None,
 ) -> Plan:
@@ -64,13 +63,9 @@ def compute_plan(
         targets, skipped = select_targets(files)
         plan = empty_plan(analysis_only, notes + skipped)
         if targets:
-            plan["targets"] = analyse(
-                tree, settings, targets, backend_factory, progress, plan["notes"]
-            )
+            plan["targets"] = analyse(tree, settings, targets, progress, plan["notes"])
         return plan
-    output = (run_core or core.run)(
-        tree, settings, files, backend_factory=backend_factory, progress=progress
-    )
+    output = (run_core or core.run)(tree, settings, files, progress=progress)
     plan = empty_plan(analysis_only, notes + output.notes)
     stats = output.stats
     plan["model_calls"] = stats.model_calls

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 from review_bot.config import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
-    from review_bot.core import BackendFactory, CoreRun, FileChange
+    from review_bot.core import CoreRun, FileChange
     from review_bot.progress import Progress
 
 PLAN_VERSION = 1
@@ -94,7 +94,6 @@ class RunCore(Protocol):
         settings: Settings,
         files: Sequence[FileChange],
         *,
-        backend_factory: BackendFactory | None = None,
         progress: Progress | None = None,
     ) -> CoreRun: ...
 

@@ -16,7 +16,7 @@ import time
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from review_bot import diff, git
 from review_bot.config import Settings, load_settings
@@ -32,9 +32,6 @@ from review_bot.hook.summary import PREFIX, summary
 from review_bot.hook.worker import WorkerFailure, run_worker
 from review_bot.interrupts import deferred_interrupts
 from review_bot.paths import is_generated_path, is_source
-
-if TYPE_CHECKING:  # pragma: no cover
-    from review_bot.core import BackendFactory
 
 
 class HookOptions(NamedTuple):
@@ -60,13 +57,13 @@ def run_hook(
     options: HookOptions | None = None,
     *,
     environ: Mapping[str, str] | None = None,
-    backend_factory: BackendFactory | None = None,
     run_core: RunCore | None = None,
 ) -> HookResult:
     """Run the hook in the repository around `cwd`.
 
-    `flags` are command-line settings (see config.load_settings). `backend_factory` or
-    `run_core` run the core in this process instead of a worker (tests).
+    `flags` are command-line settings (see config.load_settings). `run_core`, the one test
+    seam, runs the core in this process instead of a worker: core.run with a scripted
+    backend, or a stand-in with its signature.
     """
     started = time.perf_counter()
     options = options or HookOptions()
@@ -118,7 +115,6 @@ def run_hook(
                     head,
                     merges,
                     analysis_only,
-                    backend_factory,
                     run_core,
                 )
             except WorkerFailure as failure:
@@ -175,7 +171,6 @@ def _make_plan(
     head: str | None,
     merges: Sequence[str],
     analysis_only: bool,
-    backend_factory: BackendFactory | None,
     run_core: RunCore | None,
 ) -> Plan:
     if merges:
@@ -221,12 +216,12 @@ def _make_plan(
             "analysis_only": analysis_only,
             "notes": notes,
         }
-        if backend_factory is not None or run_core is not None:
+        if run_core is not None:
             # In this process (tests): the core's imports load only here.
             from review_bot.hook.compute import compute_plan
 
             try:
-                return compute_plan(request, backend_factory=backend_factory, run_core=run_core)
+                return compute_plan(request, run_core=run_core)
             except FatalError as exc:
                 raise WorkerFailure(str(exc)) from None
         timeout_s = options.timeout_s if options.timeout_s is not None else settings.hook_timeout_s
