@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from review_bot.cli import main
+from review_bot.commands import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

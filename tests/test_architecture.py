@@ -19,10 +19,6 @@ FRONT_ENDS = {
     "review_bot.hook": "hook",
     "review_bot.github": "review",
     "review_bot.commands": "commands",
-    "review_bot.cli": "commands",
-    "review_bot.hook_cli": "commands",
-    "review_bot.review_cli": "commands",
-    "review_bot.models_cli": "commands",
     "review_bot.__main__": "commands",
 }
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from review_bot.cli import main
+from review_bot.commands import main
 from tests.conftest import make_project
 
 REPO = Path(__file__).resolve().parent.parent

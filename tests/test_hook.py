@@ -536,7 +536,7 @@ def test_framework_stash_blocks_the_generated_file(
 
 
 def test_printable_file_names() -> None:
-    from review_bot.hook_cli import printable
+    from review_bot.hook.summary import printable
 
     assert printable("caf\udce9.py: skipped") == "caf\ufffd.py: skipped"
     assert printable("plain ü.py") == "plain ü.py"
@@ -619,7 +619,7 @@ def test_cli_commands_in_process(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from review_bot.cli import main
+    from review_bot.commands import main
 
     monkeypatch.chdir(repo.root)
     assert main(["install"]) == 0
@@ -629,12 +629,8 @@ def test_cli_commands_in_process(
     missing = str(tmp_path / "no.gguf")
     assert main(["hook", "--model", missing, "--no-docstrings", "--timeout", "60"]) == 0
     assert "model file not found" in capsys.readouterr().out
-    with pytest.raises(SystemExit) as info:
-        main(["hook", "--model", missing, "--on-error", "fail", "--no-cache", "--no-tests"])
-    assert info.value.code == 1
-    with pytest.raises(SystemExit) as info:
-        main(["hook", "--mode", "check", "--no-tests", "calc.py"])
-    assert info.value.code == 1
+    assert main(["hook", "--model", missing, "--on-error", "fail", "--no-cache", "--no-tests"]) == 1
+    assert main(["hook", "--mode", "check", "--no-tests", "calc.py"]) == 1
     out = capsys.readouterr().out
     assert "calc.add (line 1): docstring missing (no docstring)" in out
     assert "2 of 2 lack a test or a docstring" in out
@@ -664,12 +660,14 @@ def test_commit_without_python_changes_imports_nothing_heavy(repo: GitRepo) -> N
     probe = (
         "import sys, time\n"
         "start = time.perf_counter()\n"
-        "from review_bot.cli import main\n"
+        "from review_bot.commands import main\n"
         "code = main(['hook'])\n"
-        f"import {parent_side}\n"
+        f"import {parent_side}, review_bot.commands.hook, review_bot.commands.options\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('llama_cpp', 'libcst', 'git', 'coverage', 'jinja2', 'unidiff') "
-        "or m in ('review_bot.core', 'review_bot.hook.compute', 'review_bot.hook.check'))\n"
+        "or m in ('review_bot.core', 'review_bot.hook.compute', 'review_bot.hook.check', "
+        "'review_bot.commands.suggest', 'review_bot.commands.review', "
+        "'review_bot.commands.models', 'review_bot.doctor'))\n"
         "print(code, heavy, time.perf_counter() - start)\n"
     )
     result = subprocess.run(

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from review_bot.cli import main
+from review_bot.commands import main
 from review_bot.errors import FatalError
 from review_bot.llm.gpu import backend_name, build_info, describe_gpu_layers, resolve_gpu_layers
 from tests.conftest import make_project
@@ -33,10 +33,7 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # doctor's exit status
-        code = int(exc.code or 0)
+    code = main(list(args))  # every exit status comes back as main()'s return value
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from review_bot.cli import main
+from review_bot.commands import main
 from review_bot.config import Settings
 from review_bot.core import Engine
 from review_bot.errors import FatalError

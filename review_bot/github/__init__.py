@@ -19,5 +19,7 @@ The modules, one job each:
 - `markdown`: the summary comment and the job log's lines;
 - `annotations`: workflow commands, for a token that cannot write;
 - `client`: the REST client and its typed errors;
-- `publish`: posting a plan.
+- `publish`: posting a plan;
+- `post`: what `review-bot review` posts, and where: a new plan, or one read back
+  (`--post-from`), checked against the pull request first.
 """

@@ -24,3 +24,15 @@ def repo_relative(repo: git.Repo, cwd: Path, names: Sequence[str]) -> set[str]:
         if not rel.startswith(".."):
             out.add(rel.replace(os.sep, "/"))
     return out
+
+
+def python_staged(cwd: Path, files: Sequence[Path]) -> bool:
+    """Whether any Python file is staged (and among FILES, if given).
+
+    The hook command asks this before importing the rest of the hook, so that a commit
+    without a Python change costs one small git call. run.run_hook asks again, precisely.
+    """
+    if files:
+        return any(f.suffix == ".py" for f in files)
+    repo = git.find_repo(cwd)
+    return any(c.status != "D" for c in git.staged_changes(repo, pattern="*.py"))

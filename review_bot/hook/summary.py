@@ -92,3 +92,8 @@ def summary(
     )
     lines.append(f"{PREFIX}{', '.join(counts)}; {cost}; {seconds:.1f} s")
     return lines
+
+
+def printable(line: str) -> str:
+    """A file name that is not UTF-8 (kept as surrogates) shown with U+FFFD, not a crash."""
+    return line.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

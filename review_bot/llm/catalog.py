@@ -252,3 +252,16 @@ def human_size(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1000
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def resolve(home: Path, ref: str) -> Path:
+    """A model argument: an existing file, `bundled`, a curated name or a pulled file."""
+    path = Path(ref).expanduser()
+    if path.exists():
+        return path
+    try:
+        return model_path(home, ref)
+    except ModelError:
+        if ref in CATALOG or ref == BUNDLED_NAME:
+            raise
+        return path  # reported as a missing model file where it is used

@@ -1,0 +1,140 @@
+"""Commands for models: `serve`, `models list|info|pull|path` and `doctor`.
+
+Parsing and echo; the work is llm/serve.py, llm/catalog.py, llm/report.py and doctor.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from review_bot.commands.options import backend_options, json_option, settings_flags
+from review_bot.config import Settings, find_project_root, load_settings
+from review_bot.doctor import diagnose
+from review_bot.errors import EXIT_FATAL, EXIT_OK, FatalError, ModelError
+from review_bot.llm import catalog
+from review_bot.llm import serve as server
+from review_bot.llm.models import describe, resolve_model
+from review_bot.llm.report import facts_text, listing_json, listing_lines, model_facts, params_text
+
+
+def _settings(options: dict[str, Any] | None = None) -> Settings:
+    return load_settings(find_project_root(Path.cwd()), settings_flags(options or {}))
+
+
+@click.command()
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    metavar="PATH|NAME",
+    help="GGUF file, curated name or `bundled` (repeatable: the server swaps between them).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--n-ctx", type=click.IntRange(min=128), help="Context size (else n_ctx).")
+@click.option(
+    "--gpu-layers", type=click.IntRange(min=-1), help="Layers on the GPU; -1: auto (else setting)."
+)
+@click.option(
+    "--threads", type=click.IntRange(min=1), help="CPU threads (default: half the cores)."
+)
+@click.option("--print-command", is_flag=True, help="Print the command and config; start nothing.")
+def serve(
+    models: tuple[str, ...],
+    host: str,
+    port: int,
+    threads: int | None,
+    print_command: bool,
+    **options: Any,
+) -> int:
+    """Keep a model loaded in llama-cpp-python's OpenAI-compatible server.
+
+    Point review-bot at it with REVIEW_BOT_BASE_URL=http://HOST:PORT/v1 and commits skip
+    loading the model. REVIEW_BOT_API_KEY, if set, is required of every client.
+    """
+    settings = _settings(options)
+    paths = [catalog.resolve(settings.home, ref) for ref in models]
+    paths = paths or [resolve_model(settings.model)[0]]
+    plan = server.server_plan(settings, paths, host=host, port=port, n_threads=threads)
+    if print_command:
+        click.echo(" ".join(plan.argv))
+        click.echo(json.dumps(server.shown_config(plan), indent=2))
+        return EXIT_OK
+    server.prepare(plan, host, port)
+    names = ", ".join(p.name for p in paths)
+    click.echo(
+        f"review-bot: serving {names} at {plan.base_url}\n"
+        f"  use it with: REVIEW_BOT_BASE_URL={plan.base_url}",
+        err=True,
+    )
+    server.exec_server(plan)
+    return EXIT_OK  # not reached: the server replaced this process
+
+
+@click.group()
+def models() -> None:
+    """List, describe and download GGUF models."""
+
+
+@models.command("list")
+@json_option
+def list_models(as_json: bool) -> int:
+    """GGUF files in the model cache directory and the bundled default."""
+    home = _settings().home
+    if as_json:
+        click.echo(json.dumps(listing_json(home), indent=2))
+    else:
+        for line in listing_lines(home):
+            click.echo(line)
+    return EXIT_OK
+
+
+@models.command("info")
+@click.argument("model")
+@json_option
+def info_command(model: str, as_json: bool) -> int:
+    """What review-bot reads from a GGUF file (a path, curated name or `bundled`)."""
+    settings = _settings()
+    path = catalog.resolve(settings.home, model)
+    facts = model_facts(describe(path, bundled=model == catalog.BUNDLED_NAME), settings)
+    if as_json:
+        click.echo(json.dumps(facts, indent=2))
+    else:
+        click.echo(facts_text(facts), nl=False)
+    return EXIT_OK
+
+
+@models.command("pull")
+@click.argument("name", metavar="NAME|OWNER/REPO/FILE")
+@click.option("--revision", help="A branch, tag or commit of the repository.")
+def pull_command(name: str, revision: str | None) -> int:
+    """Download a model into the cache directory and check its sha256."""
+    path = catalog.pull(_settings().home, name, revision=revision)
+    try:
+        summary = describe(path)
+    except ModelError as exc:
+        raise FatalError(f"downloaded, but {exc}") from None
+    click.echo(f"{path}\n  {summary.arch}, {params_text(summary.n_params)} parameters")
+    return EXIT_OK
+
+
+@models.command("path")
+@click.argument("name")
+def path_command(name: str) -> int:
+    """Print the file of a model: `--model "$(review-bot models path NAME)"`."""
+    click.echo(str(catalog.model_path(_settings().home, name)))
+    return EXIT_OK
+
+
+@click.command()
+@click.option("--model", help="GGUF file or curated name (else the configured model).")
+@backend_options(backend_help="Check this backend.", base_url_help="Check this server.")
+def doctor(model: str | None, **options: Any) -> int:
+    """Report the llama.cpp build, the model, the cache and the settings; exit 1 if unfit."""
+    report = diagnose(find_project_root(Path.cwd()), settings_flags(options), model)
+    click.echo("\n".join(report.lines))
+    return EXIT_FATAL if report.problems else EXIT_OK

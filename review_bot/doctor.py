@@ -1,0 +1,159 @@
+"""`review-bot doctor` below the command line: is everything a run needs present?
+
+The llama.cpp build and its GPU offload, the model (a local file, or the one a server
+serves), the model cache, the server's extra modules, and every setting with where it came
+from. Lines to print, and the problems that make the installation unfit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from review_bot import __version__
+from review_bot.config import Settings, load_settings, read_pyproject
+from review_bot.errors import FatalError, ModelError
+from review_bot.llm import catalog
+from review_bot.llm.models import describe, resolve_model
+from review_bot.llm.report import model_lines
+from review_bot.llm.serve import missing_server_modules
+
+
+class Diagnosis(NamedTuple):
+    lines: list[str]
+    problems: list[str]  # none: all needed parts are present
+
+
+def diagnose(root: Path, flags: Mapping[str, Any], model: str | None = None) -> Diagnosis:
+    """The report of `doctor` for the project at `root`; `model` is a file or curated name."""
+    from review_bot.core.backends import uses_server
+    from review_bot.llm.gpu import build_info, describe_gpu_layers, resolve_gpu_layers
+
+    problems: list[str] = []
+    notes: list[str] = []
+    flags = dict(flags)
+    base_settings = load_settings(root, flags)
+    if model:
+        flags["model"] = catalog.resolve(base_settings.home, model)
+    settings = load_settings(root, flags)
+    out = [f"review-bot {__version__} (Python {sys.version.split()[0]})"]
+
+    gpu_offload = False
+    try:
+        build = build_info()
+    except FatalError as exc:
+        problems.append(str(exc))
+    else:
+        gpu_offload = build.gpu_offload
+        offload = "GPU offload available" if build.gpu_offload else "no GPU offload"
+        out.append(f"llama-cpp-python {build.version}: {build.backend} build ({offload})")
+        out.append(f"  {build.system_info}")
+    try:
+        layers = resolve_gpu_layers(settings.gpu_layers, gpu_offload=gpu_offload)
+    except FatalError as exc:
+        problems.append(str(exc))
+    else:
+        account = describe_gpu_layers(settings.gpu_layers, layers)
+        out.append(f"gpu_layers: {settings.gpu_layers} ({account})")
+        if settings.gpu_layers > 0 and not gpu_offload:
+            notes.append(
+                "gpu_layers is set but this llama-cpp-python has no GPU backend: rebuild it "
+                'with CMAKE_ARGS="-DGGML_CUDA=on" (or -DGGML_METAL=on) to use the GPU'
+            )
+
+    if uses_server(settings):
+        out.append(f"backend: openai, server at {settings.base_url}")
+        out.extend(_check_server(settings, problems))
+    else:
+        out.append("backend: llamacpp (in process)")
+        out.extend(_check_local_model(settings, problems))
+
+    directory = catalog.models_dir(settings.home)
+    count, size = catalog.directory_size(directory)
+    out.append(f"model cache: {directory} ({count} GGUF files, {catalog.human_size(size)})")
+    out.append(f"state directory: {settings.home}")
+    missing = missing_server_modules()
+    if missing:
+        notes.append(f"`review-bot serve` needs llama-cpp-python[server]: {', '.join(missing)}")
+    out.append(f"configuration (project {root}):")
+    out.extend(config_sources(root, settings, flags))
+    for note in notes:
+        out.append(f"note: {note}")
+    if problems:
+        out.append("missing:")
+        out.extend(f"  - {problem}" for problem in problems)
+    else:
+        out.append("all needed parts are present")
+    return Diagnosis(out, problems)
+
+
+def config_sources(root: Path, settings: Settings, flags: Mapping[str, Any]) -> list[str]:
+    """`name = value (where from)` for every setting; secrets are not shown."""
+    pyproject = read_pyproject(root)
+    lines = []
+    for field in dataclasses.fields(settings):
+        name = field.name
+        value: Any = getattr(settings, name)
+        if flags.get(name) is not None:
+            origin = "flag"
+        elif os.environ.get(f"REVIEW_BOT_{name.upper()}"):
+            origin = f"REVIEW_BOT_{name.upper()}"
+        elif name in pyproject:
+            origin = "pyproject.toml"
+        else:
+            origin = "default"
+        if name == "api_key":
+            value = "(set)" if value else "(not set)"
+        lines.append(f"  {name} = {value}  ({origin})")
+    return lines
+
+
+def _check_local_model(settings: Settings, problems: list[str]) -> list[str]:
+    try:
+        path, bundled = resolve_model(settings.model)
+        info = describe(path, bundled)
+    except ModelError as exc:
+        problems.append(str(exc))
+        return ["model: unusable"]
+    return model_lines(info, settings)
+
+
+def _check_server(settings: Settings, problems: list[str]) -> list[str]:
+    from review_bot.llm.openai_http import Client, discover
+
+    if not settings.base_url:
+        problems.append("backend openai needs base_url (--base-url or REVIEW_BOT_BASE_URL)")
+        return []
+    try:
+        client = Client(
+            settings.base_url,
+            api_key=settings.api_key,
+            timeout_s=min(settings.request_timeout_s, 10.0),
+            retries=1,
+        )
+    except FatalError as exc:
+        problems.append(str(exc))
+        return []
+    try:
+        served = discover(
+            client,
+            settings.model,
+            ready_timeout_s=min(settings.request_timeout_s, 10.0),
+            connect_grace_s=1.0,
+        )
+    except FatalError as exc:
+        problems.append(str(exc))
+        return ["  server: unreachable or unusable"]
+    finally:
+        client.close()
+    how = (
+        "chat through the server's template"
+        if served.server_chat
+        else "chat template rendered here, sent as completions"
+    )
+    lines = [f"  server: {served.flavor}, serving {served.id}; {how}"]
+    return lines + model_lines(served.info, settings)
