@@ -8,7 +8,7 @@ The test seam: a command that runs the core (`suggest`, `review`) asks `backend_
 for the backend to use. Tests invoke the group with `obj={"backend_factory": FACTORY}`
 (click's `ctx.obj`), FACTORY being `(model path, bundled, settings) -> Backend`, e.g. a
 scripted model; without it the settings choose (core/backends.py). The hook runs the core
-in a worker process and has its own seam (`hook.run.run_hook(backend_factory=...)`).
+in a worker process and has its own seam (`hook.run.run_hook(run_core=...)`).
 
 Imported on every commit (the hook command): nothing heavy here.
 """
