@@ -16,7 +16,7 @@ from review_bot.diff import (
     unquote_path,
 )
 from review_bot.errors import FatalError
-from tests.test_git import GitRepo, scrub_git_env
+from tests.helpers.repos import GitRepo, scrub_git_env
 
 
 @pytest.fixture(autouse=True)

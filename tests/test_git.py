@@ -1,5 +1,4 @@
-"""git.py against real repositories (never a mocked git), plus the helpers the hook tests
-share: GitRepo and scrub_git_env."""
+"""git.py against real repositories (never a mocked git)."""
 
 from __future__ import annotations
 
@@ -15,93 +14,7 @@ import pytest
 
 from review_bot import git
 from review_bot.errors import FatalError
-
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "Test Author",
-    "GIT_AUTHOR_EMAIL": "author@example.invalid",
-    "GIT_COMMITTER_NAME": "Test Author",
-    "GIT_COMMITTER_EMAIL": "author@example.invalid",
-}
-
-
-def scrub_git_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No GIT_* from whoever runs the tests (a hook sets GIT_INDEX_FILE), no user config."""
-    for name in list(os.environ):
-        if name.startswith("GIT_") or name in ("SKIP", "PRE_COMMIT"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    for name, value in IDENTITY.items():
-        monkeypatch.setenv(name, value)
-
-
-class GitRepo:
-    """A real repository in a temporary directory, driven by the git command line."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    @classmethod
-    def create(cls, root: Path) -> GitRepo:
-        root.mkdir(parents=True, exist_ok=True)
-        repo = cls(root)
-        repo.git("init", "-q", "-b", "main")
-        return repo
-
-    def git(
-        self,
-        *args: str,
-        check: bool = True,
-        env: dict[str, str] | None = None,
-        input: bytes | None = None,
-        cwd: Path | None = None,
-    ) -> subprocess.CompletedProcess[bytes]:
-        result = subprocess.run(
-            ["git", *args],
-            cwd=cwd or self.root,
-            capture_output=True,
-            env={**os.environ, **(env or {})},
-            input=input,
-            check=False,
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(
-                f"git {' '.join(args)} failed ({result.returncode}):\n"
-                f"{result.stdout.decode(errors='replace')}{result.stderr.decode(errors='replace')}"
-            )
-        return result
-
-    def write(self, rel: str, content: str | bytes) -> Path:
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-        return path
-
-    def read(self, rel: str) -> bytes | None:
-        path = self.root / rel
-        return path.read_bytes() if path.is_file() else None
-
-    def commit_all(self, message: str = "commit") -> None:
-        self.git("add", "-A")
-        self.git("commit", "-q", "--no-verify", "-m", message)
-
-    def staged(self, rel: str) -> bytes | None:
-        result = self.git("cat-file", "blob", f":{rel}", check=False)
-        return result.stdout if result.returncode == 0 else None
-
-    def index(self) -> dict[str, tuple[str, str]]:
-        """path -> (mode, blob id) of every stage-0 index entry."""
-        out = self.git("ls-files", "--stage", "-z").stdout
-        entries: dict[str, tuple[str, str]] = {}
-        for record in out.split(b"\0"):
-            if record:
-                meta, _, name = record.partition(b"\t")
-                mode, sha, _stage = meta.decode().split()
-                entries[os.fsdecode(name)] = (mode, sha)
-        return entries
-
-    def status(self) -> str:
-        return self.git("status", "--porcelain").stdout.decode("utf-8", "replace")
+from tests.helpers.repos import GitRepo, scrub_git_env
 
 
 @pytest.fixture(autouse=True)

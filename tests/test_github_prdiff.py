@@ -8,7 +8,7 @@ import pytest
 
 from review_bot import prdiff
 from review_bot.errors import FatalError
-from tests.test_review_e2e import commit, git
+from tests.helpers.repos import commit, git
 
 BASE = "".join(f"line{n}\n" for n in range(1, 31))
 

@@ -26,7 +26,7 @@ from review_bot.hook.run import HookOptions, HookResult, run_hook
 from review_bot.hook.worker import worker_main
 from review_bot.llm.scripted import ScriptedBackend, scripted_info
 from review_bot.records import Outcome, RunStats, TargetResult
-from tests.test_git import GitRepo, scrub_git_env
+from tests.helpers.repos import GitRepo, scrub_git_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

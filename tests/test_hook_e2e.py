@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from review_bot.hook.run import HookOptions, run_hook
-from tests.test_git import GitRepo, scrub_git_env
+from tests.helpers.repos import GitRepo, scrub_git_env
 from tests.test_hook import ADD_TEST, DOC_REPLY, fence, scripted
 
 ROOT = Path(__file__).resolve().parent.parent

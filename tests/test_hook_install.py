@@ -9,7 +9,7 @@ import pytest
 
 from review_bot.errors import FatalError
 from review_bot.hook import install
-from tests.test_git import GitRepo, scrub_git_env
+from tests.helpers.repos import GitRepo, scrub_git_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

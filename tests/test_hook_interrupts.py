@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.processes import alive, default_sigint
-from tests.test_git import GitRepo, scrub_git_env
+from tests.helpers.repos import GitRepo, scrub_git_env
 
 ROOT = Path(__file__).resolve().parent.parent
 

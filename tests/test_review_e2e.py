@@ -19,6 +19,7 @@ from review_bot.commands import cli, main
 from review_bot.github.records import MARKER_RE, SUMMARY_MARKER
 from review_bot.llm.scripted import ScriptedBackend, scripted_info
 from tests.github_stub import GitHubStub
+from tests.helpers.repos import commit, git
 
 ROOT = Path(__file__).resolve().parent.parent
 REPO = "octo/demo"
@@ -107,36 +108,6 @@ def scripted(
     backend = ScriptedBackend(scripted_info())
     backend.default = lambda prompt: reply(prompt, tests or TESTS, docs or DOCS)
     return backend
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, check=False, env=_git_env()
-    )
-    assert done.returncode == 0, f"git {args}: {done.stdout}{done.stderr}"
-    return done.stdout.strip()
-
-
-def _git_env() -> dict[str, str]:
-    return {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ["HOME"],
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.invalid",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.invalid",
-    }
-
-
-def commit(repo: Path, files: dict[str, str], message: str) -> str:
-    for rel, text in files.items():
-        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
-        (repo / rel).write_text(text)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", message)
-    return git(repo, "rev-parse", "HEAD")
 
 
 class PR:
