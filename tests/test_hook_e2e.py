@@ -26,8 +26,8 @@ import pytest
 import yaml
 
 from review_bot.hook.run import HookOptions, run_hook
+from tests.helpers.hook import ADD_TEST, DOC_REPLY, fence, scripted
 from tests.helpers.repos import GitRepo, scrub_git_env
-from tests.test_hook import ADD_TEST, DOC_REPLY, fence, scripted
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -68,7 +68,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from review_bot.hook.run import HookOptions, run_hook
-from tests.test_hook import fake_core
+from tests.helpers.hook import fake_core
 try:
     result = run_hook(Path.cwd(), {"model": sys.argv[2]}, HookOptions(memo=False),
                       run_core=fake_core)

@@ -39,9 +39,9 @@ from hypothesis import strategies as st
 
 from review_bot.hook.run import HookOptions, run_hook
 from review_bot.write.tests import GENERATED_HEADER
+from tests.helpers.hook import fake_core, fence, scripted
 from tests.helpers.processes import default_sigint, processes_in, wait_until_none_in
 from tests.helpers.repos import GitRepo, scrub_git_env
-from tests.test_hook import fake_core, fence, scripted
 
 ROOT = Path(__file__).resolve().parent.parent
 PROPERTY_EXAMPLES = 300
