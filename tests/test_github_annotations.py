@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from review_bot.github.annotations import annotation, escape_data, escape_property
-from tests.github_plans import suggestion
+from tests.helpers.github_plans import suggestion
 
 
 def test_workflow_command_escaping() -> None:

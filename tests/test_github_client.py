@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from review_bot.github.client import GitHub, GitHubError, ReadOnlyError, UnprocessableError
-from tests.github_plans import SHA1, SHA2
-from tests.github_stub import READ_ONLY_MESSAGE, GitHubStub
+from tests.helpers.github_plans import SHA1, SHA2
+from tests.helpers.github_stub import READ_ONLY_MESSAGE, GitHubStub
 
 
 @pytest.fixture

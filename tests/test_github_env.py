@@ -10,7 +10,7 @@ import pytest
 from review_bot.errors import FatalError
 from review_bot.github.env import DEFAULT_API_URL, pull_request_from_env
 from review_bot.github.records import PullRequest
-from tests.github_plans import SHA1, SHA2
+from tests.helpers.github_plans import SHA1, SHA2
 
 
 def test_pull_request_from_the_event_and_flags(tmp_path: Path) -> None:

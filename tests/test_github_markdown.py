@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from review_bot.github.markdown import fence, render_summary
 from review_bot.github.records import MAX_BODY, SUMMARY_MARKER
-from tests.github_plans import plan, suggestion
+from tests.helpers.github_plans import plan, suggestion
 
 
 def test_fence_outgrows_backticks_in_the_content() -> None:

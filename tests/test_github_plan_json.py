@@ -10,7 +10,7 @@ import pytest
 from review_bot.errors import FatalError
 from review_bot.github.plan_json import plan_from_json, plan_to_json
 from review_bot.github.records import MAX_BODY
-from tests.github_plans import plan, suggestion
+from tests.helpers.github_plans import plan, suggestion
 
 
 def test_plan_round_trips_through_json() -> None:

@@ -9,8 +9,8 @@ import pytest
 
 from review_bot.github.client import GitHub
 from review_bot.github.publish import publish
-from tests.github_plans import SHA1, SHA2, plan, suggestion
-from tests.github_stub import READ_ONLY_MESSAGE, GitHubStub
+from tests.helpers.github_plans import SHA1, SHA2, plan, suggestion
+from tests.helpers.github_stub import READ_ONLY_MESSAGE, GitHubStub
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 from review_bot.commands import cli, main
 from review_bot.github.records import MARKER_RE, SUMMARY_MARKER
 from review_bot.llm.scripted import ScriptedBackend, scripted_info
-from tests.github_stub import GitHubStub
+from tests.helpers.github_stub import GitHubStub
 from tests.helpers.repos import commit, git
 
 ROOT = Path(__file__).resolve().parent.parent
