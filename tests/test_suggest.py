@@ -16,7 +16,7 @@ from review_bot.config import Settings
 from review_bot.llm.scripted import ScriptedBackend, scripted_info
 from review_bot.records import Outcome
 from review_bot.suggest import suggest
-from tests.conftest import make_project
+from tests.helpers.projects import make_project
 
 CALC = """\
 def add(a: int, b: int) -> int:
