@@ -12,39 +12,8 @@ from review_bot.llm.gguf import read_header
 from review_bot.llm.models import auto_strategies, bundled_model, describe, resolve_model
 from review_bot.llm.scripted import ScriptedBackend, scripted_info
 from review_bot.llm.session import ModelSession
-
-# CodeGemma-7b-it's chat template, verbatim from its tokenizer_config.json (the Gemma
-# instruct template): it refuses a system message outright.
-CODEGEMMA_TEMPLATE = (
-    "{{ bos_token }}{% if messages[0]['role'] == 'system' %}"
-    "{{ raise_exception('System role not supported') }}{% endif %}"
-    "{% for message in messages %}"
-    "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
-    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}"
-    "{% endif %}"
-    "{% if (message['role'] == 'assistant') %}{% set role = 'model' %}"
-    "{% else %}{% set role = message['role'] %}{% endif %}"
-    "{{ '<start_of_turn>' + role + '\\n' + message['content'] | trim + '<end_of_turn>\\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{'<start_of_turn>model\\n'}}{% endif %}"
-)
-
-# CodeLlama-7b-Instruct's template: the system text goes inside <<SYS>> of the first turn.
-CODELLAMA_TEMPLATE = (
-    "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}"
-    "{% set system_message = messages[0]['content'] %}{% else %}"
-    "{% set loop_messages = messages %}{% set system_message = false %}{% endif %}"
-    "{% for message in loop_messages %}"
-    "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
-    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}"
-    "{% endif %}"
-    "{% if loop.index0 == 0 and system_message != false %}"
-    "{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}"
-    "{% else %}{% set content = message['content'] %}{% endif %}"
-    "{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content | trim + ' [/INST]' }}"
-    "{% elif message['role'] == 'assistant' %}{{ ' '  + content | trim + ' ' + eos_token }}"
-    "{% endif %}{% endfor %}"
-)
+from tests.helpers.chat_templates import CODEGEMMA_TEMPLATE, CODELLAMA_TEMPLATE
+from tests.helpers.gguf import write_gguf
 
 MESSAGES = [
     {"role": "system", "content": "You write pytest tests."},
@@ -82,16 +51,6 @@ def test_plain_chat_for_template_less_models() -> None:
     assert text.endswith("### Response:\n")
 
 
-def _gguf(path: Path, kv: dict[str, str], tensors: int = 0) -> Path:
-    out = bytearray(b"GGUF" + struct.pack("<IQQ", 3, tensors, len(kv)))
-    for key, value in kv.items():
-        raw_key, raw_value = key.encode(), value.encode()
-        out += struct.pack("<Q", len(raw_key)) + raw_key + struct.pack("<I", 8)
-        out += struct.pack("<Q", len(raw_value)) + raw_value
-    path.write_bytes(bytes(out))
-    return path
-
-
 def test_bad_model_files_give_one_clear_line(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="model file not found"):
         read_header(tmp_path / "missing.gguf")
@@ -103,7 +62,7 @@ def test_bad_model_files_give_one_clear_line(tmp_path: Path) -> None:
     truncated.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 5))
     with pytest.raises(ModelError, match="truncated GGUF file"):
         read_header(truncated)
-    odd = _gguf(tmp_path / "odd.gguf", {"general.architecture": "clip"})
+    odd = write_gguf(tmp_path / "odd.gguf", {"general.architecture": "clip"})
     with pytest.raises(ModelError, match="unsupported model architecture 'clip'"):
         describe(odd)
     with pytest.raises(ModelError, match="not a file"):

@@ -22,10 +22,10 @@ import pytest
 from review_bot.commands import main
 from review_bot.errors import FatalError
 from review_bot.llm.gpu import backend_name, build_info, describe_gpu_layers, resolve_gpu_layers
+from tests.helpers.gguf import codegemma_it
+from tests.helpers.gguf import write_gguf as _gguf
+from tests.helpers.openai_stub import Reply, Stub, free_port, models_list, stub
 from tests.helpers.projects import make_project
-from tests.test_llm import _gguf
-from tests.test_openai_backend import Reply, Stub, free_port, models_list, stub
-from tests.test_templates_real import codegemma_it
 
 __all__ = ["stub"]  # the OpenAI-compatible stub fixture, shared with its own module
 
