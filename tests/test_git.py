@@ -1,4 +1,4 @@
-"""git.py against real repositories (never a mocked git), plus the helpers the hook tests
+"""git/plumbing.py against real repositories (never a mocked git), plus the helpers the hook tests
 share: GitRepo and scrub_git_env."""
 
 from __future__ import annotations
