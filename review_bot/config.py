@@ -56,6 +56,7 @@ class Settings:
     seed: int = 1234
     n_cases: int = 8
     gpu_layers: int = -1  # -1: auto, every layer on a GPU build of llama.cpp, else none
+    threads: int = 0  # CPU threads of llama.cpp; 0: physical cores less the busy ones
     # backends (the models issue): "llamacpp" in process, or "openai" over HTTP
     backend: str = "llamacpp"
     base_url: str | None = None
@@ -131,6 +132,7 @@ _FIELDS: dict[str, Any] = {
     "seed": int,
     "n_cases": int,
     "gpu_layers": int,
+    "threads": int,
     "backend": str,
     "base_url": str,
     "api_key": str,

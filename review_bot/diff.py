@@ -1,8 +1,41 @@
-"""unidiff -> changed line ranges per file.
+r"""A unified diff -> per file: its status, the changed new-side lines and the hunks.
 
-A function is a target when one of its lines is in the ranges of its file: the lines the
-staged diff adds or changes, plus, for a pure deletion, the line just above the removed
-ones (deleting a statement changes the function around it).
+One parser serves both diffs review-bot reads: the hook's staged diff (`git diff --cached
+-U0`, no context lines) and the pull request's (`git diff base...head -U3`, with context).
+A function is a target when one of its lines is in the `ranges` of its file:
+
+- every line added or changed on the new side;
+- for removed lines with nothing added in their place, the new-side line ABOVE them (line 1
+  when they were at the top of the file). Deleting the last statements of a function must
+  mark that function, not the one after it.
+
+The same deletion gives the same ranges whether or not the diff carries context lines:
+
+>>> staged = '''diff --git a/m.py b/m.py
+... --- a/m.py
+... +++ b/m.py
+... @@ -3 +2,0 @@
+... -    print(x)
+... '''
+>>> pull_request = '''diff --git a/m.py b/m.py
+... --- a/m.py
+... +++ b/m.py
+... @@ -1,5 +1,4 @@
+...  def first(x):
+...      x += 1
+... -    print(x)
+...  def second(y):
+...      return y
+... '''
+>>> [d.ranges for d in parse_diff(staged)], [d.ranges for d in parse_diff(pull_request)]
+([((2, 2),)], [((2, 2),)])
+
+Line 2 is inside first(), which lost a line; second() (line 3 now) is untouched. The `hunks`
+are what GitHub accepts review comments on: the new-side lines of each hunk, context
+included (none for a hunk that only removes lines).
+
+>>> parse_diff(pull_request)[0].hunks
+(Hunk(start=1, end=4),)
 """
 
 from __future__ import annotations
@@ -17,12 +50,27 @@ Status = Literal["added", "modified", "renamed", "deleted"]
 Range = tuple[int, int]  # first and last line, 1-based, inclusive
 
 
+class Hunk(NamedTuple):
+    """The new-side lines of one hunk, context included: 1-based, inclusive."""
+
+    start: int
+    end: int
+
+
 class FileDiff(NamedTuple):
-    path: str  # the path in the index (the new name of a renamed file); old name if deleted
+    path: str  # the new-side path (the new name of a renamed file); the old name if deleted
     old_path: str | None  # the path before: None for an added file
     status: Status
     binary: bool
-    ranges: tuple[Range, ...]  # changed lines of the staged version, sorted, disjoint
+    ranges: tuple[Range, ...]  # changed new-side lines and deletion anchors, sorted, disjoint
+    hunks: tuple[Hunk, ...] = ()  # the new-side lines of each hunk (what GitHub comments on)
+
+    def hunk_of(self, start: int, end: int) -> Hunk | None:
+        """The one hunk holding every line of [start, end], if any."""
+        for hunk in self.hunks:
+            if hunk.start <= start and end <= hunk.end:
+                return hunk
+        return None
 
 
 _ESCAPES = {
@@ -94,15 +142,15 @@ def intersects(ranges: Sequence[Range], first: int, last: int) -> bool:
 
 
 def parse_diff(text: str) -> list[FileDiff]:
-    """The files of a unified diff (git's format, `a/` and `b/` prefixes) with the ranges
-    of changed lines on the new side."""
+    """The files of a unified diff (git's format, `a/` and `b/` prefixes, with or without
+    context lines): status, changed new-side lines and hunks, as the module docstring says."""
     from unidiff.errors import UnidiffParseError
     from unidiff.patch import PatchSet
 
     try:
         patch = PatchSet(text)
     except UnidiffParseError as exc:
-        raise FatalError(f"cannot read the staged diff: {exc}") from None
+        raise FatalError(f"cannot read the output of git diff: {exc}") from None
     files: list[FileDiff] = []
     for patched in patch:
         old = _strip_prefix(patched.source_file, "a/")
@@ -117,7 +165,10 @@ def parse_diff(text: str) -> list[FileDiff]:
         else:
             status = "modified"
         touched: set[int] = set()
+        hunks: list[Hunk] = []
         for hunk in patched:
+            if hunk.target_length > 0:
+                hunks.append(Hunk(hunk.target_start, hunk.target_start + hunk.target_length - 1))
             # The new-side line above the next line of the hunk: where a deletion lands.
             above = hunk.target_start - 1 if hunk.target_length else hunk.target_start
             # Removed lines replaced by added ones are covered by those; a removal with no
@@ -140,7 +191,8 @@ def parse_diff(text: str) -> list[FileDiff]:
                 touched.add(max(above, 1))
         path = new if new is not None else old
         assert path is not None
-        files.append(FileDiff(path, old, status, bool(patched.is_binary_file), to_ranges(touched)))
+        binary = bool(patched.is_binary_file)
+        files.append(FileDiff(path, old, status, binary, to_ranges(touched), tuple(hunks)))
     return files
 
 

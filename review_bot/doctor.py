@@ -32,6 +32,7 @@ def diagnose(root: Path, flags: Mapping[str, Any], model: str | None = None) -> 
     """The report of `doctor` for the project at `root`; `model` is a file or curated name."""
     from review_bot.core.backends import uses_server
     from review_bot.llm.gpu import build_info, describe_gpu_layers, resolve_gpu_layers
+    from review_bot.llm.threads import resolve_threads
 
     problems: list[str] = []
     notes: list[str] = []
@@ -65,6 +66,8 @@ def diagnose(root: Path, flags: Mapping[str, Any], model: str | None = None) -> 
                 'with CMAKE_ARGS="-DGGML_CUDA=on" (or -DGGML_METAL=on) to use the GPU'
             )
 
+    threads = resolve_threads(settings.threads)
+    out.append(f"threads: {threads.n} ({threads.why})")
     if uses_server(settings):
         out.append(f"backend: openai, server at {settings.base_url}")
         out.extend(_check_server(settings, problems))

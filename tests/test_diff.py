@@ -1,13 +1,17 @@
-"""diff.py: changed line ranges from real `git diff` output."""
+"""diff.py: changed line ranges and hunks from real `git diff` output, staged and PR."""
 
 from __future__ import annotations
 
+import doctest
 from pathlib import Path
 
 import pytest
 
+from review_bot import diff as diff_module
+from review_bot import git
 from review_bot.diff import (
     FileDiff,
+    Hunk,
     common_changes,
     intersects,
     lines_of,
@@ -77,6 +81,52 @@ def test_pure_deletion_marks_the_line_above(repo: GitRepo) -> None:
     assert intersects(diff.ranges, 1, 4) and not intersects(diff.ranges, 6, 7)
 
 
+# Two functions with no blank line between them: the line below a deletion at the end of
+# first() is second()'s `def`.
+ADJACENT = """\
+def first(x):
+    x += 1
+    print(x)
+def second(y):
+    return y
+"""
+
+
+def test_deletion_at_the_end_of_a_function_marks_it_in_both_diffs(repo: GitRepo) -> None:
+    # One rule for the staged diff (no context) and the PR's (three lines of context): the
+    # line ABOVE the removed ones, so first() changed and second() did not.
+    repo.write("m.py", ADJACENT)
+    repo.commit_all()
+    base = repo.git("rev-parse", "HEAD").stdout.decode().strip()
+    repo.write("m.py", ADJACENT.replace("    print(x)\n", ""))
+    repo.git("add", "m.py")
+    handle = git.find_repo(repo.root)
+    [staged_diff] = parse_diff(git.staged_diff(handle))
+    repo.git("commit", "-q", "--no-verify", "-m", "drop the print")
+    head = repo.git("rev-parse", "HEAD").stdout.decode().strip()
+    [pr_diff] = parse_diff(git.three_dot_diff(handle, base, head))
+    assert staged_diff.ranges == pr_diff.ranges == ((2, 2),)
+    assert intersects(pr_diff.ranges, 1, 2) and not intersects(pr_diff.ranges, 3, 4)
+    # Hunks: none for the staged pure deletion, the context lines for the PR's.
+    assert staged_diff.hunks == () and pr_diff.hunks == (Hunk(1, 4),)
+
+
+def test_hunks_of_a_staged_diff_and_hunk_of(repo: GitRepo) -> None:
+    repo.write("m.py", BEFORE)
+    repo.commit_all()
+    repo.write("m.py", BEFORE.replace("    a = 1\n    b = 2\n", "    a = 10\n") + "    # one\n")
+    repo.git("add", "m.py")
+    [diff] = staged(repo)
+    assert diff.hunks == (Hunk(2, 2), Hunk(8, 8))
+    assert diff.hunk_of(8, 8) == Hunk(8, 8) and diff.hunk_of(2, 8) is None
+
+
+def test_module_docstring_examples_run() -> None:
+    # The deletion rule, shown on a staged and a PR diff of the same change.
+    failed, attempted = doctest.testmod(diff_module, raise_on_error=False, verbose=False)
+    assert attempted > 0 and failed == 0
+
+
 def test_deletion_at_the_top_marks_line_one(repo: GitRepo) -> None:
     repo.write("m.py", "import os\n" + BEFORE)
     repo.commit_all()
@@ -142,5 +192,5 @@ def test_common_changes_keeps_what_differs_from_every_parent() -> None:
 
 
 def test_garbage_is_one_clear_error() -> None:
-    with pytest.raises(FatalError, match="cannot read the staged diff"):
+    with pytest.raises(FatalError, match="cannot read the output of git diff"):
         parse_diff("diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n+only one line\n")

@@ -1,4 +1,4 @@
-"""git.py against real repositories (never a mocked git)."""
+"""git/plumbing.py against real repositories (never a mocked git)."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import socket
 import struct
 import threading
@@ -380,6 +381,7 @@ def test_doctor_reports_build_model_cache_and_config(
     assert "  runs = 3  (REVIEW_BOT_RUNS)" in out
     assert "  convention = numpy  (pyproject.toml)" in out
     assert "  strategy = auto  (default)" in out
+    assert re.search(r"^threads: [1-9]\d* \(auto: \d+ physical cores, ", out, re.MULTILINE)
     assert "  api_key = (set)  (REVIEW_BOT_API_KEY)" in out and "topsecret" not in out
     assert out.rstrip().endswith("all needed parts are present")
 

@@ -23,6 +23,7 @@ NO_URL = "the openai backend needs the server's URL: --base-url or REVIEW_BOT_BA
 def llamacpp_factory(path: Path, bundled: bool, settings: Settings) -> Backend:
     from review_bot.llm.gpu import resolve_gpu_layers
     from review_bot.llm.llamacpp import LlamaCppBackend
+    from review_bot.llm.threads import resolve_threads
 
     return LlamaCppBackend(
         path,
@@ -30,6 +31,7 @@ def llamacpp_factory(path: Path, bundled: bool, settings: Settings) -> Backend:
         n_ctx=settings.n_ctx,
         gpu_layers=resolve_gpu_layers(settings.gpu_layers),
         seed=settings.seed,
+        n_threads=resolve_threads(settings.threads).n,
     )
 
 

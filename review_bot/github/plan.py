@@ -29,7 +29,7 @@ from review_bot.progress import Progress, SilentProgress
 
 if TYPE_CHECKING:
     from review_bot.core import BackendFactory
-    from review_bot.prdiff import FileDiff
+    from review_bot.diff import FileDiff
     from review_bot.records import Target
 
 
@@ -148,10 +148,10 @@ def build_plan(
     progress: Progress | None = None,
 ) -> ReviewPlan:
     """Run the core on the functions that `base...head` changed; no network, no token."""
-    from review_bot import core, prdiff
+    from review_bot import core, git
     from review_bot.config import load_settings
     from review_bot.core import FileChange
-    from review_bot.diff import to_ranges
+    from review_bot.diff import parse_diff
     from review_bot.paths import generated_test_path
 
     started = time.perf_counter()
@@ -160,20 +160,25 @@ def build_plan(
         raise FatalError(
             "no pull request to review: run on a pull_request event or pass --base and --head"
         )
-    repo = prdiff.open_repo(checkout)
-    base = prdiff.resolve(repo, pr.base, "base")
-    head = prdiff.resolve(repo, pr.head, "head")
-    if prdiff.persisted_credentials(repo):
+    repo = git.find_repo(checkout)
+    base = git.resolve_commit(repo, pr.base, "base")
+    head = git.resolve_commit(repo, pr.head, "head")
+    if git.persisted_credentials(repo):
         progress.notice(
             "review-bot: warning: this checkout keeps a token in .git/config, which generated "
             "tests could read; check out with persist-credentials: false"
         )
-    diffs = [d for d in prdiff.pr_diff(repo, base, head) if is_reviewed(d.path)]
+    # A deleted file has no head side to review, a binary one no lines to read.
+    diffs = [
+        d
+        for d in parse_diff(git.three_dot_diff(repo, base, head))
+        if d.status != "deleted" and not d.binary and is_reviewed(d.path)
+    ]
     by_path = {d.path: d for d in diffs}
-    with prdiff.head_tree(repo, head) as tree:
+    with git.head_tree(repo, head) as tree:
         settings = load_settings(tree, flags)
         files = [
-            FileChange(tree / d.path, to_ranges(d.added | d.deleted_at), f"`{d.path}`")
+            FileChange(tree / d.path, d.ranges, f"`{d.path}`")
             for d in diffs
             if (tree / d.path).is_file() and not (tree / d.path).is_symlink()
         ]

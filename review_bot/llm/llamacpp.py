@@ -41,12 +41,14 @@ class LlamaCppBackend:
         n_ctx: int = 4096,
         gpu_layers: int = 0,
         seed: int = 1234,
+        n_threads: int = 1,
     ) -> None:
         self.path = path
         self._info = describe(path, bundled)  # validates the file before any load
         self.n_ctx = n_ctx
         self.gpu_layers = gpu_layers
         self.seed = seed
+        self.n_threads = n_threads
         self._llama: Any = None
         self._load_s = 0.0
 
@@ -69,7 +71,8 @@ class LlamaCppBackend:
                     self._llama = llama_cpp.Llama(
                         model_path=str(self.path),
                         n_ctx=n_ctx,
-                        n_threads=os.cpu_count() or 1,
+                        n_threads=self.n_threads,
+                        n_threads_batch=self.n_threads,
                         n_gpu_layers=self.gpu_layers,
                         seed=self.seed,
                         verbose=False,

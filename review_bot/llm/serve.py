@@ -33,6 +33,9 @@ def server_plan(
     from review_bot.llm.gpu import resolve_gpu_layers
 
     layers = resolve_gpu_layers(settings.gpu_layers)
+    # A resident server is not sized by this moment's load: --threads, else the
+    # `threads` setting when set, else llama-cpp-python's own defaults.
+    n_threads = n_threads if n_threads is not None else (settings.threads or None)
     entries = []
     for path in models:
         info = describe(path)  # a bad file: one line now, not a traceback from the server

@@ -1,4 +1,4 @@
-"""The only place that talks to git.
+"""git's plumbing: one subprocess helper and the cheap calls the hook makes at every commit.
 
 Small single-purpose functions over one subprocess helper, `run()`, whose errors show the
 command, its return code, stdout and stderr. GitPython opens repositories where review-bot

@@ -1,0 +1,50 @@
+"""llm/threads: the `threads` setting and a default that does not oversubscribe."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from review_bot.config import Settings, load_settings
+from review_bot.core.backends import llamacpp_factory
+from review_bot.llm.threads import physical_cores, resolve_threads, running_others
+
+HYPERTHREADED = "".join(
+    f"processor\t: {n}\nphysical id\t: 0\ncore id\t\t: {n // 2}\n\n" for n in range(4)
+)
+
+
+def test_physical_cores_not_hyperthreads(tmp_path: Path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(HYPERTHREADED)
+    assert physical_cores(cpuinfo) == 2
+    assert physical_cores(tmp_path / "missing") is None
+
+
+def test_running_others_leaves_this_process_out(tmp_path: Path) -> None:
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  1 2 3\nprocs_running 3\nprocs_blocked 0\n")
+    assert running_others(stat) == 2
+    stat.write_text("cpu  1 2 3\n")
+    assert running_others(stat) is None
+
+
+def test_the_setting_wins_and_the_default_is_within_the_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert resolve_threads(3) == (3, "set")
+    auto = resolve_threads(0)
+    assert 1 <= auto.n <= (os.cpu_count() or 1) and auto.why.startswith("auto: ")
+    monkeypatch.setenv("REVIEW_BOT_THREADS", "2")
+    assert load_settings(tmp_path, {}).threads == 2
+
+
+@pytest.mark.model
+def test_llama_cpp_runs_with_the_threads_it_was_given(smollm: Path, tmp_path: Path) -> None:
+    backend = llamacpp_factory(smollm, True, Settings(threads=1, home=tmp_path))
+    completion = backend.complete("def add(a, b):", max_tokens=4, temperature=0.0)
+    assert completion.completion_tokens >= 1
+    llama = backend._model()  # type: ignore[attr-defined]
+    assert (llama.n_threads, llama.n_threads_batch) == (1, 1)
