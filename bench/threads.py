@@ -53,6 +53,11 @@ def _busy(path: str, threads: int, stop: Any) -> None:
         llama.create_completion(PROMPT, max_tokens=32, temperature=0.0)
 
 
+def _cpu_seconds(pid: int | None) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=64)
@@ -65,15 +70,20 @@ def main() -> int:
     cores = usable_cpus()
     counts = sorted({1, cores})
     chosen = resolve_threads(0)
+    chosen_busy = chosen
     rates: dict[tuple[str, int], float] = {}
     for busy in (False, True):
-        stop = multiprocessing.Event()
+        spawn = multiprocessing.get_context("spawn")
+        stop = spawn.Event()
         other = None
         if busy:
             # The other run uses every core, as review-bot did before `threads`.
-            other = multiprocessing.Process(target=_busy, args=(str(path), cores, stop))
+            other = spawn.Process(target=_busy, args=(str(path), cores, stop))
             other.start()
-            time.sleep(3)  # loaded and decoding
+            time.sleep(5)  # loaded and decoding
+            if not other.is_alive() or _cpu_seconds(other.pid) < 1.0:
+                raise SystemExit("the busy process is not decoding")
+            chosen_busy = resolve_threads(0)
         try:
             for threads in counts:
                 llama = _llama(path, threads)
@@ -85,10 +95,9 @@ def main() -> int:
             stop.set()
             if other is not None:
                 other.join(timeout=60)
-    print(
-        f"machine: {os.cpu_count()} CPUs, {cores} usable; review-bot's default now: "
-        f"{chosen.n} ({chosen.why})"
-    )
+    print(f"machine: {os.cpu_count()} CPUs, {cores} usable")
+    print(f"review-bot's threads default alone: {chosen.n} ({chosen.why})")
+    print(f"beside the busy process: {chosen_busy.n} ({chosen_busy.why})")
     print(f"model: {path.name}; {args.tokens} tokens, best of {args.repeats}\n")
     print("| case | " + " | ".join(f"{n} thread{'s' * (n > 1)}" for n in counts) + " |")
     print("|---|" + "---|" * len(counts))

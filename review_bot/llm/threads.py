@@ -4,10 +4,12 @@ oversubscribe a busy machine.
 llama.cpp with as many threads as cores collapses when another process needs a core (two
 review-bot runs with 2 threads each on 2 cores: about 40 s per model call instead of a few
 seconds), because its threads wait for each other at every step. So the default is the
-physical cores this process may run on, less the cores other processes keep busy, and at
-least one. Busy means both: the 1-minute load average (rounded) says the machine has been
-busy, and the tasks running right now, this one aside, say it still is; review-bot's own
-work before the model loads (coverage runs) raises the load but is not running any more.
+physical cores this process may run on, less the cores other processes keep busy now, and
+at least one. Busy now: the tasks running besides this one, the median of a few samples
+taken 10 ms apart (Linux's procs_running), so that a passing spike does not count and a
+process that has just started does (the load average lags by a minute, and it counts
+review-bot's own coverage runs before the model loads). Where that cannot be read, the
+1-minute load average, rounded.
 
 >>> auto_threads(physical=4, usable=4, busy=0)
 4
@@ -15,13 +17,15 @@ work before the model loads (coverage runs) raises the load but is not running a
 1
 >>> auto_threads(physical=8, usable=2, busy=0)
 2
->>> busy_cores(load=1.9, running_others=3), busy_cores(load=1.1, running_others=0)
-(2, 0)
+>>> busy_cores(load=0.1, running_others=[2, 3, 2, 0, 2]), busy_cores(load=1.1, running_others=[])
+(2, 1)
 """
 
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -35,9 +39,10 @@ def auto_threads(*, physical: int, usable: int, busy: int) -> int:
     return max(1, min(physical, usable) - busy)
 
 
-def busy_cores(*, load: float, running_others: int | None) -> int:
-    recent = int(load + 0.5)
-    return recent if running_others is None else min(recent, running_others)
+def busy_cores(*, load: float, running_others: Sequence[int]) -> int:
+    if not running_others:
+        return int(load + 0.5)
+    return sorted(running_others)[len(running_others) // 2]
 
 
 def running_others(stat: Path = Path("/proc/stat")) -> int | None:
@@ -89,9 +94,15 @@ def resolve_threads(setting: int) -> Threads:
         load = os.getloadavg()[0]
     except OSError:  # pragma: no cover - no load average
         load = 0.0
-    others = running_others()
-    busy = busy_cores(load=load, running_others=others)
+    samples: list[int] = []
+    for i in range(5):
+        if i:
+            time.sleep(0.01)
+        sample = running_others()
+        if sample is None:
+            break
+        samples.append(sample)
+    busy = busy_cores(load=load, running_others=samples)
     count = auto_threads(physical=physical, usable=usable, busy=busy)
-    now = "" if others is None else f", {others} other tasks running"
-    why = f"auto: {physical} physical cores, {usable} usable, load {load:.1f}{now}"
+    why = f"auto: {physical} physical cores, {usable} usable, {busy} busy"
     return Threads(count, why)
