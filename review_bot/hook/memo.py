@@ -4,19 +4,20 @@ neither starts the worker nor imports the model stack."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import typing
 from collections.abc import Sequence
 from pathlib import Path
 
 from review_bot.cache import Cache, digest, file_identity
-from review_bot.config import Settings
+from review_bot.config import Settings, generation_settings
 from review_bot.errors import FatalError
 from review_bot.hook.plan import PLAN_VERSION, Plan
 from review_bot.llm.models import resolve_model
 
-_NOT_IN_KEY = frozenset({"mode", "on_error", "home", "cache", "api_key"})
+# What a plan depends on beyond what every cached result depends on: which outcomes were
+# asked for, and the model setting itself (its file is keyed by identity below).
+_PLAN_SETTINGS = ("tests", "docstrings", "model")
 _PROMPTS = Path(__file__).parent.parent / "prompts"
 
 
@@ -43,9 +44,8 @@ def plan_key(
     except FatalError:
         return None  # the worker says what is wrong
     values = {
-        f.name: str(getattr(settings, f.name))
-        for f in dataclasses.fields(settings)
-        if f.name not in _NOT_IN_KEY
+        **generation_settings(settings),
+        **{name: str(getattr(settings, name)) for name in _PLAN_SETTINGS},
     }
     return digest(
         "hook-plan",
