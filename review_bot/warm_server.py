@@ -1,0 +1,220 @@
+"""The warm runner's server: runs *inside* the sandbox, under the project's interpreter.
+
+Standard library only, and no import of review_bot: the file is copied into the sandbox's
+private directory and started as a script (`python warm_server.py`) with the same jail,
+rlimit-free environment and network guard as any sandboxed command. It imports pytest and
+coverage once, then answers requests, one JSON object per line on stdin:
+
+    {"cwd": ..., "argv": ["-m", "pytest", ...], "env": {...}, "path": [...],
+     "log": ..., "rlimits": [[which, soft, hard], ...], "timeout_s": 30.0}
+
+For each it forks a child that becomes what `python -m MODULE ARGS` would have been in
+`cwd` with that environment (its own session, the rlimits, stdout and stderr to `log`),
+waits for it with the deadline, kills what the child left behind, and answers on stdout
+`{"started": pid}` then `{"returncode": n, "timed_out": bool}` (a negative returncode is
+the signal that ended it).
+A fork costs milliseconds where a fresh interpreter that imports pytest costs most of a
+second: that is the whole point (issue 10, "fast runs").
+
+What a fork cannot give a run: a new hash seed (str hashes, so set order, are the parent's;
+the caller runs the last repeat in a fresh interpreter for that), and anything the parent
+imported is already imported (pytest, coverage, installed plugins: imported before any
+untrusted code ran, so a candidate cannot change them for the next one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import sys
+import time
+from typing import Any
+
+PRELOAD = ("pytest", "_pytest.config", "coverage", "coverage.cmdline")
+
+
+def _plugin_modules() -> list[str]:
+    """The modules of the installed pytest plugins, which pytest imports at every start
+    (hypothesis's alone takes most of a second)."""
+    try:
+        from importlib.metadata import entry_points
+
+        found = entry_points(group="pytest11")
+    except Exception:
+        return []
+    return [entry.value.split(":")[0] for entry in found]
+
+
+def _base_path() -> list[str]:
+    # sys.path without what PYTHONPATH and this script's directory added: each run brings
+    # its own PYTHONPATH, as a fresh interpreter would read it.
+    here = os.path.dirname(os.path.abspath(__file__))
+    added = {os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}
+    added.add(here)
+    return [p for p in sys.path if p and os.path.abspath(p) not in added]
+
+
+def _own_namespace() -> bool:
+    """Whether this server runs in a PID namespace of its own with its own /proc.
+
+    Checked, not assumed: `_kill_rest` on the machine's own /proc would kill every process
+    of the user. In bubblewrap's namespace the first process is bwrap itself and we are
+    one of the next pids; outside one, our pid is never that small.
+    """
+    try:
+        with open("/proc/1/comm", encoding="utf-8") as comm:
+            first = comm.read().strip()
+    except OSError:
+        return False
+    return os.getpid() <= 4 and first == "bwrap"
+
+
+def _kill_rest(keep: set[int]) -> None:
+    """SIGKILL every process of this PID namespace but `keep`: a double-forked survivor
+    of a run cannot outlive it."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        pid = int(name)
+        if pid in keep:
+            continue
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _child(request: dict[str, Any], base_path: list[str]) -> None:
+    # In the forked child: become `python -m MODULE ARGS` in request["cwd"].
+    try:
+        os.setsid()
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD):
+            signal.signal(number, signal.SIG_DFL)
+        fd = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        for which, soft, hard in request["rlimits"]:
+            try:
+                resource.setrlimit(which, (soft, hard))
+            except (OSError, ValueError):
+                pass
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.path[:] = [request["cwd"], *request["path"], *base_path]
+        sys.dont_write_bytecode = True
+        argv = request["argv"]
+        if len(argv) < 2 or argv[0] != "-m":
+            raise ValueError(f"the warm runner runs `python -m MODULE ...` only, not {argv!r}")
+        module = argv[1]
+        sys.argv = [module, *argv[2:]]
+        import runpy
+
+        status: object = 0
+        try:
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+        except SystemExit as exc:
+            status = exc.code
+        if status is None:
+            code = 0
+        elif isinstance(status, int):
+            code = status
+        else:
+            print(status, file=sys.stderr)
+            code = 1
+    except BaseException as exc:  # the run's own failure: report it as a fresh python would
+        import traceback
+
+        try:
+            traceback.print_exception(type(exc), exc, exc.__traceback__)
+        except BaseException:
+            pass
+        code = 1
+    try:
+        import atexit
+
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        pass
+    os._exit(code & 0xFF)
+
+
+def _wait(pid: int, deadline: float) -> tuple[int, bool]:
+    """(status, timed_out): wait for `pid` until `deadline` (monotonic)."""
+    delay = 0.001
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status, False
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                os.kill(pid, signal.SIGKILL)
+            return os.waitpid(pid, 0)[1], True
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.02)
+
+
+def main() -> None:
+    namespace = _own_namespace()
+    reply = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)  # nothing a library prints may corrupt the replies
+    base_path = _base_path()
+    loaded = []
+    for name in (*PRELOAD, *_plugin_modules()):
+        try:
+            __import__(name)
+            loaded.append(name)
+        except BaseException:  # a project without coverage, say: runs of it fail as usual
+            pass
+    keep = {os.getpid(), os.getppid(), 1}
+    reply.write(json.dumps({"ready": True, "preloaded": loaded}) + "\n")
+    reply.flush()
+    for line in requests:
+        request = json.loads(line)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            requests.close()
+            reply.close()
+            _child(request, base_path)
+        # The client ends the child's session itself if this server dies first.
+        reply.write(json.dumps({"started": pid}) + "\n")
+        reply.flush()
+        status, timed_out = _wait(pid, time.monotonic() + float(request["timeout_s"]))
+        try:
+            os.killpg(pid, signal.SIGKILL)  # what the run spawned in its session
+        except OSError:
+            pass
+        if namespace:
+            _kill_rest(keep)
+        while True:  # reap whatever was killed (this server may be their reaper)
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    break
+            except ChildProcessError:
+                break
+        if os.WIFSIGNALED(status):
+            code = -os.WTERMSIG(status)
+        else:
+            code = os.WEXITSTATUS(status)
+        reply.write(json.dumps({"returncode": code, "timed_out": timed_out}) + "\n")
+        reply.flush()
+
+
+if __name__ == "__main__":
+    main()

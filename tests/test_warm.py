@@ -1,0 +1,137 @@
+"""The warm runner: a fork server that gives each run what a fresh `python -m` would."""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from review_bot.warm import SERVER_SOURCE, WarmRunner
+
+TEST_ADD = "from mod import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "mod.py").write_text("def add(a, b):\n    return a + b\n")
+    (root / "test_mod.py").write_text(TEST_ADD)
+    return root
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> Iterator[WarmRunner]:
+    env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(tmp_path)}
+    warm = WarmRunner([sys.executable, str(SERVER_SOURCE)], env=env, cwd=tmp_path)
+    yield warm
+    warm.close()
+
+
+def run(
+    runner: WarmRunner, project: Path, *args: str, timeout_s: float = 60.0, **env: str
+) -> tuple[int, bool, str]:
+    log = project.parent / "run.log"
+    log.unlink(missing_ok=True)
+    outcome = runner.run(
+        cwd=project,
+        argv=["-m", *args],
+        env={"PATH": os.environ.get("PATH", os.defpath), "HOME": str(project), **env},
+        path=[],
+        log=log,
+        rlimits=[],
+        timeout_s=timeout_s,
+    )
+    assert outcome is not None
+    return outcome.returncode, outcome.timed_out, log.read_text() if log.exists() else ""
+
+
+def test_pytest_runs_pass_and_fail_like_a_fresh_interpreter(
+    runner: WarmRunner, project: Path
+) -> None:
+    code, timed_out, output = run(runner, project, "pytest", "-q", "-p", "no:cacheprovider")
+    assert (code, timed_out) == (0, False)
+    assert "1 passed" in output
+    (project / "test_mod.py").write_text(TEST_ADD.replace("== 3", "== 4"))
+    code, _, output = run(runner, project, "pytest", "-q", "-p", "no:cacheprovider")
+    assert code == 1 and "1 failed" in output
+    assert runner.starts == 1  # one server for every run
+
+
+def test_each_run_gets_its_own_environment_and_fresh_modules(
+    runner: WarmRunner, project: Path
+) -> None:
+    (project / "test_env.py").write_text(
+        "import os, sys\n\n\ndef test_env():\n"
+        "    assert os.environ['MARK'] == os.environ['EXPECTED']\n"
+        "    assert 'LEAK' not in os.environ\n"
+        "    import mod\n"
+        "    mod.STATE = getattr(mod, 'STATE', 0) + 1\n"
+        "    assert mod.STATE == 1\n"
+    )
+    for mark in ("one", "two"):
+        code, _, output = run(
+            runner, project, "pytest", "-q", "-p", "no:cacheprovider", "test_env.py",
+            MARK=mark, EXPECTED=mark,
+        )  # fmt: skip
+        assert code == 0, output
+
+
+def test_a_run_past_its_deadline_is_killed(runner: WarmRunner, project: Path) -> None:
+    (project / "slow.py").write_text("import time\ntime.sleep(60)\n")
+    start = time.monotonic()
+    code, timed_out, _ = run(runner, project, "slow", timeout_s=1.0)
+    assert timed_out and code < 0
+    assert time.monotonic() - start < 15
+    assert run(runner, project, "pytest", "-q", "-p", "no:cacheprovider")[0] == 0
+
+
+def test_a_run_that_kills_its_runner_fails_and_the_next_gets_a_new_one(
+    runner: WarmRunner, project: Path
+) -> None:
+    (project / "killer.py").write_text("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n")
+    code, _, _ = run(runner, project, "killer")
+    assert code < 0
+    code, _, output = run(runner, project, "pytest", "-q", "-p", "no:cacheprovider")
+    assert code == 0, output
+    assert runner.starts == 2
+
+
+def test_exit_codes_and_tracebacks_reach_the_caller(runner: WarmRunner, project: Path) -> None:
+    (project / "exits.py").write_text("import sys\nsys.exit(7)\n")
+    (project / "raises.py").write_text("raise ValueError('boom')\n")
+    assert run(runner, project, "exits")[0] == 7
+    code, _, output = run(runner, project, "raises")
+    assert code == 1 and "ValueError: boom" in output
+    code, _, output = run(runner, project, "no_such_module")
+    assert code == 1 and "No module named" in output
+
+
+def test_rlimits_apply_to_the_run_only(runner: WarmRunner, project: Path, tmp_path: Path) -> None:
+    (project / "spin.py").write_text("while True:\n    pass\n")
+    log = tmp_path / "spin.log"
+    outcome = runner.run(
+        cwd=project,
+        argv=["-m", "spin"],
+        env={"PATH": os.defpath},
+        path=[],
+        log=log,
+        rlimits=[(resource.RLIMIT_CPU, (1, 2))],
+        timeout_s=30.0,
+    )
+    assert outcome is not None and outcome.returncode < 0 and not outcome.timed_out
+    assert run(runner, project, "pytest", "-q", "-p", "no:cacheprovider")[0] == 0
+
+
+def test_a_server_that_cannot_start_means_cold_runs(tmp_path: Path, project: Path) -> None:
+    broken = WarmRunner([sys.executable, "-c", "print('not json')"], env={}, cwd=tmp_path)
+    assert broken.run(
+        cwd=project, argv=["-m", "pytest"], env={}, path=[], log=tmp_path / "x", rlimits=[],
+        timeout_s=5.0,
+    ) is None  # fmt: skip
+    assert broken.broken
