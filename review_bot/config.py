@@ -18,6 +18,7 @@ else:  # pragma: no cover
 
 CONVENTIONS = ("google", "numpy", "pep257")
 BACKEND_CHOICES = ("llamacpp", "openai")
+RUNTIME_CHOICES = ("auto", "xllamacpp", "llama-cpp-python")  # see llm/runtime.py
 MODE_CHOICES = ("stage", "write", "check")
 ON_ERROR_CHOICES = ("warn", "fail")
 STRATEGY_CHOICES = ("auto", "chat", "complete", "cases")
@@ -59,6 +60,9 @@ class Settings:
     threads: int = 0  # CPU threads of llama.cpp; 0: physical cores less the busy ones
     # backends (the models issue): "llamacpp" in process, or "openai" over HTTP
     backend: str = "llamacpp"
+    # which llama.cpp runs the model in process: auto (xllamacpp when installed), xllamacpp,
+    # llama-cpp-python (llm/runtime.py)
+    runtime: str = "auto"
     base_url: str | None = None
     api_key: str | None = None  # from REVIEW_BOT_API_KEY; never passed to the sandbox
     request_timeout_s: float = 120.0
@@ -134,6 +138,7 @@ _FIELDS: dict[str, Any] = {
     "gpu_layers": int,
     "threads": int,
     "backend": str,
+    "runtime": str,
     "base_url": str,
     "api_key": str,
     "request_timeout_s": float,
@@ -202,6 +207,7 @@ def load_settings(
         raise FatalError(f"convention must be one of {', '.join(CONVENTIONS)}")
     for name, choices in (
         ("backend", BACKEND_CHOICES),
+        ("runtime", RUNTIME_CHOICES),
         ("mode", MODE_CHOICES),
         ("on_error", ON_ERROR_CHOICES),
     ):

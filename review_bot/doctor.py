@@ -1,8 +1,9 @@
 """`review-bot doctor` below the command line: is everything a run needs present?
 
-The llama.cpp build and its GPU offload, the model (a local file, or the one a server
-serves), the model cache, the server's extra modules, and every setting with where it came
-from. Lines to print, and the problems that make the installation unfit.
+The llama.cpp runtime (xllamacpp or llama-cpp-python), its build and GPU offload, the
+model (a local file, or the one a server serves), the model cache, the server's extra
+modules, and every setting with where it came from. Lines to print, and the problems that
+make the installation unfit.
 """
 
 from __future__ import annotations
@@ -20,7 +21,16 @@ from review_bot.errors import FatalError, ModelError
 from review_bot.llm import catalog
 from review_bot.llm.models import describe, resolve_model
 from review_bot.llm.report import model_lines
+from review_bot.llm.runtime import LLAMA_CPP_PYTHON, XLLAMACPP
 from review_bot.llm.serve import missing_server_modules
+
+# What to do when gpu_layers is set on a build without a GPU backend, per runtime.
+GPU_HINTS = {
+    XLLAMACPP: "this xllamacpp wheel has no GPU backend: install a CUDA, ROCm or Vulkan "
+    "wheel of xllamacpp from its maintainers' package index to use the GPU",
+    LLAMA_CPP_PYTHON: "this llama-cpp-python has no GPU backend: rebuild it with "
+    'CMAKE_ARGS="-DGGML_CUDA=on" (or -DGGML_METAL=on) to use the GPU',
+}
 
 
 class Diagnosis(NamedTuple):
@@ -31,7 +41,7 @@ class Diagnosis(NamedTuple):
 def diagnose(root: Path, flags: Mapping[str, Any], model: str | None = None) -> Diagnosis:
     """The report of `doctor` for the project at `root`; `model` is a file or curated name."""
     from review_bot.core.backends import uses_server
-    from review_bot.llm.gpu import build_info, describe_gpu_layers, resolve_gpu_layers
+    from review_bot.llm.gpu import BuildInfo, build_info, describe_gpu_layers, resolve_gpu_layers
     from review_bot.llm.threads import resolve_threads
 
     problems: list[str] = []
@@ -43,15 +53,18 @@ def diagnose(root: Path, flags: Mapping[str, Any], model: str | None = None) -> 
     settings = load_settings(root, flags)
     out = [f"review-bot {__version__} (Python {sys.version.split()[0]})"]
 
+    server = uses_server(settings)
     gpu_offload = False
+    build: BuildInfo | None = None
     try:
-        build = build_info()
+        build = build_info(settings.runtime)
     except FatalError as exc:
-        problems.append(str(exc))
+        # A server runs the model: no runtime is needed here, only `serve` would need one.
+        (notes if server else problems).append(str(exc))
     else:
         gpu_offload = build.gpu_offload
-        offload = "GPU offload available" if build.gpu_offload else "no GPU offload"
-        out.append(f"llama-cpp-python {build.version}: {build.backend} build ({offload})")
+        chosen = " (runtime = auto)" if settings.runtime == "auto" else ""
+        out.append(f"runtime: {build.summary()}{chosen}")
         out.append(f"  {build.system_info}")
     try:
         layers = resolve_gpu_layers(settings.gpu_layers, gpu_offload=gpu_offload)
@@ -60,19 +73,17 @@ def diagnose(root: Path, flags: Mapping[str, Any], model: str | None = None) -> 
     else:
         account = describe_gpu_layers(settings.gpu_layers, layers)
         out.append(f"gpu_layers: {settings.gpu_layers} ({account})")
-        if settings.gpu_layers > 0 and not gpu_offload:
-            notes.append(
-                "gpu_layers is set but this llama-cpp-python has no GPU backend: rebuild it "
-                'with CMAKE_ARGS="-DGGML_CUDA=on" (or -DGGML_METAL=on) to use the GPU'
-            )
+        if settings.gpu_layers > 0 and not gpu_offload and build is not None:
+            notes.append(f"gpu_layers is set but {GPU_HINTS[build.runtime]}")
 
     threads = resolve_threads(settings.threads)
     out.append(f"threads: {threads.n} ({threads.why})")
-    if uses_server(settings):
+    if server:
         out.append(f"backend: openai, server at {settings.base_url}")
         out.extend(_check_server(settings, problems))
     else:
-        out.append("backend: llamacpp (in process)")
+        where = f"in process, {build.runtime}" if build is not None else "in process"
+        out.append(f"backend: llamacpp ({where})")
         out.extend(_check_local_model(settings, problems))
 
     directory = catalog.models_dir(settings.home)
@@ -80,7 +91,7 @@ def diagnose(root: Path, flags: Mapping[str, Any], model: str | None = None) -> 
     out.append(f"model cache: {directory} ({count} GGUF files, {catalog.human_size(size)})")
     out.append(f"state directory: {settings.home}")
     missing = missing_server_modules()
-    if missing:
+    if missing and build is not None and build.runtime == LLAMA_CPP_PYTHON:
         notes.append(f"`review-bot serve` needs llama-cpp-python[server]: {', '.join(missing)}")
     out.append(f"configuration (project {root}):")
     out.extend(config_sources(root, settings, flags))

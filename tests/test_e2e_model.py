@@ -17,7 +17,7 @@ import pytest
 
 from review_bot.config import Settings
 from review_bot.llm import Completion, ModelInfo
-from review_bot.llm.llamacpp import LlamaCppBackend
+from review_bot.llm.xllamacpp import XllamacppBackend
 from review_bot.suggest import suggest
 
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo"
@@ -26,7 +26,7 @@ DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo"
 class Saboteur:
     """The real backend, except that the first reply is the given text."""
 
-    def __init__(self, real: LlamaCppBackend, first: str) -> None:
+    def __init__(self, real: XllamacppBackend, first: str) -> None:
         self.real = real
         self.first: str | None = first
         self.prompts: list[str] = []
@@ -62,8 +62,8 @@ class Saboteur:
 
 
 @pytest.fixture(scope="module")
-def real(smollm: Path) -> LlamaCppBackend:
-    return LlamaCppBackend(smollm, n_ctx=4096)
+def real(smollm: Path) -> XllamacppBackend:
+    return XllamacppBackend(smollm, n_ctx=4096)
 
 
 @pytest.mark.model
@@ -85,7 +85,7 @@ def real(smollm: Path) -> LlamaCppBackend:
 def test_broken_candidate_is_repaired_or_rejected(
     tmp_path: Path,
     smollm: Path,
-    real: LlamaCppBackend,
+    real: XllamacppBackend,
     monkeypatch: pytest.MonkeyPatch,
     broken: str,
     first_attempt: str,

@@ -603,7 +603,7 @@ def test_commit_without_python_changes_imports_nothing_heavy(repo: GitRepo) -> N
         "code = main(['hook'])\n"
         f"import {parent_side}, review_bot.commands.hook, review_bot.commands.options\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('llama_cpp', 'libcst', 'git', 'coverage', 'jinja2', 'unidiff') "
+        "('llama_cpp', 'xllamacpp', 'libcst', 'git', 'coverage', 'jinja2', 'unidiff') "
         "or m in ('review_bot.core', 'review_bot.hook.compute', 'review_bot.hook.check', "
         "'review_bot.commands.suggest', 'review_bot.commands.review', "
         "'review_bot.commands.models', 'review_bot.doctor'))\n"

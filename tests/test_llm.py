@@ -129,9 +129,9 @@ def test_session_is_lazy_and_counts() -> None:
 
 @pytest.mark.model
 def test_real_model_chat_and_grammar(smollm: Path) -> None:
-    from review_bot.llm.llamacpp import LlamaCppBackend
+    from review_bot.llm.xllamacpp import XllamacppBackend
 
-    backend = LlamaCppBackend(smollm, n_ctx=1024)
+    backend = XllamacppBackend(smollm, n_ctx=1024)
     session = ModelSession(lambda: backend, max_tokens=48, temperature=0.0)
     reply = session.chat([{"role": "user", "content": "Write a Python function that adds."}])
     assert reply.strip()
@@ -154,15 +154,16 @@ def test_real_model_chat_and_grammar(smollm: Path) -> None:
 
 @pytest.mark.model
 def test_real_base_model_completion(gemma_base: Path) -> None:
-    from review_bot.llm.llamacpp import LlamaCppBackend
+    from review_bot.llm.xllamacpp import XllamacppBackend
 
-    backend = LlamaCppBackend(gemma_base, n_ctx=512)
+    backend = XllamacppBackend(gemma_base, n_ctx=512)
     tokens = backend.tokenize("<bos>def add(a, b):")
     assert tokens.count(tokens[0]) == 1  # no doubled BOS
     result = backend.complete("def add(a, b):\n", max_tokens=16, temperature=0.0)
     assert result.completion_tokens > 0 and result.text
 
 
+@pytest.mark.llama_cpp_python
 def test_corrupt_weights_fail_at_load(tmp_path: Path, smollm: Path) -> None:
     """A valid header with missing tensor data: llama.cpp refuses; one line, no traceback."""
     from review_bot.llm.llamacpp import LlamaCppBackend

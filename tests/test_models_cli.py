@@ -322,11 +322,41 @@ def test_pull_of_a_missing_file(home: Path, hub: Hub, capsys: pytest.CaptureFixt
 # -- serve ---------------------------------------------------------------------------------
 
 
-def test_serve_plan(
+def test_serve_plan_on_xllamacpp(
     home: Path, capsys: pytest.CaptureFixture[str], smollm: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("REVIEW_BOT_N_CTX", "1024")
     monkeypatch.setenv("REVIEW_BOT_API_KEY", "topsecret")
+    code, out, _ = run(
+        capsys, "serve", "--print-command", "--port", "8123", "--gpu-layers", "3", "--threads", "1"
+    )
+    assert code == 0
+    command, _, config_text = out.partition("\n")
+    model = str(smollm.resolve())
+    # The same server as llama.cpp's own binary would run it; the key is not shown.
+    assert command == (
+        f"llama-server -m {model} --alias {model} --host 127.0.0.1 --port 8123 -c 1024 "
+        "-ngl 3 --seed 1234 -np 1 -t 1 -tb 1 --api-key '(set)'"
+    )
+    config = json.loads(config_text)
+    assert "topsecret" not in out and config["api_key"] == "(set)"
+    assert (config["model"], config["n_ctx"], config["n_gpu_layers"]) == (model, 1024, 3)
+    assert (config["host"], config["port"], config["n_threads"]) == ("127.0.0.1", 8123, 1)
+    code, out, _ = run(capsys, "serve", "--print-command", "--model", "bundled")
+    config = json.loads(out.partition("\n")[2])
+    assert config["n_gpu_layers"] == resolve_gpu_layers(-1)  # auto by default
+    assert config["n_threads"] is None  # llama.cpp's own default
+    code, _, err = run(capsys, "serve", "--model", "bundled", "--model", str(smollm))
+    assert code == 1 and "one model per port" in err and err.count("\n") == 1
+
+
+@pytest.mark.llama_cpp_python
+def test_serve_plan_on_llama_cpp_python(
+    home: Path, capsys: pytest.CaptureFixture[str], smollm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REVIEW_BOT_N_CTX", "1024")
+    monkeypatch.setenv("REVIEW_BOT_API_KEY", "topsecret")
+    monkeypatch.setenv("REVIEW_BOT_RUNTIME", "llama-cpp-python")
     code, out, _ = run(
         capsys, "serve", "--print-command", "--port", "8123", "--gpu-layers", "3", "--threads", "1"
     )
@@ -372,10 +402,14 @@ def test_doctor_reports_build_model_cache_and_config(
     code, out, _ = run(capsys, "doctor")
     assert code == 0, out
     build = build_info()
-    assert f"llama-cpp-python {build.version}: {build.backend} build" in out
+    assert build.runtime == "xllamacpp"  # the default install's runtime
+    assert f"runtime: xllamacpp {build.version}: {build.backend} build (" in out
+    assert f"  {build.system_info}" in out and "(runtime = auto)" in out
     layers = describe_gpu_layers(-1, resolve_gpu_layers(-1, gpu_offload=build.gpu_offload))
     assert f"gpu_layers: -1 ({layers})" in out
-    assert "backend: llamacpp (in process)" in out and "(bundled smoke-test model)" in out
+    assert "backend: llamacpp (in process, xllamacpp)" in out
+    assert "(bundled smoke-test model)" in out
+    assert "`review-bot serve` needs" not in out  # xllamacpp's server needs nothing more
     assert "  strategy: auto: cases, then chat" in out
     assert f"model cache: {home / 'models'} (0 GGUF files, 0 B)" in out
     assert "  runs = 3  (REVIEW_BOT_RUNS)" in out
@@ -415,6 +449,36 @@ def test_doctor_checks_the_server(
     assert code == 1 and "  - backend openai needs base_url" in out
 
 
+def test_doctor_and_models_info_name_the_chosen_runtime(
+    home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    version = build_info("xllamacpp").version
+    code, out, _ = run(capsys, "models", "info", "bundled")
+    assert code == 0
+    assert f"runtime:        xllamacpp {version} (auto), CPU build, no GPU offload" in out
+    code, out, _ = run(capsys, "models", "info", "bundled", "--json")
+    assert json.loads(out)["runtime"] == {
+        "setting": "auto",
+        "name": "xllamacpp",
+        "version": version,
+        "build": "CPU",
+        "gpu_offload": False,
+    }
+    code, out, _ = run(capsys, "doctor", "--runtime", "xllamacpp")
+    assert code == 0 and f"runtime: xllamacpp {version}: CPU build" in out
+    assert "  runtime = xllamacpp  (flag)" in out
+    if importlib.util.find_spec("llama_cpp") is None:
+        code, out, _ = run(capsys, "doctor", "--runtime", "llama-cpp-python")
+        assert code == 1
+        assert "  - runtime llama-cpp-python is not installed: pip install" in out
+        # A server runs the model: a missing runtime is only a note.
+        monkeypatch.setenv("REVIEW_BOT_RUNTIME", "llama-cpp-python")
+        code, out, _ = run(capsys, "doctor", "--base-url", "http://127.0.0.1:9/v1")
+        assert "note: runtime llama-cpp-python is not installed" in out
+
+
 # -- gpu -----------------------------------------------------------------------------------
 
 
@@ -430,3 +494,19 @@ def test_gpu_layers_auto_and_backend_names() -> None:
     assert backend_name("Metal : EMBED_LIBRARY = 1 | CPU : NEON = 1 |", True) == "Metal"
     assert backend_name("CPU : SSE3 = 1 | AVX2 = 1 |", False) == "CPU"
     assert backend_name("CPU : SSE3 = 1 |", True) == "GPU"
+    # xllamacpp names its devices: CUDA0, ROCm0, Vulkan0, MTL0.
+    assert backend_name("CPU : AVX2 = 1 |", True, ("CUDA0",)) == "CUDA"
+    assert backend_name("CPU : AVX2 = 1 |", True, ("Vulkan0",)) == "Vulkan"
+    assert backend_name("CPU : AVX2 = 1 |", True, ("MTL0",)) == "Metal"
+    assert backend_name("CPU : AVX2 = 1 |", True, ("ROCm0",)) == "ROCm"
+
+
+def test_gpu_devices_of_xllamacpp_device_info() -> None:
+    from review_bot.llm.gpu import gpu_devices
+
+    cpu = {"name": "CPU", "type": 0}
+    assert gpu_devices([cpu]) == ()
+    assert gpu_devices([cpu, {"name": "CUDA0", "type": 1}, {"name": "iGPU", "type": 2}]) == (
+        "CUDA0",
+        "iGPU",
+    )

@@ -315,6 +315,9 @@ class Served(NamedTuple):
 @pytest.fixture(scope="module")
 def llama_server(smollm: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """`review-bot serve` with three GGUFs: the server swaps between them on demand."""
+    pytest.importorskip(
+        "llama_cpp", reason="the optional llama-cpp-python runtime is not installed"
+    )
     root = tmp_path_factory.mktemp("served")
     codellama = codellama_instruct(smollm, root / "codellama-instruct.gguf")
     codegemma = codegemma_it(smollm, root / "codegemma-it.gguf")
@@ -323,6 +326,7 @@ def llama_server(smollm: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     log_path = root / "server.log"
     # One thread: on a busy machine, spinning OpenMP threads slow everything down.
     command = [sys.executable, "-m", "review_bot", "serve", "--port", str(port), "--threads", "1"]
+    command += ["--runtime", "llama-cpp-python"]  # its server swaps between models
     for model in (smollm, codellama, codegemma):
         command += ["--model", str(model)]
     with log_path.open("wb") as log:
@@ -380,9 +384,9 @@ def test_rendered_bos_is_not_doubled_by_the_server(llama_server: Served) -> None
     sent = backend.completion_prompt(prompt)
     assert sent == prompt[len("<s>") :]
     # The server's tokenizer adds BOS to what it is sent: the same tokens as in process.
-    served = backend.client.request(
+    served = backend.transport.request(  # type: ignore[attr-defined]
         "POST",
-        backend.client.root_url + "extras/tokenize",
+        backend.transport.root_url + "extras/tokenize",
         {"input": sent, "model": backend.model.id},
     )["tokens"]
     assert served == LlamaCppBackend(llama_server.codellama, n_ctx=256).tokenize(prompt)

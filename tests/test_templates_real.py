@@ -17,9 +17,9 @@ import pytest
 
 from review_bot.llm import Completion, ModelInfo
 from review_bot.llm.chat import Message, plain_chat
-from review_bot.llm.llamacpp import LlamaCppBackend
 from review_bot.llm.models import auto_strategies, describe
 from review_bot.llm.session import ModelSession
+from review_bot.llm.xllamacpp import XllamacppBackend
 from tests.helpers.chat_templates import CODELLAMA_TEMPLATE
 from tests.helpers.gguf import codegemma_it, codellama_instruct
 
@@ -34,7 +34,7 @@ MESSAGES: list[Message] = [
 class Recorder:
     """The real backend, with every call's prompt and stops recorded."""
 
-    def __init__(self, backend: LlamaCppBackend) -> None:
+    def __init__(self, backend: XllamacppBackend) -> None:
         self.backend = backend
         self.calls: list[tuple[str, tuple[str, ...]]] = []
         self.results: list[Completion] = []
@@ -79,7 +79,7 @@ def codegemma_gguf(smollm: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 
 def _session(path: Path) -> tuple[ModelSession, Recorder]:
-    recorder = Recorder(LlamaCppBackend(path, n_ctx=512))
+    recorder = Recorder(XllamacppBackend(path, n_ctx=512))
     return ModelSession(lambda: recorder, max_tokens=12, temperature=0.0), recorder
 
 

@@ -41,9 +41,20 @@ def test_the_setting_wins_and_the_default_is_within_the_machine(
     assert load_settings(tmp_path, {}).threads == 2
 
 
-@pytest.mark.model
-def test_llama_cpp_runs_with_the_threads_it_was_given(smollm: Path, tmp_path: Path) -> None:
+def test_xllamacpp_is_given_the_threads(smollm: Path, tmp_path: Path) -> None:
+    from review_bot.llm.xllamacpp import server_params
+
     backend = llamacpp_factory(smollm, True, Settings(threads=1, home=tmp_path))
+    assert backend.n_threads == 1  # type: ignore[attr-defined]
+    params = server_params(smollm, n_ctx=512, gpu_layers=0, n_threads=1, seed=1)
+    assert (params.cpuparams.n_threads, params.cpuparams_batch.n_threads) == (1, 1)
+
+
+@pytest.mark.model
+@pytest.mark.llama_cpp_python
+def test_llama_cpp_runs_with_the_threads_it_was_given(smollm: Path, tmp_path: Path) -> None:
+    settings = Settings(threads=1, home=tmp_path, runtime="llama-cpp-python")
+    backend = llamacpp_factory(smollm, True, settings)
     completion = backend.complete("def add(a, b):", max_tokens=4, temperature=0.0)
     assert completion.completion_tokens >= 1
     llama = backend._model()  # type: ignore[attr-defined]

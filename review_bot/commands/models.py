@@ -1,6 +1,7 @@
 """Commands for models: `serve`, `models list|info|pull|path` and `doctor`.
 
-Parsing and echo; the work is llm/serve.py, llm/catalog.py, llm/report.py and doctor.py.
+Parsing and echo; the work is llm/serve_x.py (xllamacpp's server), llm/serve.py
+(llama-cpp-python's), llm/catalog.py, llm/report.py and doctor.py.
 """
 
 from __future__ import annotations
@@ -11,12 +12,18 @@ from typing import Any
 
 import click
 
-from review_bot.commands.options import backend_options, json_option, settings_flags
-from review_bot.config import Settings, find_project_root, load_settings
+from review_bot.commands.options import (
+    RUNTIME_HELP,
+    backend_options,
+    json_option,
+    settings_flags,
+)
+from review_bot.config import RUNTIME_CHOICES, Settings, find_project_root, load_settings
 from review_bot.doctor import diagnose
 from review_bot.errors import EXIT_FATAL, EXIT_OK, FatalError, ModelError
 from review_bot.llm import catalog
 from review_bot.llm import serve as server
+from review_bot.llm.gpu import runtime_facts
 from review_bot.llm.models import describe, resolve_model
 from review_bot.llm.report import facts_text, listing_json, listing_lines, model_facts, params_text
 
@@ -42,6 +49,7 @@ def _settings(options: dict[str, Any] | None = None) -> Settings:
 @click.option(
     "--threads", type=click.IntRange(min=1), help="CPU threads (default: half the cores)."
 )
+@click.option("--runtime", type=click.Choice(RUNTIME_CHOICES), help=RUNTIME_HELP)
 @click.option("--print-command", is_flag=True, help="Print the command and config; start nothing.")
 def serve(
     models: tuple[str, ...],
@@ -51,14 +59,20 @@ def serve(
     print_command: bool,
     **options: Any,
 ) -> int:
-    """Keep a model loaded in llama-cpp-python's OpenAI-compatible server.
+    """Keep a model loaded in an OpenAI-compatible server on the chosen runtime.
 
-    Point review-bot at it with REVIEW_BOT_BASE_URL=http://HOST:PORT/v1 and commits skip
-    loading the model. REVIEW_BOT_API_KEY, if set, is required of every client.
+    xllamacpp (the default): llama.cpp's own server, held by this process until Ctrl-C.
+    llama-cpp-python: its server replaces this process. Point review-bot at it with
+    REVIEW_BOT_BASE_URL=http://HOST:PORT/v1 and commits skip loading the model.
+    REVIEW_BOT_API_KEY, if set, is required of every client.
     """
+    from review_bot.llm.runtime import XLLAMACPP, resolve_runtime
+
     settings = _settings(options)
     paths = [catalog.resolve(settings.home, ref) for ref in models]
     paths = paths or [resolve_model(settings.model)[0]]
+    if resolve_runtime(settings.runtime) == XLLAMACPP:
+        return _serve_xllamacpp(settings, paths, host, port, threads, print_command)
     plan = server.server_plan(settings, paths, host=host, port=port, n_threads=threads)
     if print_command:
         click.echo(" ".join(plan.argv))
@@ -73,6 +87,36 @@ def serve(
     )
     server.exec_server(plan)
     return EXIT_OK  # not reached: the server replaced this process
+
+
+def _serve_xllamacpp(
+    settings: Settings,
+    paths: list[Path],
+    host: str,
+    port: int,
+    threads: int | None,
+    print_command: bool,
+) -> int:
+    from review_bot.llm import serve_x
+
+    plan = serve_x.xserve_plan(settings, paths, host=host, port=port, n_threads=threads)
+    if print_command:
+        click.echo(serve_x.equivalent_command(plan))
+        click.echo(json.dumps(serve_x.shown_config(plan), indent=2))
+        return EXIT_OK
+    server.check_port(host, port)
+    engine = serve_x.start(plan)
+    click.echo(
+        f"review-bot: serving {plan.path.name} at {plan.base_url} (xllamacpp; Ctrl-C stops)\n"
+        f"  use it with: REVIEW_BOT_BASE_URL={plan.base_url}",
+        err=True,
+    )
+    try:
+        serve_x.wait_for_interrupt()
+    finally:
+        del engine  # stops llama.cpp's server and frees the model
+        click.echo("review-bot: server stopped", err=True)
+    return EXIT_OK  # not reached: only Ctrl-C ends the wait (exit 130)
 
 
 @click.group()
@@ -97,10 +141,12 @@ def list_models(as_json: bool) -> int:
 @click.argument("model")
 @json_option
 def info_command(model: str, as_json: bool) -> int:
-    """What review-bot reads from a GGUF file (a path, curated name or `bundled`)."""
+    """What review-bot reads from a GGUF file (a path, curated name or `bundled`), and the
+    llama.cpp runtime that would run it here."""
     settings = _settings()
     path = catalog.resolve(settings.home, model)
     facts = model_facts(describe(path, bundled=model == catalog.BUNDLED_NAME), settings)
+    facts["runtime"] = runtime_facts(settings.runtime)
     if as_json:
         click.echo(json.dumps(facts, indent=2))
     else:
@@ -134,7 +180,7 @@ def path_command(name: str) -> int:
 @click.option("--model", help="GGUF file or curated name (else the configured model).")
 @backend_options(backend_help="Check this backend.", base_url_help="Check this server.")
 def doctor(model: str | None, **options: Any) -> int:
-    """Report the llama.cpp build, the model, the cache and the settings; exit 1 if unfit."""
+    """Report the llama.cpp runtime, the model, the cache and the settings; exit 1 if unfit."""
     report = diagnose(find_project_root(Path.cwd()), settings_flags(options), model)
     click.echo("\n".join(report.lines))
     return EXIT_FATAL if report.problems else EXIT_OK

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from review_bot.config import BACKEND_CHOICES, CONVENTIONS, STRATEGY_CHOICES
+from review_bot.config import BACKEND_CHOICES, CONVENTIONS, RUNTIME_CHOICES, STRATEGY_CHOICES
 
 if TYPE_CHECKING:
     from review_bot.core.backends import BackendFactory
@@ -35,6 +35,7 @@ SETTING_OPTIONS = (
     "convention",
     "runs",
     "backend",
+    "runtime",
     "base_url",
     "gpu_layers",
     "n_ctx",
@@ -45,6 +46,10 @@ SETTING_OPTIONS = (
 OFF_SWITCHES = {"no_cache": "cache", "no_tests": "tests", "no_docstrings": "docstrings"}
 
 BACKEND_HELP = "llamacpp (in process) or openai (an OpenAI-compatible server at --base-url)."
+RUNTIME_HELP = (
+    "The llama.cpp that runs the model in process: auto (xllamacpp when installed), "
+    "xllamacpp or llama-cpp-python."
+)
 BASE_URL_HELP = "The server of --backend openai, e.g. http://host:8000/v1."
 
 
@@ -115,11 +120,14 @@ def generation_options(*, convention: bool = True) -> Callable[[F], F]:
 
 
 def backend_options(*, backend_help: str | None, base_url_help: str) -> Callable[[F], F]:
-    """--backend (unless `backend_help` is None) and --base-url, with the command's help."""
+    """--backend and --runtime (unless `backend_help` is None) and --base-url."""
     decorators: list[Callable[[Any], Any]] = []
     if backend_help is not None:
         decorators.append(
             click.option("--backend", type=click.Choice(BACKEND_CHOICES), help=backend_help)
+        )
+        decorators.append(
+            click.option("--runtime", type=click.Choice(RUNTIME_CHOICES), help=RUNTIME_HELP)
         )
     decorators.append(click.option("--base-url", metavar="URL", help=base_url_help))
     return _apply(decorators)

@@ -1,7 +1,8 @@
 """Which backend runs the model: decided here, once, for every front end.
 
 `uses_server` is the rule (issue 5): `backend = "openai"`, or a `base_url` alone, means an
-OpenAI-compatible server runs the model; otherwise llama.cpp runs it in this process.
+OpenAI-compatible server runs the model; otherwise llama.cpp runs it in this process, on the
+runtime the `runtime` setting picks (xllamacpp by default, or llama-cpp-python).
 Tests pass their own factory (a scripted model) to the core instead.
 """
 
@@ -9,10 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from review_bot.config import Settings
 from review_bot.errors import FatalError
 from review_bot.llm import Backend
+
+if TYPE_CHECKING:
+    from review_bot.llm.llamacpp import LlamaCppBackend
+    from review_bot.llm.xllamacpp import XllamacppBackend
 
 # (model path, whether it is the bundled default, settings) -> a backend, loaded lazily.
 BackendFactory = Callable[[Path, bool, Settings], Backend]
@@ -21,15 +27,22 @@ NO_URL = "the openai backend needs the server's URL: --base-url or REVIEW_BOT_BA
 
 
 def llamacpp_factory(path: Path, bundled: bool, settings: Settings) -> Backend:
+    """llama.cpp in this process, on the runtime the `runtime` setting picks (llm/runtime.py)."""
     from review_bot.llm.gpu import resolve_gpu_layers
-    from review_bot.llm.llamacpp import LlamaCppBackend
+    from review_bot.llm.runtime import XLLAMACPP, resolve_runtime
     from review_bot.llm.threads import resolve_threads
 
-    return LlamaCppBackend(
+    runtime = resolve_runtime(settings.runtime)
+    kind: type[LlamaCppBackend | XllamacppBackend]
+    if runtime == XLLAMACPP:
+        from review_bot.llm.xllamacpp import XllamacppBackend as kind
+    else:
+        from review_bot.llm.llamacpp import LlamaCppBackend as kind
+    return kind(
         path,
         bundled=bundled,
         n_ctx=settings.n_ctx,
-        gpu_layers=resolve_gpu_layers(settings.gpu_layers),
+        gpu_layers=resolve_gpu_layers(settings.gpu_layers, runtime=runtime),
         seed=settings.seed,
         n_threads=resolve_threads(settings.threads).n,
     )

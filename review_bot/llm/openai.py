@@ -1,8 +1,9 @@
 """The server backend: any OpenAI-compatible HTTP server runs the model.
 
-llama.cpp's own server, llama-cpp-python's `python -m llama_cpp.server` (what `review-bot
-serve` starts), Ollama and vLLM all speak the same `/v1/completions`,
-`/v1/chat/completions` and `/v1/models`. A team shares one GPU box this way, and a
+llama.cpp's own server (what `review-bot serve` runs with the xllamacpp runtime),
+llama-cpp-python's `python -m llama_cpp.server` (`serve --runtime llama-cpp-python`),
+Ollama and vLLM all speak the same `/v1/completions`, `/v1/chat/completions` and
+`/v1/models`. A team shares one GPU box this way, and a
 commit reuses a model that stays loaded instead of loading it again.
 
 How chat is formatted. When the server's model is a GGUF file this machine can read (the
@@ -19,6 +20,9 @@ llama-cpp-python, `json_schema` for llama.cpp's server, `response_format` for th
 A server that ignores them still works: every caller validates the JSON it gets back.
 
 The API key (REVIEW_BOT_API_KEY) is sent as a bearer token and appears in no message.
+
+The xllamacpp runtime (llm/xllamacpp.py) runs llama.cpp's server engine in this process
+and sends the very same bodies through a Transport that calls it directly.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from review_bot.llm import Completion, ModelInfo
 from review_bot.llm.chat import Message, fold_system, plain_chat
@@ -44,24 +48,46 @@ from review_bot.llm.openai_http import (
 _GRAMMARS: dict[str, str] = {}
 
 
+class Transport(Protocol):
+    """Where request bodies go: an HTTP server (openai_http.Client), or llama.cpp's server
+    engine in this process (llm/xllamacpp.py). One request builder serves both."""
+
+    @property
+    def where(self) -> str:
+        """`the model server at URL`, for messages."""
+        ...
+
+    def post(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The JSON reply to `body` sent to `path` (`completions`, `chat/completions`)."""
+        ...
+
+    def close(self) -> None: ...
+
+
 def json_schema_grammar(schema: Mapping[str, Any]) -> str:
-    """llama.cpp's GBNF for a JSON schema, made by llama-cpp-python's own converter.
+    """llama.cpp's GBNF for a JSON schema: llama-cpp-python's own converter when it is
+    installed, else review-bot's (llm/gbnf.py), so a client needs no llama-cpp-python.
 
     Key order matters: properties are generated in the schema's order, as in process.
     """
     key = json.dumps(schema)
     if key not in _GRAMMARS:
-        from llama_cpp.llama_grammar import json_schema_to_gbnf
+        try:
+            from llama_cpp.llama_grammar import json_schema_to_gbnf
+        except ImportError:
+            from review_bot.llm.gbnf import schema_to_gbnf
 
-        _GRAMMARS[key] = json_schema_to_gbnf(key)
+            _GRAMMARS[key] = schema_to_gbnf(schema)
+        else:
+            _GRAMMARS[key] = json_schema_to_gbnf(key)
     return _GRAMMARS[key]
 
 
 class OpenAIBackend:
     """Completions from a server; chat is rendered here with the model's own template."""
 
-    def __init__(self, client: Client, model: ServerModel, *, seed: int = 1234) -> None:
-        self.client = client
+    def __init__(self, transport: Transport, model: ServerModel, *, seed: int = 1234) -> None:
+        self.transport = transport
         self.model = model
         self.seed = seed
         self.last_request: dict[str, Any] = {}  # the JSON body last sent, for tests
@@ -73,7 +99,7 @@ class OpenAIBackend:
         return 0.0  # the model is loaded on the server, not here
 
     def close(self) -> None:
-        self.client.close()
+        self.transport.close()
 
     def _options(
         self,
@@ -111,11 +137,11 @@ class OpenAIBackend:
     def _send(self, path: str, body: dict[str, Any], *, chat: bool) -> Completion:
         self.last_request = body
         start = time.perf_counter()
-        data = self.client.request("POST", path, body)
+        data = self.transport.post(path, body)
         seconds = time.perf_counter() - start
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            raise ServerError(f"the model server at {self.client.base_url} returned no choice")
+            raise ServerError(f"{self.transport.where} returned no choice")
         choice = choices[0]
         if chat:
             message = choice.get("message")
@@ -184,8 +210,8 @@ class OpenAIBackend:
 class OpenAIChatBackend(OpenAIBackend):
     """A server whose chat template is unknown here: chat goes to its chat endpoint."""
 
-    def __init__(self, client: Client, model: ServerModel, *, seed: int = 1234) -> None:
-        super().__init__(client, model, seed=seed)
+    def __init__(self, transport: Transport, model: ServerModel, *, seed: int = 1234) -> None:
+        super().__init__(transport, model, seed=seed)
         self.fold_system = False  # set once the server's template refuses the system role
         self.no_chat = False  # set once the server says the model has no chat template
 

@@ -126,6 +126,14 @@ class Client:
         self._finalizer()
 
     @property
+    def where(self) -> str:
+        return f"the model server at {self.base_url}"
+
+    def post(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The Transport of llm/openai.py: one JSON POST to `path` under the base URL."""
+        return self.request("POST", path, body)
+
+    @property
     def policy(self) -> http.Policy:
         """The server's retries: 429 and 5xx (not a template's refusal), waiting its
         Retry-After seconds up to MAX_RETRY_AFTER_S; connection errors, but not a

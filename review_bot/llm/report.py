@@ -88,6 +88,10 @@ def facts_text(facts: Mapping[str, Any]) -> str:
         f"stop tokens:    {' '.join(facts['stop_tokens'])}",
         f"strategy:       {facts['strategy']}",
     ]
+    if "runtime" in facts:
+        from review_bot.llm.gpu import runtime_text
+
+        lines.append(f"runtime:        {runtime_text(facts['runtime'])}")
     return "\n".join(lines) + "\n"
 
 

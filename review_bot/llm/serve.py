@@ -1,5 +1,6 @@
-"""`review-bot serve` below the command line: llama-cpp-python's OpenAI-compatible server
-for the configured models, its command and its config file."""
+"""`review-bot serve --runtime llama-cpp-python` below the command line: llama-cpp-python's
+OpenAI-compatible server for the configured models, its command and its config file.
+(The default runtime's server is llm/serve_x.py.)"""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def server_plan(
     """The llama_cpp.server command and its config file for these models and settings."""
     from review_bot.llm.gpu import resolve_gpu_layers
 
-    layers = resolve_gpu_layers(settings.gpu_layers)
+    layers = resolve_gpu_layers(settings.gpu_layers, runtime="llama-cpp-python")
     # A resident server is not sized by this moment's load: --threads, else the
     # `threads` setting when set, else llama-cpp-python's own defaults.
     n_threads = n_threads if n_threads is not None else (settings.threads or None)
@@ -88,7 +89,8 @@ def prepare(plan: ServerPlan, host: str, port: int) -> None:
     missing = missing_server_modules()
     if missing:
         raise FatalError(
-            f"the server needs llama-cpp-python[server] (missing: {', '.join(missing)})"
+            "the llama-cpp-python server needs pip install 'review-bot[llama-cpp-python]' "
+            f"(missing: {', '.join(missing)})"
         )
     check_port(host, port)
     plan.config_path.parent.mkdir(parents=True, exist_ok=True)
