@@ -249,7 +249,8 @@ def test_llama_cpp_server_props_give_the_template(stub: Stub) -> None:
     session.chat(MESSAGES, json_schema={"type": "object"})
     body = stub.requests("POST /v1/completions")[0].body
     assert body["prompt"] == render_chat(template, MESSAGES, bos_token="<s>", eos_token="</s>")
-    assert body["json_schema"] == {"type": "object"} and body["seed"] == 7
+    assert body["grammar"] == json_schema_grammar({"type": "object"}) and body["seed"] == 7
+    assert "json_schema" not in body
     assert backend.model.flavor == LLAMA_CPP and body["repeat_penalty"] == 1.1
     backend.close()
 

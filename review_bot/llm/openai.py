@@ -15,8 +15,8 @@ server applies the model's own template; a template that refuses the system role
 folded into the first user turn, and a model with no chat template at all gets a plain
 completion prompt.
 
-Constraints. JSON schemas travel as each server expects them: a GBNF grammar for
-llama-cpp-python, `json_schema` for llama.cpp's server, `response_format` for the others.
+Constraints. JSON schemas travel as each server expects them: a GBNF grammar (ours, with
+bounded numbers) for llama.cpp and llama-cpp-python, `response_format` for the others.
 A server that ignores them still works: every caller validates the JSON it gets back.
 
 The API key (REVIEW_BOT_API_KEY) is sent as a bearer token and appears in no message.
@@ -123,10 +123,11 @@ class OpenAIBackend:
         if flavor in (LLAMA_CPP_PYTHON, LLAMA_CPP):
             body["repeat_penalty"] = 1.1  # as the in-process backend samples
         if json_schema is not None:
-            if flavor == LLAMA_CPP_PYTHON:
+            if flavor in (LLAMA_CPP_PYTHON, LLAMA_CPP):
+                # GBNF for both: llama.cpp's own `json_schema` may go through llguidance
+                # (xllamacpp's build), which bounds no integer; a small model then writes a
+                # number of a hundred digits until max_tokens cuts the reply off.
                 body["grammar"] = json_schema_grammar(json_schema)
-            elif flavor == LLAMA_CPP:
-                body["json_schema"] = dict(json_schema)
             else:
                 body["response_format"] = {
                     "type": "json_schema",

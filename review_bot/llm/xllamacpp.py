@@ -2,7 +2,7 @@
 
 `xllamacpp.Server` loads the GGUF once (lazily, on the first call) and answers
 OpenAI-shaped request bodies directly, without HTTP. The bodies are built by the same
-code as for an HTTP server (llm/openai.py, flavor llama.cpp: `json_schema` in the body,
+code as for an HTTP server (llm/openai.py, flavor llama.cpp: a GBNF grammar in the body,
 the chat rendered here with the GGUF's own template and sent as a completion), so every
 backend sends the same text.
 
