@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 from review_bot.commands import cli, main
 from review_bot.github.records import MARKER_RE, SUMMARY_MARKER
 from review_bot.llm.scripted import ScriptedBackend, scripted_info
-from tests.helpers.github_stub import GitHubStub
+from tests.helpers.github_stub import GitHubStub, workflow_run_event
 from tests.helpers.repos import commit, git
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,7 +131,9 @@ class PR:
         files = {"pyproject.toml": pyproject, **(base or {"calc.py": BASE_CALC})}
         self.base = commit(self.path, files, "base")
         git(self.path, "checkout", "-q", "-b", "feature")
+        self.files = files | (head or {"calc.py": HEAD_CALC})
         self.head = commit(self.path, head or {"calc.py": HEAD_CALC}, "feature")
+        self.sleeps: list[float] = []  # the GitHub client's waits, recorded, never slept
         self.number = 7
         self.summary_file = tmp / "step-summary.md"
         self.summary_file.touch()
@@ -140,7 +142,7 @@ class PR:
 
     def set_head(self, head: str) -> None:
         self.head = head
-        self.stub.add_pull(self.number, base=self.base, head=head)
+        self.stub.add_pull(self.number, base=self.base, head=head, files=self.files)
         payload = {
             "action": "synchronize",
             "number": self.number,
@@ -153,6 +155,7 @@ class PR:
         self.event.write_text(json.dumps(payload))
 
     def push(self, text: str) -> str:
+        self.files = self.files | {"calc.py": text}
         self.set_head(commit(self.path, {"calc.py": text}, "push"))
         return self.head
 
@@ -177,7 +180,7 @@ class PR:
     def review(
         self, smollm: Path, *args: str, backend: ScriptedBackend | None = None, **env: str
     ) -> Result:
-        obj: dict[str, Any] = {}
+        obj: dict[str, Any] = {"sleep": self.sleeps.append}
         if backend is not None:
             obj["backend_factory"] = lambda path, bundled, settings: backend
         return CliRunner().invoke(
@@ -247,8 +250,9 @@ def test_one_review_on_hunk_lines_and_one_summary(pr: PR, stub: GitHubStub, smol
     assert post.headers["authorization"] == f"Bearer {TOKEN}"
     assert post.headers["x-github-api-version"] == "2022-11-28"
     comments = post.body["comments"]
-    # scale and clamp: a docstring and a test each; long's lines are outside the hunks.
-    assert len(comments) == 4
+    # scale and clamp: a docstring and a test each; long's test at its changed line, far
+    # below its `def` (issue 12); long's docstring lines are outside the hunks.
+    assert len(comments) == 5
     hunks = pr.hunks()["calc.py"]
     for comment in comments:
         assert comment["side"] == "RIGHT" and comment["path"] == "calc.py"
@@ -258,7 +262,9 @@ def test_one_review_on_hunk_lines_and_one_summary(pr: PR, stub: GitHubStub, smol
     clamp_def = head_lines.index("def clamp(") + 1
     docs = [c for c in comments if "```suggestion" in c["body"]]
     tests = [c for c in comments if "<details>" in c["body"]]
-    assert len(docs) == 2 and len(tests) == 2
+    assert len(docs) == 2 and len(tests) == 3
+    [long_test] = [c for c in tests if "`long`" in c["body"]]
+    assert long_test["line"] == head_lines.index("    return y * 2") + 1
     # The multi-line signature: the suggestion replaces def..`) -> int:` with itself plus
     # the docstring, so one click commits it.
     [clamp_doc] = [c for c in docs if "`clamp`" in c["body"]]
@@ -272,15 +278,15 @@ def test_one_review_on_hunk_lines_and_one_summary(pr: PR, stub: GitHubStub, smol
     assert "start_line" not in scale_test
     assert "tests/test_calc_generated.py" in scale_test["body"]
     assert "```python\nfrom calc import scale" in scale_test["body"]
-    assert len(set(fingerprints(comments))) == 4
-    # The summary: one issue comment with the marker, long's suggestions written out in it.
+    assert len(set(fingerprints(comments))) == 5
+    # The summary: one issue comment with the marker, long's docstring written out in it.
     [summary] = stub.issue_comments
     body = summary["body"]
     assert body.startswith(SUMMARY_MARKER)
     assert "Checked **3** changed functions" in body and "**6** verified suggestions" in body
-    assert "4 inline, 2 below" in body and "#### Not placed inline" in body
+    assert "5 inline, 1 below" in body and "#### Not placed inline" in body
     assert "docstring for `long`: replace line 6 of `calc.py`" in body
-    assert "from calc import long" in body
+    assert "from calc import long" not in body
     assert "model `SmolLM2-135M-Instruct.Q4_1.gguf`" in body
     assert pr.summary_file.read_text().startswith(SUMMARY_MARKER)
     # The working tree was at head: used as is, and left as it was.
@@ -436,16 +442,29 @@ def test_retries_are_bounded(pr: PR, stub: GitHubStub, smollm: Path) -> None:
     result = pr.review(smollm, "--retries", "2", backend=scripted(), REVIEW_BOT_TESTS="false")
     assert result.exit_code == 1
     assert "answered 500 after 3 attempts" in str(result.exception)
-    assert len(stub.calls("GET")) == 3 and stub.calls("POST") == []
+    assert len(stub.calls("GET", r"/comments$")) == 3 and stub.calls("POST") == []
 
 
 # -- the fork-safe pair: --dry-run in the unprivileged job, --post-from with the token -----------
 
 
-def post_env(pr: PR) -> dict[str, str]:
-    """The workflow_run job's environment: its own event, no checkout, the token."""
+def post_env(
+    pr: PR,
+    *,
+    head_repository: str = REPO,
+    head_branch: str = "feature",
+    pulls: list[int] | None = None,
+) -> dict[str, str]:
+    """The workflow_run job's environment: its own event, no checkout, the token. A branch
+    of this repository by default (GitHub lists its pull request); a fork's run lists none."""
     event = pr.tmp / "workflow_run.json"
-    event.write_text(json.dumps({"action": "completed", "workflow_run": {"head_sha": pr.head}}))
+    payload = workflow_run_event(
+        pr.head,
+        head_repository=head_repository,
+        head_branch=head_branch,
+        pull_requests=[pr.number] if pulls is None else pulls,
+    )
+    event.write_text(json.dumps(payload))
     return {
         "GITHUB_EVENT_PATH": str(event),
         "GITHUB_REPOSITORY": REPO,
@@ -459,13 +478,17 @@ class Posting:
     """`review-bot review --post-from` in this process, from a directory with no checkout."""
 
     def __init__(
-        self, pr: PR, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+        self,
+        pr: PR,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+        **event: Any,
     ) -> None:
         self.capsys = capsys
         empty = pr.tmp / "no-checkout"
         empty.mkdir(exist_ok=True)
         monkeypatch.chdir(empty)
-        self.env = post_env(pr)
+        self.env = post_env(pr, **event)
         self.monkeypatch = monkeypatch
 
     def __call__(self, plan: Path, *args: str) -> tuple[int, str]:
