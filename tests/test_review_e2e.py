@@ -543,6 +543,69 @@ def test_dry_run_then_post_from(
     assert stub.calls("POST") == [] and stub.calls("PATCH") == []
 
 
+def dry_run(pr: PR, smollm: Path) -> Path:
+    plan_file = pr.tmp / "artifact" / "review.json"
+    args = ("--dry-run", "--output", str(plan_file))
+    ok(pr.review(smollm, *args, backend=scripted(), REVIEW_BOT_TESTS="false", GITHUB_TOKEN=""))
+    return plan_file
+
+
+def test_post_from_checks_the_pull_request_against_the_workflow_run(
+    pr: PR,
+    stub: GitHubStub,
+    smollm: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    plan_file = dry_run(pr, smollm)
+    # A fork's run (GitHub lists no pull request) whose artifact names #7, a pull request
+    # with the very same head commit, opened from another repository: refused.
+    fork = {"head_repository": "mallory/demo", "head_branch": "feature", "pulls": []}
+    code, err = Posting(pr, monkeypatch, capsys, **fork)(plan_file)
+    assert code == 1 and "is from octo/demo:feature" in err and "mallory/demo:feature" in err
+    # Same repository, another branch.
+    other = {"head_branch": "other", "pulls": []}
+    code, err = Posting(pr, monkeypatch, capsys, **other)(plan_file)
+    assert code == 1 and "not posting it" in err
+    # GitHub listed the run's pull requests, and #7 is not among them.
+    code, err = Posting(pr, monkeypatch, capsys, pulls=[8])(plan_file)
+    assert code == 1 and "the workflow run was for #8, not #7" in err
+    assert stub.calls("POST") == [] and stub.calls("PATCH") == []
+    # The fork's own pull request: its head repository and branch are the run's.
+    stub.add_pull(7, base=pr.base, head=pr.head, head_repo="mallory/demo")
+    assert Posting(pr, monkeypatch, capsys, **fork)(plan_file)[0] == 0
+    assert len(stub.calls("POST", "/reviews$")) == 1
+
+
+def test_a_push_outdates_comments_and_they_are_replaced(
+    pr: PR, stub: GitHubStub, smollm: Path
+) -> None:
+    ok(pr.review(smollm, backend=scripted(), REVIEW_BOT_TESTS="false"))
+    before = {c["id"]: c["line"] for c in stub.review_comments}
+    # The push moves every line of scale and clamp two down: GitHub outdates the comments.
+    pr.push(HEAD_CALC.replace("\n\ndef scale", "\n\nY = 1\nZ = 2\n\ndef scale"))
+    assert all(c["line"] is None for c in stub.review_comments) and before
+    ok(pr.review(smollm, backend=scripted(), REVIEW_BOT_TESTS="false"))
+    assert {r.path.rsplit("/", 1)[1] for r in stub.calls("DELETE")} == {str(i) for i in before}
+    assert len(stub.review_comments) == 2
+    assert all(isinstance(c["line"], int) for c in stub.review_comments)
+
+
+def test_the_posting_identity_can_be_given(pr: PR, stub: GitHubStub, smollm: Path) -> None:
+    stub.login = "review-app[bot]"
+    ok(pr.review(smollm, backend=scripted(), REVIEW_BOT_TESTS="false"))
+    ok(pr.review(smollm, backend=scripted(), REVIEW_BOT_TESTS="false"))
+    # Without it, /user (403 for this stand-in's Actions-like token) says github-actions[bot],
+    # and the app's own comments are not recognised: a second review and summary.
+    assert len(stub.reviews) == 2 and len(stub.issue_comments) == 2
+    stub.requests.clear()
+    result = pr.review(
+        smollm, backend=scripted(), REVIEW_BOT_TESTS="false", REVIEW_BOT_BOT_LOGIN="review-app[bot]"
+    )
+    ok(result)
+    assert stub.calls("GET", "^/user$") == [] and stub.calls("POST") == []
+
+
 def test_post_from_refuses_a_forged_plan(pr: PR, stub: GitHubStub, tmp_path: Path) -> None:
     forged = tmp_path / "forged.json"
     forged.write_text(json.dumps({"review_bot": 1, "repo": REPO, "pr": 7, "base": "x"}))
