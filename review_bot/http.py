@@ -27,13 +27,25 @@ After an answer worth another try, the server's own word comes first:
 >>> response_wait(policy, httpx.Response(503), 2)
 2.0
 
+A rate limit that says nothing of how long (GitHub's secondary limits: a 403 or 429 with
+neither Retry-After nor a reset) waits at least `limit_wait_s`, doubling, as GitHub asks;
+a Retry-After that is no number and no date counts as absent:
+
+>>> limited = policy._replace(limited=lambda response: response.status_code == 429)
+>>> [response_wait(limited, httpx.Response(429), n) for n in range(2)]
+[60.0, 120.0]
+>>> response_wait(limited, httpx.Response(429, headers={"Retry-After": "soon"}), 0)
+60.0
+
 A wait the server asks for that is longer than `max_wait_s` is not waited for at all:
 `send` raises `WaitTooLong` instead, so that a job does not sit out an hour's rate limit.
 """
 
 from __future__ import annotations
 
+import datetime
 import email.utils
+import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -58,6 +70,10 @@ class Policy(NamedTuple):
     rate_limit_reset: bool = False
     # The longest wait: a backoff is cut to it, a longer wait asked for raises WaitTooLong.
     max_wait_s: float | None = None
+    # A rate limit that may come without headers (GitHub's secondary limits): when neither
+    # Retry-After nor the reset says how long, wait `limit_wait_s * 2**attempt`.
+    limited: Callable[[httpx.Response], bool] = lambda response: False
+    limit_wait_s: float = 60.0
     sleep: Callable[[float], None] = time.sleep
 
 
@@ -95,15 +111,23 @@ def backoff(policy: Policy, attempt: int) -> float:
 
 
 def retry_after(value: str, *, dates: bool) -> float | None:
-    """Retry-After as seconds from now (unclamped), or None when it says nothing usable."""
+    """Retry-After as seconds from now (unclamped), or None when it says nothing usable
+    (a server may send anything: "soon", "nan", an empty value)."""
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
         if not dates:
             return None
-    when = email.utils.parsedate_to_datetime(value)
+    else:
+        return seconds if math.isfinite(seconds) else None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
     if when is None:  # pragma: no cover - Python < 3.10 returned None for a bad date
         return None
+    if when.tzinfo is None:  # "-0000": UTC, says RFC 5322
+        when = when.replace(tzinfo=datetime.timezone.utc)
     return when.timestamp() - time.time()
 
 
@@ -126,6 +150,8 @@ def response_wait(policy: Policy, response: httpx.Response, attempt: int) -> flo
             return max(0.0, float(headers["x-ratelimit-reset"]) - time.time())
         except ValueError:
             pass
+    if policy.limited(response):
+        return float(policy.limit_wait_s * 2**attempt)
     return float(policy.backoff_s * 2**attempt)
 
 

@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 from review_bot.commands import cli, main
 from review_bot.github.records import MARKER_RE, SUMMARY_MARKER
 from review_bot.llm.scripted import ScriptedBackend, scripted_info
-from tests.helpers.github_stub import GitHubStub
+from tests.helpers.github_stub import GitHubStub, workflow_run_event
 from tests.helpers.repos import commit, git
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,7 +131,9 @@ class PR:
         files = {"pyproject.toml": pyproject, **(base or {"calc.py": BASE_CALC})}
         self.base = commit(self.path, files, "base")
         git(self.path, "checkout", "-q", "-b", "feature")
+        self.files = files | (head or {"calc.py": HEAD_CALC})
         self.head = commit(self.path, head or {"calc.py": HEAD_CALC}, "feature")
+        self.sleeps: list[float] = []  # the GitHub client's waits, recorded, never slept
         self.number = 7
         self.summary_file = tmp / "step-summary.md"
         self.summary_file.touch()
@@ -140,7 +142,7 @@ class PR:
 
     def set_head(self, head: str) -> None:
         self.head = head
-        self.stub.add_pull(self.number, base=self.base, head=head)
+        self.stub.add_pull(self.number, base=self.base, head=head, files=self.files)
         payload = {
             "action": "synchronize",
             "number": self.number,
@@ -153,6 +155,7 @@ class PR:
         self.event.write_text(json.dumps(payload))
 
     def push(self, text: str) -> str:
+        self.files = self.files | {"calc.py": text}
         self.set_head(commit(self.path, {"calc.py": text}, "push"))
         return self.head
 
@@ -177,7 +180,7 @@ class PR:
     def review(
         self, smollm: Path, *args: str, backend: ScriptedBackend | None = None, **env: str
     ) -> Result:
-        obj: dict[str, Any] = {}
+        obj: dict[str, Any] = {"sleep": self.sleeps.append}
         if backend is not None:
             obj["backend_factory"] = lambda path, bundled, settings: backend
         return CliRunner().invoke(
@@ -247,8 +250,9 @@ def test_one_review_on_hunk_lines_and_one_summary(pr: PR, stub: GitHubStub, smol
     assert post.headers["authorization"] == f"Bearer {TOKEN}"
     assert post.headers["x-github-api-version"] == "2022-11-28"
     comments = post.body["comments"]
-    # scale and clamp: a docstring and a test each; long's lines are outside the hunks.
-    assert len(comments) == 4
+    # scale and clamp: a docstring and a test each; long's test at its changed line, far
+    # below its `def` (issue 12); long's docstring lines are outside the hunks.
+    assert len(comments) == 5
     hunks = pr.hunks()["calc.py"]
     for comment in comments:
         assert comment["side"] == "RIGHT" and comment["path"] == "calc.py"
@@ -258,7 +262,9 @@ def test_one_review_on_hunk_lines_and_one_summary(pr: PR, stub: GitHubStub, smol
     clamp_def = head_lines.index("def clamp(") + 1
     docs = [c for c in comments if "```suggestion" in c["body"]]
     tests = [c for c in comments if "<details>" in c["body"]]
-    assert len(docs) == 2 and len(tests) == 2
+    assert len(docs) == 2 and len(tests) == 3
+    [long_test] = [c for c in tests if "`long`" in c["body"]]
+    assert long_test["line"] == head_lines.index("    return y * 2") + 1
     # The multi-line signature: the suggestion replaces def..`) -> int:` with itself plus
     # the docstring, so one click commits it.
     [clamp_doc] = [c for c in docs if "`clamp`" in c["body"]]
@@ -272,15 +278,15 @@ def test_one_review_on_hunk_lines_and_one_summary(pr: PR, stub: GitHubStub, smol
     assert "start_line" not in scale_test
     assert "tests/test_calc_generated.py" in scale_test["body"]
     assert "```python\nfrom calc import scale" in scale_test["body"]
-    assert len(set(fingerprints(comments))) == 4
-    # The summary: one issue comment with the marker, long's suggestions written out in it.
+    assert len(set(fingerprints(comments))) == 5
+    # The summary: one issue comment with the marker, long's docstring written out in it.
     [summary] = stub.issue_comments
     body = summary["body"]
     assert body.startswith(SUMMARY_MARKER)
     assert "Checked **3** changed functions" in body and "**6** verified suggestions" in body
-    assert "4 inline, 2 below" in body and "#### Not placed inline" in body
+    assert "5 inline, 1 below" in body and "#### Not placed inline" in body
     assert "docstring for `long`: replace line 6 of `calc.py`" in body
-    assert "from calc import long" in body
+    assert "from calc import long" not in body
     assert "model `SmolLM2-135M-Instruct.Q4_1.gguf`" in body
     assert pr.summary_file.read_text().startswith(SUMMARY_MARKER)
     # The working tree was at head: used as is, and left as it was.
@@ -436,16 +442,29 @@ def test_retries_are_bounded(pr: PR, stub: GitHubStub, smollm: Path) -> None:
     result = pr.review(smollm, "--retries", "2", backend=scripted(), REVIEW_BOT_TESTS="false")
     assert result.exit_code == 1
     assert "answered 500 after 3 attempts" in str(result.exception)
-    assert len(stub.calls("GET")) == 3 and stub.calls("POST") == []
+    assert len(stub.calls("GET", r"/comments$")) == 3 and stub.calls("POST") == []
 
 
 # -- the fork-safe pair: --dry-run in the unprivileged job, --post-from with the token -----------
 
 
-def post_env(pr: PR) -> dict[str, str]:
-    """The workflow_run job's environment: its own event, no checkout, the token."""
+def post_env(
+    pr: PR,
+    *,
+    head_repository: str = REPO,
+    head_branch: str = "feature",
+    pulls: list[int] | None = None,
+) -> dict[str, str]:
+    """The workflow_run job's environment: its own event, no checkout, the token. A branch
+    of this repository by default (GitHub lists its pull request); a fork's run lists none."""
     event = pr.tmp / "workflow_run.json"
-    event.write_text(json.dumps({"action": "completed", "workflow_run": {"head_sha": pr.head}}))
+    payload = workflow_run_event(
+        pr.head,
+        head_repository=head_repository,
+        head_branch=head_branch,
+        pull_requests=[pr.number] if pulls is None else pulls,
+    )
+    event.write_text(json.dumps(payload))
     return {
         "GITHUB_EVENT_PATH": str(event),
         "GITHUB_REPOSITORY": REPO,
@@ -459,13 +478,17 @@ class Posting:
     """`review-bot review --post-from` in this process, from a directory with no checkout."""
 
     def __init__(
-        self, pr: PR, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+        self,
+        pr: PR,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+        **event: Any,
     ) -> None:
         self.capsys = capsys
         empty = pr.tmp / "no-checkout"
         empty.mkdir(exist_ok=True)
         monkeypatch.chdir(empty)
-        self.env = post_env(pr)
+        self.env = post_env(pr, **event)
         self.monkeypatch = monkeypatch
 
     def __call__(self, plan: Path, *args: str) -> tuple[int, str]:
@@ -518,6 +541,69 @@ def test_dry_run_then_post_from(
     code, err = post(plan_file)
     assert code == 0 and "has moved on" in err
     assert stub.calls("POST") == [] and stub.calls("PATCH") == []
+
+
+def dry_run(pr: PR, smollm: Path) -> Path:
+    plan_file = pr.tmp / "artifact" / "review.json"
+    args = ("--dry-run", "--output", str(plan_file))
+    ok(pr.review(smollm, *args, backend=scripted(), REVIEW_BOT_TESTS="false", GITHUB_TOKEN=""))
+    return plan_file
+
+
+def test_post_from_checks_the_pull_request_against_the_workflow_run(
+    pr: PR,
+    stub: GitHubStub,
+    smollm: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    plan_file = dry_run(pr, smollm)
+    # A fork's run (GitHub lists no pull request) whose artifact names #7, a pull request
+    # with the very same head commit, opened from another repository: refused.
+    fork = {"head_repository": "mallory/demo", "head_branch": "feature", "pulls": []}
+    code, err = Posting(pr, monkeypatch, capsys, **fork)(plan_file)
+    assert code == 1 and "is from octo/demo:feature" in err and "mallory/demo:feature" in err
+    # Same repository, another branch.
+    other = {"head_branch": "other", "pulls": []}
+    code, err = Posting(pr, monkeypatch, capsys, **other)(plan_file)
+    assert code == 1 and "not posting it" in err
+    # GitHub listed the run's pull requests, and #7 is not among them.
+    code, err = Posting(pr, monkeypatch, capsys, pulls=[8])(plan_file)
+    assert code == 1 and "the workflow run was for #8, not #7" in err
+    assert stub.calls("POST") == [] and stub.calls("PATCH") == []
+    # The fork's own pull request: its head repository and branch are the run's.
+    stub.add_pull(7, base=pr.base, head=pr.head, head_repo="mallory/demo")
+    assert Posting(pr, monkeypatch, capsys, **fork)(plan_file)[0] == 0
+    assert len(stub.calls("POST", "/reviews$")) == 1
+
+
+def test_a_push_outdates_comments_and_they_are_replaced(
+    pr: PR, stub: GitHubStub, smollm: Path
+) -> None:
+    ok(pr.review(smollm, backend=scripted(), REVIEW_BOT_TESTS="false"))
+    before = {c["id"]: c["line"] for c in stub.review_comments}
+    # The push moves every line of scale and clamp two down: GitHub outdates the comments.
+    pr.push(HEAD_CALC.replace("\n\ndef scale", "\n\nY = 1\nZ = 2\n\ndef scale"))
+    assert all(c["line"] is None for c in stub.review_comments) and before
+    ok(pr.review(smollm, backend=scripted(), REVIEW_BOT_TESTS="false"))
+    assert {r.path.rsplit("/", 1)[1] for r in stub.calls("DELETE")} == {str(i) for i in before}
+    assert len(stub.review_comments) == 2
+    assert all(isinstance(c["line"], int) for c in stub.review_comments)
+
+
+def test_the_posting_identity_can_be_given(pr: PR, stub: GitHubStub, smollm: Path) -> None:
+    stub.login = "review-app[bot]"
+    ok(pr.review(smollm, backend=scripted(), REVIEW_BOT_TESTS="false"))
+    ok(pr.review(smollm, backend=scripted(), REVIEW_BOT_TESTS="false"))
+    # Without it, /user (403 for this stand-in's Actions-like token) says github-actions[bot],
+    # and the app's own comments are not recognised: a second review and summary.
+    assert len(stub.reviews) == 2 and len(stub.issue_comments) == 2
+    stub.requests.clear()
+    result = pr.review(
+        smollm, backend=scripted(), REVIEW_BOT_TESTS="false", REVIEW_BOT_BOT_LOGIN="review-app[bot]"
+    )
+    ok(result)
+    assert stub.calls("GET", "^/user$") == [] and stub.calls("POST") == []
 
 
 def test_post_from_refuses_a_forged_plan(pr: PR, stub: GitHubStub, tmp_path: Path) -> None:

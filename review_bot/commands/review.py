@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,12 @@ from review_bot.progress import ConsoleProgress
     metavar="SECONDS",
     help="First wait before retrying a 5xx; doubles each time.",
 )
+@click.option(
+    "--bot-login",
+    metavar="LOGIN",
+    envvar="REVIEW_BOT_BOT_LOGIN",
+    help="Whose comments are review-bot's (else GET /user's login, else github-actions[bot]).",
+)
 @click.pass_context
 def review(
     ctx: click.Context,
@@ -108,6 +115,7 @@ def review(
     post_from: Path | None,
     retries: int,
     retry_backoff: float,
+    bot_login: str | None,
     **options: Any,
 ) -> int:
     """Review a pull request: verified tests and docstrings as review comments.
@@ -124,18 +132,15 @@ def review(
         environ, repo=repo, number=number, base=base, head=head, api_url=api_url
     )
     progress = ConsoleProgress()
+    obj = ctx.find_object(dict) or {}
+    # The test seam for the GitHub client's waits (see commands/options.py).
+    how = post.Posting(
+        level, bot_login, retries, retry_backoff, progress.notice, obj.get("sleep", time.sleep)
+    )
     try:
         if post_from is not None:
             plan = read_plan(post_from)
-            post.post_from(
-                plan,
-                pr,
-                explicit_head=head,
-                level=level,
-                retries=retries,
-                backoff=retry_backoff,
-                notice=progress.notice,
-            )
+            post.post_from(plan, pr, explicit_head=head, how=how, environ=environ)
         else:
             token = None
             if not dry_run:
@@ -160,16 +165,7 @@ def review(
                     post.write_dry_run(text, output)
             else:
                 assert token is not None
-                post.post_plan(
-                    plan,
-                    pr,
-                    token,
-                    level=level,
-                    retries=retries,
-                    backoff=retry_backoff,
-                    notice=progress.notice,
-                    environ=environ,
-                )
+                post.post_plan(plan, pr, token, how, environ)
     finally:
         progress.stop()
     if should_fail(plan, fail_level):

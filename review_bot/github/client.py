@@ -23,8 +23,17 @@ class GitHubError(FatalError):
         self.status = status
 
 
-class ReadOnlyError(GitHubError):
-    """403 without rate-limit headers: the token cannot write here (a fork's pull request)."""
+class ForbiddenError(GitHubError):
+    """403 that is no rate limit: this token may not do this (edit somebody else's comment)."""
+
+
+class ReadOnlyError(ForbiddenError):
+    """403 on creating something: the token cannot write here (a fork's pull request)."""
+
+
+class UncertainError(GitHubError):
+    """A POST answered 5xx or lost its connection: it may have been applied or not. It is
+    not retried blindly (that could post twice); the caller looks before posting again."""
 
 
 class UnprocessableError(GitHubError):
@@ -45,11 +54,12 @@ def _message(response: httpx.Response) -> str:
     return message
 
 
-def _retryable(response: httpx.Response) -> bool:
-    """A server error, or a rate limit: 429, or 403 with rate-limit headers or words."""
+def _rate_limited(response: httpx.Response) -> bool:
+    """A rate limit: 429, or 403 with rate-limit headers or words (a secondary limit may
+    come with no header at all, only "You have exceeded a secondary rate limit")."""
     status = response.status_code
     headers = response.headers
-    limited = status == 429 or (
+    return status == 429 or (
         status == 403
         and (
             "retry-after" in headers
@@ -57,7 +67,18 @@ def _retryable(response: httpx.Response) -> bool:
             or "rate limit" in _message(response).lower()
         )
     )
-    return limited or status >= 500
+
+
+def _retryable(response: httpx.Response) -> bool:
+    """A rate limit or a server error."""
+    return _rate_limited(response) or response.status_code >= 500
+
+
+# Requests that change something: GitHub asks for at least a second between them (its
+# secondary limits allow 80 content-creating requests a minute).
+MUTATING = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+# What GET /user answers for the Actions token, which has no user: its comments are this bot's.
+ACTIONS_LOGIN = "github-actions[bot]"
 
 
 class GitHub:
@@ -71,14 +92,21 @@ class GitHub:
         retries: int = 3,
         backoff_s: float = 1.0,
         max_wait_s: float = 60.0,
+        limit_wait_s: float = 60.0,
+        min_interval_s: float = 1.0,
         timeout_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.retries = retries
         self.backoff_s = backoff_s
         self.max_wait_s = max_wait_s
+        self.limit_wait_s = limit_wait_s
+        self.min_interval_s = min_interval_s
         self._sleep = sleep
+        self._clock = clock
+        self._last_mutation: float | None = None
         self._origin = httpx.URL(self.api_url + "/")
         self.client = httpx.Client(
             base_url=self.api_url + "/",
@@ -113,8 +141,33 @@ class GitHub:
             retry_after_dates=True,
             rate_limit_reset=True,
             max_wait_s=self.max_wait_s,
+            limited=_rate_limited,
+            limit_wait_s=self.limit_wait_s,
             sleep=self._sleep,
         )
+
+    @property
+    def create_policy(self) -> http.Policy:
+        """A POST creates something: a 5xx or a lost answer may still have created it, so
+        only what surely did nothing is retried here (a rate limit; a connection that was
+        never made)."""
+        return self.policy._replace(
+            retryable=_rate_limited,
+            retry_transport=lambda exc: isinstance(exc, httpx.ConnectError),
+        )
+
+    def backoff(self, attempt: int) -> None:
+        """Sleep the backoff of attempt `attempt` (from 0), as the retry loop would."""
+        self._sleep(http.backoff(self.policy, attempt))
+
+    def _pace(self, method: str) -> None:
+        if method not in MUTATING:
+            return
+        if self._last_mutation is not None:
+            wait = self._last_mutation + self.min_interval_s - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+        self._last_mutation = self._clock()
 
     def request(
         self,
@@ -125,10 +178,16 @@ class GitHub:
         params: Mapping[str, str | int] | None = None,
     ) -> httpx.Response:
         what = f"GitHub API: {method} {httpx.URL(url).path or url}"
+        creates = method == "POST"
+        policy = self.create_policy if creates else self.policy
+        self._pace(method)
         try:
-            answer = http.send(self.client, method, url, self.policy, json=body, params=params)
+            answer = http.send(self.client, method, url, policy, json=body, params=params)
         except http.Unreachable as exc:
-            raise GitHubError(f"{what} failed after {exc.attempts} attempts: {exc.error}") from None
+            message = f"{what} failed after {exc.attempts} attempts: {exc.error}"
+            if creates:
+                raise UncertainError(message) from None
+            raise GitHubError(message) from None
         except http.WaitTooLong as exc:
             raise GitHubError(
                 f"{what} answered {exc.response.status_code}: rate limited for {exc.wait_s:.0f} s "
@@ -147,10 +206,12 @@ class GitHub:
         if status < 300:
             return response
         message = f"{what} answered {status}: {_message(response)}"
+        if creates and status >= 500:
+            raise UncertainError(message, status)
         if status == 401:
             raise GitHubError(message + " (is the token valid?)", status)
         if status == 403:
-            raise ReadOnlyError(message, status)
+            raise (ReadOnlyError if creates else ForbiddenError)(message, status)
         if status == 404:
             raise GitHubError(message + " (wrong repository or number, or no access)", status)
         if status == 422:
@@ -188,10 +249,23 @@ class GitHub:
         )
 
 
-def current_head(github: GitHub, repo: str, number: int) -> str:
-    """The pull request's current head SHA, from the API."""
-    pull = github.json("GET", f"repos/{repo}/pulls/{number}")
-    head = pull.get("head", {}).get("sha") if isinstance(pull, dict) else None
-    if not isinstance(head, str):
-        raise GitHubError(f"GitHub API: pull request {repo}#{number} has no head SHA")
-    return head
+def identity(github: GitHub, configured: str | None = None) -> str:
+    """The login that posts: `configured`, else GET /user's, else the Actions bot (its token
+    has no user: /user answers 403). Only comments of this login count as review-bot's."""
+    if configured:
+        return configured
+    try:
+        user = github.json("GET", "user")
+    except ForbiddenError:
+        return ACTIONS_LOGIN
+    login = user.get("login") if isinstance(user, dict) else None
+    if not isinstance(login, str) or not login:
+        raise GitHubError("GitHub API: GET /user names no login; pass --bot-login")
+    return login
+
+
+def author(item: Mapping[str, Any]) -> str | None:
+    """The login of a comment's author, if GitHub named one."""
+    user = item.get("user")
+    login = user.get("login") if isinstance(user, dict) else None
+    return login if isinstance(login, str) else None

@@ -9,9 +9,45 @@ from pathlib import Path
 from typing import Any
 
 from review_bot.errors import FatalError
-from review_bot.github.records import REPO_RE, PullRequest
+from review_bot.github.records import REPO_RE, PullRequest, WorkflowRun
 
 DEFAULT_API_URL = "https://api.github.com"
+
+
+def read_event(environ: Mapping[str, str]) -> Any:
+    """The event payload at GITHUB_EVENT_PATH, or {} without one."""
+    event_path = environ.get("GITHUB_EVENT_PATH")
+    if not event_path:
+        return {}
+    try:
+        return json.loads(Path(event_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise FatalError(f"GITHUB_EVENT_PATH {event_path}: cannot read: {exc}") from None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def workflow_run_from_env(environ: Mapping[str, str]) -> WorkflowRun | None:
+    """The `workflow_run` of the event, if it is one: the facts a plan is checked against."""
+    event = read_event(environ)
+    run = event.get("workflow_run") if isinstance(event, dict) else None
+    if not isinstance(run, dict):
+        return None
+    head_repo = run.get("head_repository")
+    pulls = run.get("pull_requests")
+    numbers = tuple(
+        p["number"]
+        for p in (pulls if isinstance(pulls, list) else [])
+        if isinstance(p, dict) and isinstance(p.get("number"), int)
+    )
+    return WorkflowRun(
+        head_sha=_str(run.get("head_sha")),
+        head_repository=_str(head_repo.get("full_name")) if isinstance(head_repo, dict) else None,
+        head_branch=_str(run.get("head_branch")),
+        pull_requests=numbers,
+    )
 
 
 def pull_request_from_env(
@@ -24,13 +60,7 @@ def pull_request_from_env(
     api_url: str | None = None,
 ) -> PullRequest:
     """Flags first, then the event payload (GITHUB_EVENT_PATH) and GITHUB_* variables."""
-    event: Any = {}
-    event_path = environ.get("GITHUB_EVENT_PATH")
-    if event_path:
-        try:
-            event = json.loads(Path(event_path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise FatalError(f"GITHUB_EVENT_PATH {event_path}: cannot read: {exc}") from None
+    event = read_event(environ)
     pull = event.get("pull_request") if isinstance(event, dict) else None
     pull = pull if isinstance(pull, dict) else {}
 

@@ -45,8 +45,19 @@ def code_hash(path: str, qualname: str, source: str) -> str:
     return _hash(path, qualname, source)
 
 
-def marker(fp: str, code: str) -> str:
-    return f"<!-- review-bot:fp={fp} code={code} -->"
+def marker(fp: str, code: str, kind: str) -> str:
+    return f"<!-- review-bot:fp={fp} code={code} kind={kind} -->"
+
+
+def first_changed_line(target: Target, diff: FileDiff) -> int | None:
+    """The first line of the function that the diff changed and that lies in a hunk (where
+    a comment can go), else None. A change far below a long function's `def` still gets
+    its test comment, at the change."""
+    for start, end in diff.ranges:
+        for line in range(max(start, target.lineno), min(end, target.end_lineno) + 1):
+            if diff.hunk_of(line, line) is not None:
+                return line
+    return None
 
 
 def docstring_change(source: str, target: Target, text: str) -> tuple[int, int, list[str]]:
@@ -82,7 +93,8 @@ def _docstring_suggestion(
     content = "\n".join(lines)
     fp = fingerprint(rel, target.qualname, "docstring", content)
     body = (
-        f"{marker(fp, code)}\n**review-bot** suggests a docstring for `{target.qualname}` "
+        f"{marker(fp, code, 'docstring')}\n"
+        f"**review-bot** suggests a docstring for `{target.qualname}` "
         f"(checked: pydocstyle, {convention} convention, every parameter named).\n\n"
         f"{fence(content, 'suggestion')}\n"
     )
@@ -108,19 +120,25 @@ def _test_suggestion(
     fp = fingerprint(rel, target.qualname, "test", test_code)
     lines = test_code.rstrip("\n").count("\n") + 1
     body = (
-        f"{marker(fp, code)}\n**review-bot** wrote a test for `{target.qualname}` that passed "
+        f"{marker(fp, code, 'test')}\n"
+        f"**review-bot** wrote a test for `{target.qualname}` that passed "
         f"{runs} of {runs} runs in a sandbox and covers lines the existing tests miss. "
         f"It would go in `{dest}`; `review-bot suggest {rel} --function {target.qualname} "
         f"--write` writes it there.\n\n"
         f"<details><summary>Test for <code>{target.qualname}</code> ({lines} lines)</summary>"
         f"\n\n{fence(test_code, 'python')}\n\n</details>\n"
     )
-    inline = diff.hunk_of(target.def_lineno, target.def_lineno) is not None
+    # The `def` line when it is in a hunk, else the first changed line of the function.
+    line = target.def_lineno
+    inline = diff.hunk_of(line, line) is not None
+    if not inline:
+        changed = first_changed_line(target, diff)
+        line, inline = (changed, True) if changed is not None else (line, False)
     return Suggestion(
         kind="test",
         path=rel,
         qualname=target.qualname,
-        line=target.def_lineno,
+        line=line,
         start_line=None,
         body=body,
         content=test_code,

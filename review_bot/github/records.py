@@ -9,9 +9,13 @@ from review_bot.records import RunStats
 
 SUMMARY_MARKER = "<!-- review-bot:summary -->"
 REVIEW_MARKER = "<!-- review-bot:review -->"
-# Every inline comment carries its fingerprint (what it suggests) and the hash of the code it
-# is about, so a re-run recognises its own comments and those whose code has gone.
-MARKER_RE = re.compile(r"<!-- review-bot:fp=([0-9a-f]{8,64})(?: code=([0-9a-f]{8,64}))? -->")
+# Every inline comment carries its fingerprint (what it suggests), the hash of the code it is
+# about and its kind, so a re-run recognises its own comments (by their author first: anybody
+# can write a marker), those whose code has gone, and keeps one per function and kind.
+MARKER_RE = re.compile(
+    r"<!-- review-bot:fp=([0-9a-f]{8,64})(?: code=([0-9a-f]{8,64}))?"
+    r"(?: kind=(docstring|test))? -->"
+)
 MAX_BODY = 65_000  # GitHub refuses comment bodies over 65,536 characters
 REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/(?!\.\.?$)[A-Za-z0-9_.-]+$")
 
@@ -72,3 +76,12 @@ class PullRequest(NamedTuple):
     base: str | None
     head: str | None
     api_url: str
+
+
+class WorkflowRun(NamedTuple):
+    """The run a `workflow_run` event is about: what it checked, and of which branch."""
+
+    head_sha: str | None
+    head_repository: str | None  # OWNER/NAME of the head branch's repository (a fork's)
+    head_branch: str | None
+    pull_requests: tuple[int, ...]  # empty for a fork's pull request

@@ -10,6 +10,19 @@ answers 403 / 422 / 429 / 5xx on demand:
         gh.fail("POST", r"/reviews$", 500, times=2)
         ... GITHUB_API_URL=gh.url ...
         gh.requests, gh.review_comments, gh.issue_comments, gh.reviews
+
+What the fixes of issue 12 rest on, modelled as GitHub does it:
+
+- every comment has an author (`user.login`); the token's own identity is `login`, which
+  GET /user names, except for the Actions token (`actions_token`), which has no user and
+  gets 403; PATCH or DELETE of somebody else's comment is a 403 (`FORBIDDEN_MESSAGE`);
+- a push (`add_pull` with a new head and `files`) turns a comment whose lines changed into
+  an outdated one: `line: null`, `original_line` kept;
+- `fail(..., applied=True)` answers an error *after* doing the request (a 502 that did
+  create the review); `SECONDARY_LIMIT_MESSAGE` is a secondary rate limit, which comes
+  without any header;
+- `workflow_run_event` builds the payload of a `workflow_run` event, with an empty
+  `pull_requests` for a fork's pull request, as GitHub sends it.
 """
 
 from __future__ import annotations
@@ -21,8 +34,39 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
-BOT = {"login": "github-actions[bot]", "type": "Bot"}
+BOT_LOGIN = "github-actions[bot]"
 READ_ONLY_MESSAGE = "Resource not accessible by integration"
+FORBIDDEN_MESSAGE = "Must have admin rights to Repository."
+SECONDARY_LIMIT_MESSAGE = (
+    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+)
+
+
+def user(login: str) -> dict[str, str]:
+    return {"login": login, "type": "Bot" if login.endswith("[bot]") else "User"}
+
+
+def workflow_run_event(
+    head_sha: str,
+    *,
+    head_repository: str,
+    head_branch: str,
+    pull_requests: list[int],
+    event: str = "pull_request",
+) -> dict[str, Any]:
+    """A `workflow_run` event's payload: `pull_requests` is empty for a fork's pull request."""
+    return {
+        "action": "completed",
+        "workflow_run": {
+            "id": 99,
+            "event": event,
+            "conclusion": "success",
+            "head_sha": head_sha,
+            "head_branch": head_branch,
+            "head_repository": {"full_name": head_repository},
+            "pull_requests": [{"number": n} for n in pull_requests],
+        },
+    }
 
 
 class Request(NamedTuple):
@@ -39,6 +83,7 @@ class Failure(NamedTuple):
     status: int
     headers: dict[str, str]
     body: dict[str, Any]
+    applied: bool  # the request is done, then answered with the failure
 
 
 class Answer(NamedTuple):
@@ -48,10 +93,20 @@ class Answer(NamedTuple):
 
 
 class GitHubStub:
-    def __init__(self, *, token: str = "test-token", prefix: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        token: str = "test-token",
+        prefix: str = "",
+        login: str = BOT_LOGIN,
+        actions_token: bool = True,
+    ) -> None:
         self.token = token
         self.prefix = prefix.rstrip("/")
+        self.login = login  # who the token is: the author of what it creates
+        self.actions_token = actions_token  # GET /user answers 403, as for GITHUB_TOKEN
         self.pulls: dict[int, dict[str, Any]] = {}
+        self.trees: dict[str, dict[str, str]] = {}  # commit -> path -> text (for outdated)
         self.review_comments: list[dict[str, Any]] = []
         self.issue_comments: list[dict[str, Any]] = []
         self.reviews: list[dict[str, Any]] = []
@@ -107,8 +162,53 @@ class GitHubStub:
         self.server.server_close()
         self._thread.join(timeout=5)
 
-    def add_pull(self, number: int, *, base: str, head: str) -> None:
-        self.pulls[number] = {"number": number, "base": {"sha": base}, "head": {"sha": head}}
+    def add_pull(
+        self,
+        number: int,
+        *,
+        base: str,
+        head: str,
+        files: dict[str, str] | None = None,
+        head_repo: str = "octo/demo",
+        head_ref: str = "feature",
+    ) -> None:
+        """Open a pull request, or push `head` to it: then its comments whose lines read
+        differently at `head` (given the files of both commits) become outdated."""
+        if files is not None:
+            self.trees[head] = dict(files)
+        old = self.pulls.get(number)
+        self.pulls[number] = {
+            "number": number,
+            "base": {"sha": base},
+            "head": {"sha": head, "ref": head_ref, "repo": {"full_name": head_repo}},
+        }
+        if old is not None and old["head"]["sha"] != head and head in self.trees:
+            for comment in self.review_comments:
+                if comment["pull"] == number and self._moved(comment, head):
+                    comment["line"] = None
+                    comment["start_line"] = None
+
+    def _moved(self, comment: dict[str, Any], head: str) -> bool:
+        before = self.trees.get(comment["commit_id"], {}).get(comment["path"])
+        after = self.trees[head].get(comment["path"])
+        if before is None or after is None or comment["line"] is None:
+            return True
+        first = (comment.get("start_line") or comment["line"]) - 1
+        last = comment["line"]
+        return before.splitlines()[first:last] != after.splitlines()[first:last]
+
+    def add_comment(self, kind: str, number: int, body: str, login: str) -> dict[str, Any]:
+        """Somebody's comment: `kind` "issue" (a conversation comment) or "review" (a review
+        comment on line 1 of calc.py)."""
+        comment: dict[str, Any] = {"id": next(self._ids), "body": body, "user": user(login)}
+        if kind == "issue":
+            comment["issue"] = number
+            self.issue_comments.append(comment)
+        else:
+            comment |= {"pull": number, "path": "calc.py", "line": 1, "start_line": None}
+            comment |= {"original_line": 1, "commit_id": "", "in_reply_to_id": None}
+            self.review_comments.append(comment)
+        return comment
 
     def fail(
         self,
@@ -119,15 +219,18 @@ class GitHubStub:
         times: int = 1,
         headers: dict[str, str] | None = None,
         message: str = "stub failure",
+        applied: bool = False,
     ) -> None:
-        """Answer the next `times` matching requests with `status`."""
-        failure = Failure(method, re.compile(pattern), status, headers or {}, {"message": message})
+        """Answer the next `times` matching requests with `status`; `applied`: after doing
+        what they ask (a 502 from a proxy after GitHub made the review)."""
+        body = {"message": message}
+        failure = Failure(method, re.compile(pattern), status, headers or {}, body, applied)
         self.failures.extend([failure] * times)
 
-    def reply(self, to: dict[str, Any], body: str, user: str = "octocat") -> dict[str, Any]:
+    def reply(self, to: dict[str, Any], body: str, login: str = "octocat") -> dict[str, Any]:
         """A human's reply to a review comment."""
         comment = dict(to, id=next(self._ids), body=body, in_reply_to_id=to["id"])
-        comment["user"] = {"login": user, "type": "User"}
+        comment["user"] = user(login)
         self.review_comments.append(comment)
         return comment
 
@@ -150,18 +253,24 @@ class GitHubStub:
             self.requests.append(Request(method, path, query, lower, body))
             if lower.get("authorization") != f"Bearer {self.token}":
                 return Answer(401, {"message": "Bad credentials"})
+            base_url = f"http://{lower.get('host', '127.0.0.1')}{self.prefix}"
             for failure in self.failures:
                 if failure.method == method and failure.pattern.search(path):
                     self.failures.remove(failure)
+                    if failure.applied:
+                        self._route(method, path, query, body, base_url)
                     return Answer(failure.status, failure.body, failure.headers)
             if self.read_only and method != "GET":
                 return Answer(403, {"message": READ_ONLY_MESSAGE})
-            base_url = f"http://{lower.get('host', '127.0.0.1')}{self.prefix}"
             return self._route(method, path, query, body, base_url)
 
     def _route(
         self, method: str, path: str, query: dict[str, str], body: Any, base_url: str
     ) -> Answer:
+        if path == "/user" and method == "GET":
+            if self.actions_token:
+                return Answer(403, {"message": READ_ONLY_MESSAGE})
+            return Answer(200, user(self.login) | {"id": 1})
         m = re.fullmatch(r"/repos/[^/]+/[^/]+/(pulls|issues)/(\d+)(/\w+)?", path)
         if m:
             kind, number, tail = m.group(1), int(m.group(2)), m.group(3)
@@ -181,7 +290,8 @@ class GitHubStub:
                 return self._page(found, query, path, base_url)
             if kind == "issues" and tail == "/comments" and method == "POST":
                 comment = {"id": next(self._ids), "issue": number, "body": body["body"]}
-                self.issue_comments.append(comment | {"user": BOT})
+                comment["user"] = user(self.login)
+                self.issue_comments.append(comment)
                 return Answer(201, comment)
         m = re.fullmatch(r"/repos/[^/]+/[^/]+/(pulls|issues)/comments/(\d+)", path)
         if m:
@@ -190,6 +300,8 @@ class GitHubStub:
             found = [c for c in pool if c["id"] == comment_id]
             if not found:
                 return Answer(404, {"message": "Not Found"})
+            if method in ("PATCH", "DELETE") and found[0]["user"]["login"] != self.login:
+                return Answer(403, {"message": FORBIDDEN_MESSAGE})
             if kind == "pulls" and method == "DELETE":
                 pool.remove(found[0])
                 return Answer(204)
@@ -243,7 +355,7 @@ class GitHubStub:
                 "commit_id": commit_id,
                 "body": comment["body"],
                 "in_reply_to_id": None,
-                "user": BOT,
+                "user": user(self.login),
             }
         )
 
