@@ -140,6 +140,7 @@ def test_real_smollm2_docstrings_are_rejected(
         ("`slugify` returns the slug.", "restates-name"),
         ("slugify - make a slug of the text.", "restates-name"),
         ("This function makes a slug.", "filler"),
+        ("Subtract b from the.", "truncated"),
         ("Return the result.", "filler"),
         ("Make a slug.\n\nReturns:\n    The computed value is returned by the function.", "filler"),
         ("Make a slug.\n\nThe function is called with a string.", "filler"),
@@ -229,6 +230,11 @@ GOOD = [
 def test_good_docstrings_are_kept(source: str, function: str, convention: str, text: str) -> None:
     verdict = check_docstring(make_target(source, function), text, convention)
     assert verdict.kept, f"{verdict.reason}: {verdict.detail}"
+
+
+def test_a_parameter_named_like_an_article_ends_a_sentence() -> None:
+    text = "Subtract b from a.\n\nArgs:\n    a: What to subtract from.\n    b: How much."
+    assert quality_problem("sub", ["a", "b"], text) is None
 
 
 def test_examples_sections_are_code_not_prose() -> None:

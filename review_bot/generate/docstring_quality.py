@@ -214,7 +214,7 @@ def _sentences(text: str) -> list[str]:
     return [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z`\"'(])", text) if s]
 
 
-def _truncated(where: str, text: str) -> str:
+def _truncated(where: str, text: str, names: Sequence[str] = ()) -> str:
     """The cut-off ending, or "".
 
     Every section's text ends with terminal punctuation; the summary's is pydocstyle's
@@ -232,6 +232,8 @@ def _truncated(where: str, text: str) -> str:
         if not words:
             return sentence
         last_two = " ".join(words[-2:])
+        if re.search(rf"\b(?:{'|'.join(map(re.escape, names))})\W*$", sentence) and names:
+            continue  # "Subtract b from a.": `a` is a parameter, not an article
         if words[-1] in _DANGLING or last_two in _DANGLING:
             return " ".join(sentence.split()[-4:])
         if words[-1] == "for" and (len(words) < 2 or words[-2] not in _FOR_OK):
@@ -284,7 +286,7 @@ def quality_problem(
         if found:
             return "placeholder", f"{label(where)} holds a placeholder: {found}"
     for where, text in pieces:
-        found = _truncated(where, text)
+        found = _truncated(where, text, bare)
         if found:
             return "truncated", f"{label(where)} is cut off: ...{found}"
     for where, text in pieces:
