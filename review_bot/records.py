@@ -26,7 +26,9 @@ REASONS: dict[str, str] = {
     "timeout": "ran past the wall-clock limit",
     "empty": "no usable reply",
     "ast": "the text would change the code",
-    "placeholder": "the text holds a placeholder: `[value]`, `<name>`, `TODO`, `XXX`, `...`",
+    "placeholder": (
+        "the text holds a placeholder: `[value]`, `<name>`, `{slot}`, `TODO`, `XXX`, `...`"
+    ),
     "truncated": "a sentence is cut off (`... arguments to be.`) or a bracket left open",
     "restates-name": "the text only restates a name (`Is_palindrome: ...`, `text: The text.`)",
     "filler": (

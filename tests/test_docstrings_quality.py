@@ -130,6 +130,7 @@ def test_real_smollm2_docstrings_are_rejected(
     ("text", "reason"),
     [
         ("Return <name> of the text.", "placeholder"),
+        ("Return: {returns_true}, Compute: {}.", "placeholder"),  # SmolLM2 on boltons
         ("Return the slug. TODO: say more.", "placeholder"),
         ("Return the slug, the words and ...", "placeholder"),
         ("Return the slug.\n\nXXX check this.", "placeholder"),

@@ -153,6 +153,7 @@ def _plain(body: list[str], numpy: bool, name: str) -> list[str]:
 _PLACEHOLDERS = (
     re.compile(r"(?<![\w\]\)])\[[A-Za-z_][\w ]*\]"),  # [value], [word_count]; not list[int]
     re.compile(r"<[A-Za-z_][\w ]*>"),  # <name>
+    re.compile(r"\{\w*\}"),  # {returns_true}, {}: a template's slot
     re.compile(r"\b(?:TODO|TBD|FIXME|XXX)\b"),
     re.compile(r"\.\.\.|\u2026"),  # an ellipsis
     re.compile(r"(?i)\blorem ipsum\b|\b(?:description|text|summary) (?:goes )?here\b"),
