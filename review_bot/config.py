@@ -43,6 +43,8 @@ class Settings:
     convention: str = "google"
     tests_dir: str = "tests"
     docstrings: bool = True
+    # an Examples section of doctests run in the sandbox, added to kept docstrings
+    docstring_examples: bool = False
     tests: bool = True
     cache: bool = True
     home: Path = dataclasses.field(default_factory=default_home)
@@ -84,6 +86,7 @@ GENERATION_SETTINGS = (
     "runs",
     "repair_attempts",
     "convention",
+    "docstring_examples",
     "tests_dir",
     "timeout_s",
     "memory_mb",
@@ -124,6 +127,7 @@ _FIELDS: dict[str, Any] = {
     "convention": str,
     "tests_dir": str,
     "docstrings": _to_bool,
+    "docstring_examples": _to_bool,
     "tests": _to_bool,
     "cache": _to_bool,
     "home": lambda v: Path(str(v)).expanduser(),

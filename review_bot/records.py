@@ -11,7 +11,9 @@ STRATEGIES: tuple[Strategy, ...] = ("chat", "complete", "cases")
 # Why a candidate test was rejected.
 TestReason = Literal["syntax", "collect", "fail", "flaky", "no-gain", "timeout"]
 # Why a candidate docstring was rejected.
-DocReason = Literal["empty", "lint", "params", "ast"]
+DocReason = Literal[
+    "empty", "ast", "placeholder", "truncated", "restates-name", "filler", "mismatch", "lint"
+]
 Status = Literal["kept", "rejected", "skipped"]
 
 # What each reason means: the one text of the README's table, the console, the PR review.
@@ -23,9 +25,20 @@ REASONS: dict[str, str] = {
     "no-gain": "passed, but covers no line of the function the existing tests miss",
     "timeout": "ran past the wall-clock limit",
     "empty": "no usable reply",
-    "lint": "pydocstyle rejected it",
-    "params": "the Args/Parameters section does not match the signature",
     "ast": "the text would change the code",
+    "placeholder": (
+        "the text holds a placeholder: `[value]`, `<name>`, `{slot}`, `TODO`, `XXX`, `...`"
+    ),
+    "truncated": "a sentence is cut off (`... arguments to be.`) or a bracket left open",
+    "restates-name": "the text only restates a name (`Is_palindrome: ...`, `text: The text.`)",
+    "filler": (
+        "the text would fit any function (`The computed value is returned by the function.`)"
+    ),
+    "mismatch": (
+        "the docstring disagrees with the code: parameters, Returns, Yields or Raises"
+        " (pydoclint), or a name the code does not have"
+    ),
+    "lint": "pydocstyle rejected it, or the summary line is over 88 columns",
 }
 
 

@@ -252,6 +252,7 @@ def test_schema_requires_every_key_and_uses_only_grammar_keywords(slugify: Targe
         "required",
         "items",
         "maxItems",
+        "minItems",  # honoured too (the cases schema relies on it)
         "minLength",
         "maxLength",
         "additionalProperties",
@@ -265,6 +266,7 @@ def test_schema_offers_only_the_exceptions_the_function_raises(slugify: Target) 
     raises = docstring_schema(slugify)["properties"]["raises"]
     assert raises["items"]["properties"]["exception"]["enum"] == ["ValueError"]
     assert raises["maxItems"] == 1
+    assert raises["minItems"] == 1  # the body raises it: the docstring must say so
     helper = docstring_schema(make_target(MODULE, "helper"))["properties"]["raises"]
     assert helper["maxItems"] == 0
 
@@ -374,9 +376,9 @@ def test_rendered_docstrings_are_kept_everywhere(
 ) -> None:
     target = make_target(source, qualname)
     data = {
-        "summary": "Compute the value",
-        "params": {name: f"The {name.lstrip('*')}." for name in documented_params(target)},
-        "returns": "The result.",
+        "summary": "Count the widgets",
+        "params": {name: "Where the widgets come from." for name in documented_params(target)},
+        "returns": "How many widgets there are.",
     }
     verdict = check_docstring(target, render_docstring(target, data, convention), convention)
     assert verdict.kept, verdict.detail
@@ -440,22 +442,32 @@ def test_unknown_convention_is_an_error(slugify: Target) -> None:
 def test_a_missing_param_is_rejected(slugify: Target, convention: str) -> None:
     data = dict(GOOD, params={k: v for k, v in GOOD["params"].items() if k != "sep"})
     verdict = check_docstring(slugify, render_docstring(slugify, data, convention), convention)
-    assert (verdict.kept, verdict.reason) == (False, "params")
-    assert verdict.detail == "missing: sep"
+    assert (verdict.kept, verdict.reason) == (False, "mismatch")
+    assert verdict.detail.startswith("DOC101 ")  # pydoclint: fewer arguments than the signature
+    assert "sep" in verdict.detail
 
 
 def test_a_missing_param_is_rejected_in_pep257(slugify: Target) -> None:
-    text = "Turn text into a slug.\n\nArguments:\n    text -- The text."
+    text = "Turn text into a slug.\n\nArguments:\n    text -- What to turn into a slug."
     verdict = check_docstring(slugify, text, "pep257")
-    assert verdict.reason == "params"
-    assert verdict.detail == "missing: sep, *parts, lower, **extra"
+    assert verdict.reason == "mismatch"
+    assert verdict.detail.split("; ") == [
+        "missing: sep, *parts, lower, **extra",
+        "the function returns a value, but there is no Returns section",
+        "Raises lists [], the body raises [ValueError]",
+    ]
 
 
 def test_an_unknown_param_is_rejected() -> None:
     target = make_target(MODULE, "helper")
-    text = "Return x.\n\nArgs:\n    x: The value.\n    y: Not a parameter.\n\nReturns:\n    X."
+    text = (
+        "Return x.\n\nArgs:\n    x: What to give back.\n    y: Not in the signature at all.\n\n"
+        "Returns:\n    The argument unchanged."
+    )
     verdict = check_docstring(target, text, "google")
-    assert (verdict.reason, verdict.detail) == ("params", "unknown: y")
+    assert verdict.reason == "mismatch"
+    assert verdict.detail.startswith("DOC102 ")  # more arguments than the signature
+    assert "[y: ]" in verdict.detail
 
 
 @pytest.mark.parametrize(
@@ -463,11 +475,11 @@ def test_an_unknown_param_is_rejected() -> None:
 )
 def test_bad_formatting_is_rejected_by_ruff(convention: str, code: str) -> None:
     target = make_target(MODULE, "Registry.add")
-    text = "Add an item\n\nArgs:\n    item: The item."  # no period after the summary
+    text = "Add an item\n\nArgs:\n    item: What to append."  # no period after the summary
     if convention == "pep257":
-        text = "Add an item\n\nitem -- the item"
+        text = "Add an item\n\nitem -- what to append."
     if convention == "numpy":
-        text = "Add an item\n\nParameters\n----------\nitem : str\n    The item."
+        text = "Add an item\n\nParameters\n----------\nitem : str\n    What to append."
     verdict = check_docstring(target, text, convention)
     assert (verdict.kept, verdict.reason) == (False, "lint")
     assert verdict.detail.startswith(code)
@@ -477,7 +489,8 @@ def test_lint_ignores_problems_outside_the_function() -> None:
     # The neighbour's docstring breaks D415 and D202; that is not this docstring's fault.
     source = 'def bad():\n    """No period"""\n\n    return 1\n\n\ndef good(x):\n    return x\n'
     target = make_target(source, "good")
-    verdict = check_docstring(target, "Return x.\n\nArgs:\n    x: The value.", "google")
+    text = "Return x.\n\nArgs:\n    x: What to give back.\n\nReturns:\n    The argument unchanged."
+    verdict = check_docstring(target, text, "google")
     assert verdict.kept, verdict.detail
 
 
@@ -525,7 +538,8 @@ def test_ast_check_sees_edits_elsewhere(slugify: Target, monkeypatch: pytest.Mon
 def test_existing_docstring_is_replaced_and_checked() -> None:
     source = "def f(x):\n    'old'\n    return x\n"
     target = make_target(source, "f")
-    verdict = check_docstring(target, "Return x.\n\nArgs:\n    x: The value.", "google")
+    text = "Return x.\n\nArgs:\n    x: What to give back.\n\nReturns:\n    The argument unchanged."
+    verdict = check_docstring(target, text, "google")
     assert verdict.kept, verdict.detail
 
 

@@ -288,7 +288,13 @@ def doc_reply(summary: str, params: dict[str, str]) -> str:
     import json
 
     return json.dumps(
-        {"summary": summary, "description": "", "params": params, "returns": "It.", "raises": []}
+        {
+            "summary": summary,
+            "description": "",
+            "params": params,
+            "returns": "The answer.",
+            "raises": [],
+        }
     )
 
 
@@ -335,9 +341,9 @@ def test_kill_9_and_ctrl_c_at_random_moments(
     shutil.copytree(template.root, copy, symlinks=True)
     _, factory = scripted(
         fence("from calc import sub\n\n\ndef test_sub():\n    assert sub(3, 1) == 2\n"),
-        doc_reply("Subtract b from a.", {"a": "A number.", "b": "Another."}),
+        doc_reply("Subtract b from a.", {"a": "What to subtract from.", "b": "What to take away."}),
         fence("from util import twice\n\n\ndef test_twice():\n    assert twice('a') == 'aa'\n"),
-        doc_reply("Repeat s twice.", {"s": "A string."}),
+        doc_reply("Repeat s twice.", {"s": "The text to repeat."}),
     )
     warmed = run_hook(copy, {}, HookOptions(memo=False), run_core=factory)
     assert warmed.staged and warmed.docstrings == ("calc.py", "util.py"), warmed.lines

@@ -67,18 +67,22 @@ def clamp(
 DOCS: dict[str, dict[str, Any]] = {
     "scale": {
         "summary": "Multiply a value by a factor.",
-        "params": {"value": "The value.", "factor": "The factor."},
+        "params": {"value": "The number to multiply.", "factor": "How many times to take it."},
         "returns": "The product.",
     },
     "clamp": {
         "summary": "Limit a value to a range.",
-        "params": {"value": "The value.", "low": "The lower bound.", "high": "The upper bound."},
-        "returns": "The value.",
+        "params": {
+            "value": "The number to bring into range.",
+            "low": "The least result.",
+            "high": "The greatest result.",
+        },
+        "returns": "The number in range.",
     },
     "long": {
         "summary": "Add seven and double.",
         "params": {"x": "The start."},
-        "returns": "The result.",
+        "returns": "Twice the sum of the start and seven.",
     },
 }
 TESTS = {
@@ -346,7 +350,10 @@ def test_new_push_deletes_stale_comments_unless_someone_replied(
     new_text = HEAD_CALC.replace("factor", "by")
     new_text = new_text[: new_text.index("\n\ndef clamp(")] + "\n"
     pr.push(new_text)
-    docs = DOCS | {"scale": DOCS["scale"] | {"params": {"value": "The value.", "by": "By."}}}
+    docs = DOCS | {
+        "scale": DOCS["scale"]
+        | {"params": {"value": "The number to multiply.", "by": "How many times."}}
+    }
     stub.requests.clear()
     ok(pr.review(smollm, backend=scripted(docs=docs), REVIEW_BOT_TESTS="false"))
     [delete] = stub.calls("DELETE")

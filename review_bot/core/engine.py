@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from review_bot import verify
 from review_bot.cache import Cache, digest, file_identity
@@ -14,13 +13,13 @@ from review_bot.config import Settings, generation_settings
 from review_bot.core.backends import NO_URL, BackendFactory, uses_server
 from review_bot.core.backends import backend_factory as choose_backend
 from review_bot.errors import FatalError
-from review_bot.generate import docstring_check, docstrings
 from review_bot.generate.cases import cases_strategy
+from review_bot.generate.docstring_check import CHECKS_VERSION
+from review_bot.generate.docstring_examples import add_examples
+from review_bot.generate.docstring_strategy import write_docstring
 from review_bot.generate.tests import STRATEGY_FUNCTIONS, Attempts
-from review_bot.llm.chat import Message
 from review_bot.llm.models import (
     BUNDLED_NOTICE,
-    SMALL_MODEL_PARAMS,
     auto_strategies,
     describe,
     resolve_model,
@@ -224,7 +223,13 @@ class Engine:
     def docstring_outcome(self, target: Target) -> Outcome:
         if target.docstring is not None:
             return Outcome("skipped", "has a docstring", None)
-        key = digest("docstring", self.context_key, target.module_source, target.qualname)
+        key = digest(
+            "docstring",
+            CHECKS_VERSION,
+            self.context_key,
+            target.module_source,
+            target.qualname,
+        )
         cached = self.cache.get(key)
         if cached is not None:
             return Outcome(
@@ -236,46 +241,25 @@ class Engine:
 
     def _generate_docstring(self, target: Target) -> Outcome:
         self.progress.status(f"writing a docstring for {target.display}")
-        schema = docstrings.docstring_schema(target)
-        documents_return = "returns" in schema.get("properties", {})
-        info = self.session.info()
-        if info.n_params is not None and info.n_params < SMALL_MODEL_PARAMS:
-            # Small models fill a free "description" with plausible nonsense; the
-            # summary, parameters and return value are what they can get right.
-            schema = without_description(schema)
-        lines: list[str] = []
-        reason: str | None = None
-        for attempt in range(self.settings.repair_attempts + 1):
-            temperature = self.settings.temperature + 0.3 * attempt
-            if info.chat_template:
-                content = self.prompts.render(
-                    "docstring_user.j2", target=target, documents_return=documents_return
-                )
-                messages: list[Message] = [{"role": "user", "content": content}]
-                reply = self.session.chat(
-                    messages, json_schema=schema, seed=attempt, temperature=temperature
-                )
-            else:
-                prompt = self.prompts.render("docstring_complete.j2", target=target)
-                reply = self.session.complete(
-                    prompt, json_schema=schema, seed=attempt, temperature=temperature
-                )
-            data = docstrings.parse_reply(reply)
-            if data is None:
-                reason = "empty"
-                lines.append(f"docstring#{attempt}: empty: the reply held no usable JSON")
-                continue
-            text = docstrings.render_docstring(target, data, self.settings.convention)
-            verdict = docstring_check.check_docstring(target, text, self.settings.convention)
-            if verdict.kept:
-                lines.append(f"docstring#{attempt}: kept")
-                return Outcome("kept", None, text, tuple(lines))
-            reason = verdict.reason
-            lines.append(f"docstring#{attempt}: {verdict.reason}: {verdict.detail}")
-        return Outcome("rejected", reason, None, tuple(lines))
+        return write_docstring(
+            target,
+            self.session,
+            self.prompts,
+            convention=self.settings.convention,
+            repair_attempts=self.settings.repair_attempts,
+            temperature=self.settings.temperature,
+            examples=self._examples if self.settings.docstring_examples else None,
+        )
 
-
-def without_description(schema: dict[str, Any]) -> dict[str, Any]:
-    properties = {k: v for k, v in schema["properties"].items() if k != "description"}
-    required = [k for k in schema.get("required", []) if k != "description"]
-    return {**schema, "properties": properties, "required": required}
+    def _examples(self, target: Target, text: str) -> tuple[str | None, str]:
+        self.progress.status(f"running examples for the docstring of {target.display}")
+        return add_examples(
+            target,
+            text,
+            self.session,
+            self.prompts,
+            self.sandbox,
+            convention=self.settings.convention,
+            n_cases=self.settings.n_cases,
+            timeout_s=self.settings.timeout_s,
+        )

@@ -1,12 +1,11 @@
-"""Checking a rendered docstring before anything is kept: pydocstyle (ruff) for the
-convention, parameters against the signature, and the module's code unchanged by the
-insertion (AST compared)."""
+"""Checking a rendered docstring before anything is kept: the module's code unchanged by the
+insertion (AST compared), the prose (docstring_quality), agreement with the code
+(docstring_truth: pydoclint and names), and pydocstyle (ruff) for the convention."""
 
 from __future__ import annotations
 
 import ast
 import json
-import re
 import subprocess
 import sys
 from typing import Any
@@ -15,18 +14,31 @@ import libcst
 
 from review_bot.config import CONVENTIONS
 from review_bot.errors import FatalError
-from review_bot.generate.docstrings import RUFF_TIMEOUT_S, documented_params
+from review_bot.generate.docstring_quality import quality_problem
+from review_bot.generate.docstring_truth import mismatch_problem
+from review_bot.generate.docstrings import RUFF_TIMEOUT_S, SUMMARY_COLUMNS, documented_params
 from review_bot.records import DocReason, DocVerdict, Target
 from review_bot.source import FunctionNode, functions_named, locate
 from review_bot.write.docstrings import insert_docstring
 
+# Part of the docstring cache key: a verdict cached under older checks is not reused.
+CHECKS_VERSION = "2: quality, pydoclint, names"
 
-def check_docstring(target: Target, text: str, convention: str) -> DocVerdict:
+
+def check_docstring(
+    target: Target, text: str, convention: str, *, quality: bool = True
+) -> DocVerdict:
     """Decide whether `text` (a body from render_docstring) may become `target`'s docstring.
 
     Checks, cheapest first: not empty; inserting it changes nothing but the docstring ("ast");
-    it names every parameter and no others ("params"); ruff's pydocstyle rules for the
+    the prose says something ("placeholder", "truncated", "restates-name", "filler"); it
+    agrees with the code: parameters, Returns, Yields, Raises (pydoclint) and the names it
+    mentions ("mismatch"); the summary line fits and ruff's pydocstyle rules for the
     convention report nothing on the function's header and docstring ("lint").
+
+    `quality=False` makes only the checks review-bot made before issue 11 (the parameters,
+    no prose, no Returns/Yields/Raises, no names, no summary width): bench/docstrings.py
+    compares the two.
     """
 
     def verdict(reason: DocReason | None, detail: str = "") -> DocVerdict:
@@ -44,114 +56,57 @@ def check_docstring(target: Target, text: str, convention: str) -> DocVerdict:
         return verdict("ast", f"{target.qualname} not found in {target.relpath}")
     except libcst.ParserSyntaxError as exc:
         return verdict("ast", f"{target.relpath} does not parse: {exc.message}")
-    node, problem = _compare_ast(target, new_source)
-    if node is None:
+    module, node, problem = _compare_ast(target, new_source)
+    if module is None or node is None:
         return verdict("ast", problem)
     docstring = ast.get_docstring(node, clean=True) or ""
-    problem = _params_problem(target, docstring, convention)
+    found = quality_problem(target.name, documented_params(target), docstring) if quality else None
+    if found is not None:
+        return verdict(*found)
+    problem = mismatch_problem(target, module, node, docstring, convention, params_only=not quality)
     if problem:
-        return verdict("params", problem)
-    problem = _lint_problem(target, new_source, node, convention)
+        return verdict("mismatch", problem)
+    problem = summary_width_problem(new_source, node) if quality else ""
+    if not problem:
+        problem = _lint_problem(target, new_source, node, convention)
     if problem:
         return verdict("lint", problem)
     return verdict(None)
 
 
-def _compare_ast(target: Target, new_source: str) -> tuple[FunctionNode | None, str]:
-    """The function node in the new module, or None and why the insertion is not safe."""
+def summary_width_problem(source: str, node: FunctionNode) -> str:
+    """The docstring's first line, as it stands in the file, must fit SUMMARY_COLUMNS."""
+    first = node.body[0]
+    line = source.splitlines()[first.lineno - 1]
+    if len(line) > SUMMARY_COLUMNS:
+        return f"the summary line is {len(line)} columns, over {SUMMARY_COLUMNS}"
+    return ""
+
+
+def _compare_ast(
+    target: Target, new_source: str
+) -> tuple[ast.Module | None, FunctionNode | None, str]:
+    """The new module and the function node in it, or None and why the insertion is not
+    safe."""
     try:
         new_tree = ast.parse(new_source)
     except SyntaxError as exc:
-        return None, f"the module does not compile with it: {exc.msg} (line {exc.lineno})"
+        return None, None, f"the module does not compile with it: {exc.msg} (line {exc.lineno})"
     old_tree = ast.parse(target.module_source)
     old_node, index = locate(old_tree, target.qualname, target.def_lineno)
     matches = list(functions_named(new_tree, target.qualname))
     if old_node is None or index >= len(matches):
-        return None, f"{target.qualname} not found after the insertion"
+        return None, None, f"{target.qualname} not found after the insertion"
     new_node = matches[index]
     if ast.get_docstring(new_node, clean=False) is None:
-        return None, "the text did not become the function's docstring"
+        return None, None, "the text did not become the function's docstring"
     _drop_docstring(old_node)
     _drop_docstring(new_node)
     if ast.dump(old_tree) != ast.dump(new_tree):
-        return None, "the text changes the code, not only the docstring"
+        return None, None, "the text changes the code, not only the docstring"
     # _drop_docstring changed the tree in place: give the caller a node that still has it.
-    fresh = list(functions_named(ast.parse(new_source), target.qualname))[index]
-    return fresh, ""
-
-
-def _params_problem(target: Target, docstring: str, convention: str) -> str:
-    expected = documented_params(target)
-    if convention == "pep257":
-        # PEP 257 has no section grammar: every parameter only has to be mentioned.
-        missing = [
-            name
-            for name in expected
-            if not re.search(rf"(?<!\w){re.escape(name.lstrip('*'))}(?!\w)", docstring)
-        ]
-        return f"missing: {', '.join(missing)}" if missing else ""
-    documented = (
-        _google_param_names(docstring) if convention == "google" else _numpy_param_names(docstring)
-    )
-    # "*args" and "args" are both accepted spellings, as in ruff's D417.
-    bare_expected = {name.lstrip("*") for name in expected}
-    bare_documented = {name.lstrip("*") for name in documented}
-    missing = [name for name in expected if name.lstrip("*") not in bare_documented]
-    extra = [name for name in documented if name.lstrip("*") not in bare_expected]
-    problems = []
-    if missing:
-        problems.append(f"missing: {', '.join(missing)}")
-    if extra:
-        problems.append(f"unknown: {', '.join(extra)}")
-    return "; ".join(problems)
-
-
-_GOOGLE_PARAM_SECTIONS = ("args", "arguments", "parameters", "params")
-_NAME = r"\*{0,2}[A-Za-z_]\w*"
-
-
-def _google_param_names(docstring: str) -> list[str]:
-    names: list[str] = []
-    lines = docstring.splitlines()
-    for i, line in enumerate(lines):
-        if line.strip().rstrip(":").lower() not in _GOOGLE_PARAM_SECTIONS:
-            continue
-        if not line.strip().endswith(":"):
-            continue
-        header_indent = _indent(line)
-        section: list[str] = []
-        for body_line in lines[i + 1 :]:
-            if body_line.strip() and _indent(body_line) <= header_indent:
-                break
-            section.append(body_line)
-        entry_indent = min((_indent(s) for s in section if s.strip()), default=0)
-        for entry in section:
-            if entry.strip() and _indent(entry) == entry_indent:
-                match = re.match(rf"\s*({_NAME})\s*(?:\([^)]*\))?\s*:", entry)
-                names.append(match.group(1) if match else entry.strip())
-    return names
-
-
-def _numpy_param_names(docstring: str) -> list[str]:
-    names: list[str] = []
-    lines = docstring.splitlines()
-    for i, line in enumerate(lines[:-1]):
-        if line.strip() != "Parameters" or not re.fullmatch(r"\s*-{3,}\s*", lines[i + 1]):
-            continue
-        header_indent = _indent(line)
-        body = lines[i + 2 :]
-        for j, entry in enumerate(body):
-            if not entry.strip() or _indent(entry) != header_indent:
-                continue
-            if j + 1 < len(body) and re.fullmatch(r"\s*-{3,}\s*", body[j + 1]):
-                break  # the next section's header
-            head = entry.split(":", 1)[0]
-            names += [part.strip() for part in head.split(",") if part.strip()]
-    return names
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip())
+    fresh_tree = ast.parse(new_source)
+    return fresh_tree, list(functions_named(fresh_tree, target.qualname))[index], ""
 
 
 def _lint_problem(target: Target, source: str, node: FunctionNode, convention: str) -> str:

@@ -31,6 +31,9 @@ MAX_RAISES = 3
 # Width of wrapped prose inside the docstring, not counting the function's indentation:
 # PEP 8 asks for docstring lines of at most 72 characters.
 WRAP_WIDTH = 72
+# The docstring's first line as it stands in the file (indentation and quotes included) must
+# fit the default line length of ruff and black: a longer summary is a "lint" rejection.
+SUMMARY_COLUMNS = 88
 RUFF_TIMEOUT_S = 60.0
 
 _FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
@@ -76,6 +79,16 @@ def documents_return(target: Target) -> bool:
         and not (isinstance(child.value, ast.Constant) and child.value.value is None)
         for child in _own_nodes(node)
     )
+
+
+def is_generator(node: _FunctionNode) -> bool:
+    """Whether the function's own body yields (a generator: it documents Yields)."""
+    return any(isinstance(child, ast.Yield | ast.YieldFrom) for child in _own_nodes(node))
+
+
+def documents_yield(target: Target) -> bool:
+    node = function_node(target)
+    return node is not None and is_generator(node)
 
 
 def raised_exceptions(target: Target) -> list[str]:
@@ -124,6 +137,8 @@ def docstring_schema(target: Target) -> dict[str, Any]:
     }
     if documents_return(target):
         properties["returns"] = dict(text)
+    if documents_yield(target):
+        properties["yields"] = dict(text)
     properties["raises"] = {
         "type": "array",
         "items": {
@@ -133,6 +148,8 @@ def docstring_schema(target: Target) -> dict[str, Any]:
             "additionalProperties": False,
         },
         # maxItems 0 when the function raises nothing by name: the grammar then allows "[]".
+        # minItems: each exception the body raises must be documented (pydoclint's DOC503).
+        "minItems": min(MAX_RAISES, len(exceptions)),
         "maxItems": min(MAX_RAISES, len(exceptions)),
     }
     return {
@@ -182,9 +199,10 @@ def _coerce(data: Mapping[str, Any]) -> dict[str, Any] | None:
         ),
         "raises": [],
     }
-    returns = data.get("returns")
-    if isinstance(returns, str) and returns.strip():
-        result["returns"] = returns
+    for key in ("returns", "yields"):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            result[key] = value
     raises = data.get("raises")
     if isinstance(raises, list):
         result["raises"] = [
@@ -197,6 +215,27 @@ def _coerce(data: Mapping[str, Any]) -> dict[str, Any] | None:
     return result
 
 
+def cut_fields(target: Target, data: Mapping[str, Any]) -> list[str]:
+    """The fields the grammar's maxLength cut off mid-sentence ("truncated").
+
+    Rendering ends every sentence with a period, which would hide the cut.
+    """
+    clean = _coerce(data)
+    if clean is None:
+        return []
+    limits = {"summary": SUMMARY_MAX, "returns": PARAM_MAX, "yields": PARAM_MAX}
+    texts = [(key, clean.get(key, ""), limit) for key, limit in limits.items()]
+    texts += [(name, text, PARAM_MAX) for name, text in clean["params"].items()]
+    texts += [(f"Raises {i['exception']}", i["when"], PARAM_MAX) for i in clean["raises"]]
+    return [
+        key
+        for key, text, limit in texts
+        if isinstance(text, str)
+        and len(text.strip()) >= limit - 1
+        and not text.strip().endswith((".", "!", "?"))
+    ]
+
+
 # -- rendering --------------------------------------------------------------------------------
 
 
@@ -205,6 +244,7 @@ class _Parts(NamedTuple):
     description: list[str]  # paragraphs
     params: list[tuple[str, str]]  # (documented name, sentence)
     returns: str | None
+    yields: str | None
     raises: list[tuple[str, str]]  # (exception, sentence)
 
 
@@ -254,6 +294,9 @@ def _parts(target: Target, data: Mapping[str, Any], convention: str) -> _Parts |
     returns = None
     if "returns" in clean and documents_return(target):
         returns = _sentence(_clean_text(clean["returns"])) or None
+    yields = None
+    if "yields" in clean and documents_yield(target):
+        yields = _sentence(_clean_text(clean["yields"])) or None
     raises: list[tuple[str, str]] = []
     allowed = raised_exceptions(target)
     for item in clean["raises"]:
@@ -262,7 +305,7 @@ def _parts(target: Target, data: Mapping[str, Any], convention: str) -> _Parts |
         seen = [name for name, _ in raises]
         if exception and when and exception not in seen and len(raises) < MAX_RAISES:
             raises.append((exception, when))
-    return _Parts(summary, description, params, returns, raises)
+    return _Parts(summary, description, params, returns, yields, raises)
 
 
 def _google_sections(parts: _Parts) -> list[str]:
@@ -273,6 +316,8 @@ def _google_sections(parts: _Parts) -> list[str]:
             lines += _wrap(f"{name}: {text}", indent="    ", hanging="        ")
     if parts.returns:
         lines += ["", "Returns:", *_wrap(parts.returns, indent="    ")]
+    if parts.yields:
+        lines += ["", "Yields:", *_wrap(parts.yields, indent="    ")]
     if parts.raises:
         lines += ["", "Raises:"]
         for name, text in parts.raises:
@@ -299,6 +344,9 @@ def _numpy_sections(target: Target, parts: _Parts) -> list[str]:
             lines += [_one_line(target.returns), *_wrap(parts.returns, indent="    ")]
         else:
             lines += _wrap(parts.returns)
+    if parts.yields:
+        # The annotation (Iterator[int]) is not the type of what is yielded: text only.
+        lines += ["", "Yields", "------", *_wrap(parts.yields)]
     if parts.raises:
         lines += ["", "Raises", "------"]
         for name, text in parts.raises:
@@ -318,6 +366,8 @@ def _pep257_sections(target: Target, parts: _Parts) -> list[str]:
             lines += _wrap(f"{name} -- {text}", indent="    ", hanging="        ")
     if parts.returns:
         lines += ["", "Returns:", *_wrap(parts.returns, indent="    ")]
+    if parts.yields:
+        lines += ["", "Yields:", *_wrap(parts.yields, indent="    ")]
     if parts.raises:
         lines += ["", "Raises:"]
         for name, text in parts.raises:

@@ -1,0 +1,107 @@
+"""Writing one docstring: ask the model (a grammar-constrained JSON object), render it in the
+convention, check it; up to `1 + repair_attempts` tries at a rising temperature.
+
+When no try passes, nothing is inserted: the outcome is "rejected" with the last try's reason,
+never a template sentence. With `docstring_examples` a kept docstring may gain an Examples
+section whose doctests were executed in the sandbox (docstring_examples.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from review_bot.generate import docstring_check, docstrings
+from review_bot.llm.chat import Message
+from review_bot.llm.models import SMALL_MODEL_PARAMS
+from review_bot.llm.session import ModelSession
+from review_bot.prompts import Prompts
+from review_bot.records import Outcome, Target
+
+# Adds a verified Examples section to a kept docstring body, or says why it could not:
+# (new body or None, one line for the attempts).
+ExamplesHook = Callable[[Target, str], tuple[str | None, str]]
+
+
+def write_docstring(
+    target: Target,
+    session: ModelSession,
+    prompts: Prompts,
+    *,
+    convention: str,
+    repair_attempts: int,
+    temperature: float,
+    examples: ExamplesHook | None = None,
+) -> Outcome:
+    """A checked docstring for `target`, or a rejection with the reason of the last try."""
+    schema = model_schema(target, session)
+    lines: list[str] = []
+    reason: str | None = None
+    for attempt in range(repair_attempts + 1):
+        data = ask_model(target, session, prompts, schema, attempt, temperature + 0.3 * attempt)
+        if data is None:
+            reason = "empty"
+            lines.append(f"docstring#{attempt}: empty: the reply held no usable JSON")
+            continue
+        cut = docstrings.cut_fields(target, data)
+        if cut:
+            reason = "truncated"
+            lines.append(
+                f"docstring#{attempt}: truncated: {', '.join(cut)} reached the length limit"
+            )
+            continue
+        text = docstrings.render_docstring(target, data, convention)
+        verdict = docstring_check.check_docstring(target, text, convention)
+        if not verdict.kept:
+            reason = verdict.reason
+            lines.append(f"docstring#{attempt}: {verdict.reason}: {verdict.detail}")
+            continue
+        lines.append(f"docstring#{attempt}: kept")
+        if examples is not None:
+            with_examples, note = examples(target, text)
+            lines.append(f"examples: {note}")
+            text = with_examples or text
+        return Outcome("kept", None, text, tuple(lines))
+    return Outcome("rejected", reason, None, tuple(lines))
+
+
+def model_schema(target: Target, session: ModelSession) -> dict[str, Any]:
+    """The JSON schema the model fills for `target`."""
+    schema = docstrings.docstring_schema(target)
+    n_params = session.info().n_params
+    if n_params is not None and n_params < SMALL_MODEL_PARAMS:
+        # Small models fill a free "description" with plausible nonsense; the
+        # summary, parameters and return value are what they can get right.
+        schema = without_description(schema)
+    return schema
+
+
+def ask_model(
+    target: Target,
+    session: ModelSession,
+    prompts: Prompts,
+    schema: dict[str, Any],
+    attempt: int,
+    temperature: float,
+) -> dict[str, Any] | None:
+    """One model call for the docstring's JSON; None when the reply holds none."""
+    properties = schema.get("properties", {})
+    if session.info().chat_template:
+        content = prompts.render(
+            "docstring_user.j2",
+            target=target,
+            documents_return="returns" in properties,
+            documents_yield="yields" in properties,
+        )
+        messages: list[Message] = [{"role": "user", "content": content}]
+        reply = session.chat(messages, json_schema=schema, seed=attempt, temperature=temperature)
+    else:
+        prompt = prompts.render("docstring_complete.j2", target=target)
+        reply = session.complete(prompt, json_schema=schema, seed=attempt, temperature=temperature)
+    return docstrings.parse_reply(reply)
+
+
+def without_description(schema: dict[str, Any]) -> dict[str, Any]:
+    properties = {k: v for k, v in schema["properties"].items() if k != "description"}
+    required = [k for k in schema.get("required", []) if k != "description"]
+    return {**schema, "properties": properties, "required": required}

@@ -1,0 +1,163 @@
+"""Verified examples (`docstring_examples`): a scripted model, the real sandbox, real doctest."""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from review_bot.config import Settings
+from review_bot.generate.cases import Case, Result
+from review_bot.generate.docstring_examples import example_lines, run_doctests
+from review_bot.llm.scripted import ScriptedBackend, scripted_info
+from review_bot.sandbox import Limits, Sandbox
+from review_bot.suggest import suggest
+from review_bot.targets import targets_in_source
+from tests.helpers.projects import make_project
+
+CALC = """\
+def clamp(value: int, low: int, high: int) -> int:
+    if low > high:
+        raise ValueError("low must not exceed high")
+    return max(low, min(value, high))
+
+
+def shout(text: str) -> str:
+    return text.upper() + "!"
+"""
+
+CLAMP_DOC = {
+    "summary": "Bring a number into a closed range.",
+    "params": {
+        "value": "The number to bring into range.",
+        "low": "The least result.",
+        "high": "The greatest result.",
+    },
+    "returns": "The number, or the nearer end of the range.",
+    "raises": [{"exception": "ValueError", "when": "low is greater than high"}],
+}
+CLAMP_CASES = {
+    "cases": [
+        {"value": 5, "low": 0, "high": 3},
+        {"value": -1, "low": 0, "high": 3},
+        {"value": 2, "low": 0, "high": 3},
+        {"value": 1, "low": 3, "high": 0},  # raises: no example
+        {"value": 7, "low": 0, "high": 9},
+    ]
+}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path / "proj", {"calc.py": CALC})
+
+
+@pytest.fixture
+def settings(tmp_path: Path, smollm: Path) -> Settings:
+    return Settings(
+        model=smollm,
+        home=tmp_path / "home",
+        tests=False,
+        docstring_examples=True,
+        repair_attempts=0,
+        cache=False,
+    )
+
+
+def _run(project: Path, settings: Settings, *replies: str) -> tuple[str | None, tuple[str, ...]]:
+    backend = ScriptedBackend(scripted_info(), replies=replies)
+    report = suggest(
+        project / "calc.py",
+        settings,
+        functions=["clamp"],
+        backend_factory=lambda path, bundled, s: backend,
+    )
+    [result] = report.results
+    return result.docstring.code, result.docstring.attempts
+
+
+def test_examples_come_from_calls_run_in_the_sandbox(project: Path, settings: Settings) -> None:
+    text, attempts = _run(project, settings, json.dumps(CLAMP_DOC), json.dumps(CLAMP_CASES))
+    assert text is not None
+    assert attempts == ("docstring#0: kept", "examples: 3 verified by doctest")
+    section = text[text.index("Examples:") :].splitlines()
+    # Distinct values first, at most 3; the call that raised gives none.
+    assert section == [
+        "Examples:",
+        "    >>> clamp(5, 0, 3)",
+        "    3",
+        "    >>> clamp(-1, 0, 3)",
+        "    0",
+        "    >>> clamp(2, 0, 3)",
+        "    2",
+    ]
+    # What was kept runs as an ordinary doctest of the module.
+    import doctest
+
+    namespace: dict[str, object] = {}
+    exec(compile(CALC, "calc.py", "exec"), namespace)  # the user's own module, not model code
+    parsed = doctest.DocTestParser().get_doctest(text, namespace, "clamp", "calc.py", 0)
+    assert doctest.DocTestRunner().run(parsed).failed == 0
+
+
+def test_examples_are_off_by_default(project: Path, settings: Settings) -> None:
+    text, attempts = _run(
+        project, replace(settings, docstring_examples=False), json.dumps(CLAMP_DOC)
+    )
+    assert text is not None and "Examples" not in text
+    assert attempts == ("docstring#0: kept",)
+
+
+def test_no_usable_call_keeps_the_docstring_without_examples(
+    project: Path, settings: Settings
+) -> None:
+    only_raising = {"cases": [{"value": 1, "low": 3, "high": 0}] * 3}
+    text, attempts = _run(project, settings, json.dumps(CLAMP_DOC), json.dumps(only_raising))
+    assert text is not None and "Examples" not in text
+    assert attempts[-1] == "examples: none: no call of 1 returned a value with a faithful repr"
+
+
+def test_numpy_examples_section(project: Path, settings: Settings) -> None:
+    numpy = replace(settings, convention="numpy")
+    text, _ = _run(project, numpy, json.dumps(CLAMP_DOC), json.dumps(CLAMP_CASES))
+    assert text is not None
+    assert "\n\nExamples\n--------\n>>> clamp(5, 0, 3)\n3\n" in text
+
+
+def _target(project: Path, name: str):  # type: ignore[no-untyped-def]
+    path = project / "calc.py"
+    return next(t for t in targets_in_source(project, path, CALC) if t.qualname == name)
+
+
+def test_only_faithful_short_values_become_examples(project: Path) -> None:
+    target = _target(project, "shout")
+
+    def returned(arg: object, value: str | None, stable: bool = True) -> Result:
+        return Result(Case((arg,), {}), "returns", value, None, stable)
+
+    results = [
+        returned("a\\b", "'A\\\\B!'"),  # a backslash would need a raw docstring
+        returned("x" * 70, repr("X" * 70 + "!")),  # too wide
+        returned("v", None),  # no faithful repr
+        returned("w", "'W!'", stable=False),  # varies between calls
+        returned("hi", "'HI!'"),
+        returned("hi", "'HI!'"),  # a repeat
+        returned("ok", "'OK!'"),
+    ]
+    assert example_lines(target, results) == [("shout('hi')", "'HI!'"), ("shout('ok')", "'OK!'")]
+
+
+def test_a_wrong_example_fails_doctest_in_the_sandbox(project: Path) -> None:
+    target = _target(project, "shout")
+    good = "Shout the text.\n\nExamples:\n    >>> shout('hi')\n    'HI!'"
+    wrong = "Shout the text.\n\nExamples:\n    >>> shout('hi')\n    'hi'"
+    with Sandbox(project, Limits(30, 2048, 30)) as sandbox:
+        assert run_doctests(sandbox, target, good, 30) == (1, "")
+        ran, detail = run_doctests(sandbox, target, wrong, 30)
+    assert ran == 0 and "Expected" in detail
+    # The user's file is untouched: the doctest ran on a copy in the sandbox.
+    assert (project / "calc.py").read_text() == CALC
+    assert ast.get_docstring(ast.parse(CALC).body[1]) is None  # type: ignore[arg-type]
