@@ -5,7 +5,9 @@ Parsing and echo; the work is llm/serve.py, llm/catalog.py, llm/report.py and do
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,20 @@ from review_bot.doctor import diagnose
 from review_bot.errors import EXIT_FATAL, EXIT_OK, FatalError, ModelError
 from review_bot.llm import catalog
 from review_bot.llm import serve as server
+from review_bot.llm.default_model import DEFAULT_NAME, packaged_name
 from review_bot.llm.models import describe, resolve_model
 from review_bot.llm.report import facts_text, listing_json, listing_lines, model_facts, params_text
+from review_bot.progress import ConsoleProgress, Progress
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Progress]:
+    """Where assembling the default model on first use reports (stderr)."""
+    progress = ConsoleProgress()
+    try:
+        yield progress
+    finally:
+        progress.stop()
 
 
 def _settings(options: dict[str, Any] | None = None) -> Settings:
@@ -31,7 +45,7 @@ def _settings(options: dict[str, Any] | None = None) -> Settings:
     "models",
     multiple=True,
     metavar="PATH|NAME",
-    help="GGUF file, curated name or `bundled` (repeatable: the server swaps between them).",
+    help="GGUF file, curated or packaged name (repeatable: the server swaps between them).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
@@ -57,8 +71,9 @@ def serve(
     loading the model. REVIEW_BOT_API_KEY, if set, is required of every client.
     """
     settings = _settings(options)
-    paths = [catalog.resolve(settings.home, ref) for ref in models]
-    paths = paths or [resolve_model(settings.model)[0]]
+    with _progress() as progress:
+        paths = [catalog.resolve(settings.home, ref, progress) for ref in models]
+        paths = paths or [resolve_model(settings.model, settings.home, progress)[0]]
     plan = server.server_plan(settings, paths, host=host, port=port, n_threads=threads)
     if print_command:
         click.echo(" ".join(plan.argv))
@@ -83,7 +98,7 @@ def models() -> None:
 @models.command("list")
 @json_option
 def list_models(as_json: bool) -> int:
-    """GGUF files in the model cache directory and the bundled default."""
+    """The default model, the GGUF files in the model cache, and smollm2 if installed."""
     home = _settings().home
     if as_json:
         click.echo(json.dumps(listing_json(home), indent=2))
@@ -97,10 +112,12 @@ def list_models(as_json: bool) -> int:
 @click.argument("model")
 @json_option
 def info_command(model: str, as_json: bool) -> int:
-    """What review-bot reads from a GGUF file (a path, curated name or `bundled`)."""
+    """What review-bot reads from a GGUF file (a path, a curated or packaged name)."""
     settings = _settings()
-    path = catalog.resolve(settings.home, model)
-    facts = model_facts(describe(path, bundled=model == catalog.BUNDLED_NAME), settings)
+    with _progress() as progress:
+        path = catalog.resolve(settings.home, model, progress)
+    is_default = packaged_name(Path(model)) == DEFAULT_NAME
+    facts = model_facts(describe(path, bundled=is_default), settings)
     if as_json:
         click.echo(json.dumps(facts, indent=2))
     else:
@@ -126,7 +143,9 @@ def pull_command(name: str, revision: str | None) -> int:
 @click.argument("name")
 def path_command(name: str) -> int:
     """Print the file of a model: `--model "$(review-bot models path NAME)"`."""
-    click.echo(str(catalog.model_path(_settings().home, name)))
+    with _progress() as progress:
+        path = catalog.model_path(_settings().home, name, progress)
+    click.echo(str(path))
     return EXIT_OK
 
 
@@ -135,6 +154,7 @@ def path_command(name: str) -> int:
 @backend_options(backend_help="Check this backend.", base_url_help="Check this server.")
 def doctor(model: str | None, **options: Any) -> int:
     """Report the llama.cpp build, the model, the cache and the settings; exit 1 if unfit."""
-    report = diagnose(find_project_root(Path.cwd()), settings_flags(options), model)
+    with _progress() as progress:
+        report = diagnose(find_project_root(Path.cwd()), settings_flags(options), model, progress)
     click.echo("\n".join(report.lines))
     return EXIT_FATAL if report.problems else EXIT_OK
