@@ -93,6 +93,7 @@ def test_assembles_once_and_records_what_it_verified(
         "sha256": fake.sha256,
     }
     assert leftovers(models, fake) == []
+    assert stat.st_mode & 0o777 == 0o644  # not the temporary file's private mode
     [notice] = progress.notices
     assert notice == (
         f"review-bot: assembling Fake-Coder Q4 from its 3 packages into {path} "

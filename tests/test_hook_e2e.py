@@ -38,6 +38,7 @@ MANIFEST = ROOT / ".pre-commit-hooks.yaml"
 ADD = "def add(a: int, b: int) -> int:\n    return a + b\n"
 SETTINGS = """\
 [tool.review-bot]
+model = "smollm2"
 runs = 1
 strategy = "chat"
 repair_attempts = 0

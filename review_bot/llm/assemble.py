@@ -161,6 +161,7 @@ def _assemble(model: SplitModel, directory: Path, target: Path, progress: Progre
             os.fsync(handle.fileno())
         if written != model.size or digest.hexdigest() != model.sha256:
             raise _mismatch(model, paths, written, digest.hexdigest())
+        os.chmod(temporary, 0o644)  # a temporary file is private; the model need not be
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
