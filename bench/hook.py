@@ -77,7 +77,11 @@ def git(cwd: Path, env: dict[str, str], *args: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10, help="timed runs of each (default 10)")
-    parser.add_argument("--model", help="GGUF model (default: the bundled one)")
+    parser.add_argument(
+        "--model",
+        default="smollm2",
+        help="GGUF file or packaged name (default: smollm2, as in the published figures)",
+    )
     parser.add_argument("--output", type=Path, help="write the figures as JSON")
     args = parser.parse_args()
     review_bot, pre_commit = tool("review-bot"), tool("pre-commit")
@@ -99,8 +103,8 @@ def main() -> int:
             REVIEW_BOT_HOME=str(tmp / "review-bot-home"),
             PRE_COMMIT_HOME=str(tmp / "pre-commit-home"),
         )
-        if args.model:
-            env["REVIEW_BOT_MODEL"] = str(Path(args.model).resolve())
+        is_file = Path(args.model).exists()
+        env["REVIEW_BOT_MODEL"] = str(Path(args.model).resolve()) if is_file else args.model
         repo = tmp / "repo"
         repo.mkdir()
         git(repo, env, "init", "-q", "-b", "main")

@@ -1,6 +1,6 @@
 """Benchmark of the server backend against the in-process one, on this machine.
 
-    .venv/bin/python bench/server.py                   # bundled model, 2 repeats
+    .venv/bin/python bench/server.py                   # smollm2, 2 repeats
     .venv/bin/python bench/server.py --model m.gguf --repeats 3 --commits 3
 
 1. Generation: the prompts review-bot sends for each function of the demo file (a chat
@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from review_bot.config import Settings
+from review_bot.config import Settings, default_home
 from review_bot.generate import docstrings
 from review_bot.generate.cases import case_schema
 from review_bot.generate.tests import context_of, import_line
@@ -406,7 +406,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--model", type=Path, help="GGUF file (default: the configured one)")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=Path("smollm2"),
+        help="GGUF file or packaged name (default: smollm2, as in the published figures)",
+    )
     parser.add_argument("--repeats", type=int, default=2, help="runs of every prompt")
     parser.add_argument("--commits", type=int, default=3, help="timed commits of each kind")
     parser.add_argument("--max-tokens", type=int, default=128)
@@ -429,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--doc", type=Path, help="write the Markdown section to this file")
     args = parser.parse_args(argv)
 
-    model_path, _ = resolve_model(args.model)
+    model_path, _ = resolve_model(args.model, default_home())
     info = describe(model_path)
     calls = review_bot_calls(info, args.max_tokens)
     build = build_info()

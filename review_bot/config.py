@@ -36,7 +36,7 @@ def default_home() -> Path:
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    model: Path | None = None  # None: the bundled default model
+    model: Path | None = None  # None: the default model; a path, or a name (llm/default_model)
     strategy: str = "auto"
     runs: int = 5  # a kept test passes N of N runs
     repair_attempts: int = 2  # extra model calls fed with the pytest failure
@@ -175,6 +175,12 @@ def read_pyproject(root: Path) -> dict[str, Any]:
     return {key.replace("-", "_"): value for key, value in section.items()}
 
 
+def _names_a_model(root: Path, value: Path) -> bool:
+    from review_bot.llm.default_model import MODEL_NAMES
+
+    return str(value) in MODEL_NAMES and not (root / value).exists()
+
+
 def _convert(name: str, value: Any, origin: str) -> Any:
     try:
         return _FIELDS[name](value)
@@ -195,7 +201,9 @@ def load_settings(
             raise FatalError(f"{root / 'pyproject.toml'}: unknown [tool.review-bot] key: {name}")
         converted = _convert(name, value, "pyproject.toml")
         if name in ("model", "home") and not converted.is_absolute():
-            converted = root / converted
+            # A packaged model's name stays a name, unless the project has such a file.
+            if not (name == "model" and _names_a_model(root, converted)):
+                converted = root / converted
         values[name] = converted
     for name in _FIELDS:
         env_value = environ.get(f"REVIEW_BOT_{name.upper()}")

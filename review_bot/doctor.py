@@ -19,10 +19,12 @@ from review_bot import __version__
 from review_bot.config import Settings, load_settings, read_pyproject
 from review_bot.errors import FatalError, ModelError
 from review_bot.llm import catalog
+from review_bot.llm.default_model import MODEL_NAMES
 from review_bot.llm.models import describe, resolve_model
 from review_bot.llm.report import model_lines
 from review_bot.llm.runtime import LLAMA_CPP_PYTHON, XLLAMACPP
 from review_bot.llm.serve import missing_server_modules
+from review_bot.progress import Progress
 
 # What to do when gpu_layers is set on a build without a GPU backend, per runtime.
 GPU_HINTS = {
@@ -38,8 +40,17 @@ class Diagnosis(NamedTuple):
     problems: list[str]  # none: all needed parts are present
 
 
-def diagnose(root: Path, flags: Mapping[str, Any], model: str | None = None) -> Diagnosis:
-    """The report of `doctor` for the project at `root`; `model` is a file or curated name."""
+def diagnose(
+    root: Path,
+    flags: Mapping[str, Any],
+    model: str | None = None,
+    progress: Progress | None = None,
+) -> Diagnosis:
+    """The report of `doctor` for the project at `root`; `model` is a file or a name.
+
+    The default model is assembled if it was not yet (its sha256 is checked): `progress`
+    hears about it.
+    """
     from review_bot.core.backends import uses_server
     from review_bot.llm.gpu import BuildInfo, build_info, describe_gpu_layers, resolve_gpu_layers
     from review_bot.llm.threads import resolve_threads
@@ -49,7 +60,8 @@ def diagnose(root: Path, flags: Mapping[str, Any], model: str | None = None) -> 
     flags = dict(flags)
     base_settings = load_settings(root, flags)
     if model:
-        flags["model"] = catalog.resolve(base_settings.home, model)
+        packaged = model in MODEL_NAMES and not Path(model).exists()
+        flags["model"] = model if packaged else catalog.resolve(base_settings.home, model)
     settings = load_settings(root, flags)
     out = [f"review-bot {__version__} (Python {sys.version.split()[0]})"]
 
@@ -84,7 +96,7 @@ def diagnose(root: Path, flags: Mapping[str, Any], model: str | None = None) -> 
     else:
         where = f"in process, {build.runtime}" if build is not None else "in process"
         out.append(f"backend: llamacpp ({where})")
-        out.extend(_check_local_model(settings, problems))
+        out.extend(_check_local_model(settings, problems, progress))
 
     directory = catalog.models_dir(settings.home)
     count, size = catalog.directory_size(directory)
@@ -126,9 +138,11 @@ def config_sources(root: Path, settings: Settings, flags: Mapping[str, Any]) -> 
     return lines
 
 
-def _check_local_model(settings: Settings, problems: list[str]) -> list[str]:
+def _check_local_model(
+    settings: Settings, problems: list[str], progress: Progress | None
+) -> list[str]:
     try:
-        path, bundled = resolve_model(settings.model)
+        path, bundled = resolve_model(settings.model, settings.home, progress)
         info = describe(path, bundled)
     except ModelError as exc:
         problems.append(str(exc))

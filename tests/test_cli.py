@@ -80,13 +80,14 @@ def test_unknown_function_name(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 @pytest.mark.model
 def test_suggest_on_the_real_model_end_to_end(tmp_path: Path) -> None:
-    """The README's demo path: the bundled GGUF, the CLI, the cache, then --write."""
+    """The README's demo path on the smoke-test GGUF: the CLI, the cache, then --write."""
     project = tmp_path / "demo"
     shutil.copytree(DEMO, project)
     args = ("suggest", "textutils.py", "--function", "clamp", "--function", "slugify", "--json")
+    args += ("--model", "smollm2")
     first = run_cli(*args, cwd=project)
     assert first.returncode == 0, first.stderr
-    assert "bundled smoke-test model SmolLM2-135M" in first.stderr
+    assert "SmolLM2-135M is a smoke-test model" in first.stderr
     report = json.loads(first.stdout)
     assert report["model"]["arch"] == "llama"
     assert report["model"]["path"].endswith("SmolLM2-135M-Instruct.Q4_1.gguf")

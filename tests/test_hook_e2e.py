@@ -9,7 +9,7 @@ manifest itself is checked with `pre-commit validate-manifest`.
 The scripted model cannot cross into the hook's worker process, so each test first runs the
 core in this process on an identical copy of the repository: the cache is keyed by content,
 so the real hook then finds every answer there (that is also the cached path users get).
-One test uses the real bundled GGUF model instead.
+One test uses the real smoke-test GGUF model (SmolLM2-135M) instead.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ MANIFEST = ROOT / ".pre-commit-hooks.yaml"
 ADD = "def add(a: int, b: int) -> int:\n    return a + b\n"
 SETTINGS = """\
 [tool.review-bot]
+model = "smollm2"
 runs = 1
 strategy = "chat"
 repair_attempts = 0
@@ -355,21 +356,21 @@ def test_plain_hook_merge_commit_and_detached_head(tmp_path: Path) -> None:
 
 
 @pytest.mark.model
-def test_commit_with_the_real_bundled_model(tmp_path: Path, smollm: Path) -> None:
+def test_commit_with_the_real_smoke_model(tmp_path: Path, smollm: Path) -> None:
     repo = GitRepo.create(tmp_path / "repo")
     # Small and quick: the cases strategy (the 135M model proposes inputs, the code gives
-    # the expected values), three cases, one run. No model is configured: the bundled one.
+    # the expected values), three cases, one run. The model is named in pyproject.toml.
     repo.write(
         "pyproject.toml",
-        '[tool.review-bot]\nstrategy = "cases"\nn_cases = 3\nmax_tokens = 160\nruns = 1\n'
-        "repair_attempts = 1\nn_ctx = 1024\ndocstrings = false\n",
+        '[tool.review-bot]\nmodel = "smollm2"\nstrategy = "cases"\nn_cases = 3\n'
+        "max_tokens = 160\nruns = 1\nrepair_attempts = 1\nn_ctx = 1024\ndocstrings = false\n",
     )
     repo.commit_all("init")
     install_plain_hook(repo)
     repo.write("mathx.py", "def double(x: int) -> int:\n    return 2 * x\n")
     repo.git("add", "mathx.py")
     output = commit(repo, "-m", "double")
-    assert "bundled smoke-test model SmolLM2-135M" in output
+    assert "SmolLM2-135M is a smoke-test model" in output
     assert "staged tests/test_mathx_generated.py" in output, output
     assert "1 tests kept" in output and "in 0 calls" not in output
     generated = repo.git("show", "HEAD:tests/test_mathx_generated.py").stdout.decode()

@@ -281,7 +281,10 @@ def test_invariants_hold_for_random_repository_states(
 CALC_HEAD = "def add(a: int, b: int) -> int:\n    return a + b\n"
 CALC_STAGED = CALC_HEAD + "\n\ndef sub(a: int, b: int) -> int:\n    return a - b\n"
 UTIL = "def twice(s: str) -> str:\n    return s + s\n"
-SETTINGS = '[tool.review-bot]\nruns = 1\nstrategy = "chat"\nrepair_attempts = 0\ntimeout_s = 20\n'
+SETTINGS = (
+    '[tool.review-bot]\nmodel = "smollm2"\nruns = 1\nstrategy = "chat"\nrepair_attempts = 0\n'
+    "timeout_s = 20\n"
+)
 
 
 def doc_reply(summary: str, params: dict[str, str]) -> str:

@@ -9,7 +9,7 @@ import pytest
 from review_bot.errors import ModelError
 from review_bot.llm.chat import TemplateRejected, fold_system, plain_chat, render_chat
 from review_bot.llm.gguf import read_header
-from review_bot.llm.models import auto_strategies, bundled_model, describe, resolve_model
+from review_bot.llm.models import auto_strategies, describe, resolve_model
 from review_bot.llm.scripted import ScriptedBackend, scripted_info
 from review_bot.llm.session import ModelSession
 from tests.helpers.chat_templates import CODEGEMMA_TEMPLATE, CODELLAMA_TEMPLATE
@@ -76,8 +76,8 @@ def test_truncated_copy_of_the_real_model_is_reported(tmp_path: Path, smollm: Pa
         describe(cut)
 
 
-def test_describe_bundled_model(smollm: Path) -> None:
-    info = describe(smollm, bundled=True)
+def test_describe_smoke_model(smollm: Path) -> None:
+    info = describe(smollm)
     assert info.arch == "llama"
     assert info.chat_template is not None and "<|im_start|>" in info.chat_template
     assert info.quantization == "Q4_1"
@@ -101,12 +101,11 @@ def test_auto_strategies_for_large_models() -> None:
     assert auto_strategies(scripted_info(chat_template=None)) == ("complete", "cases")
 
 
-def test_resolve_model(tmp_path: Path) -> None:
+def test_resolve_model(tmp_path: Path, smollm: Path) -> None:
     given = tmp_path / "m.gguf"
-    assert resolve_model(given) == (given, False)
-    bundled = bundled_model()
-    assert bundled is not None
-    assert resolve_model(None) == (bundled, True)
+    assert resolve_model(given, tmp_path) == (given, False)
+    assert resolve_model(Path("smollm2"), tmp_path) == (smollm, False)
+    # (None, the default, is assembled: tests/test_default_model.py.)
 
 
 def test_session_is_lazy_and_counts() -> None:

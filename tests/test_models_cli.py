@@ -72,29 +72,32 @@ def test_models_list(home: Path, capsys: pytest.CaptureFixture[str], smollm: Pat
     lines = out.splitlines()
     assert any(line.split()[:1] == ["codellama-7b-instruct"] for line in lines)
     assert any("mine.gguf" in line for line in lines) and "partial" not in out
-    assert any(line.split()[:1] == ["bundled"] and str(smollm) in line for line in lines)
+    assert lines[1].split()[:5] == ["qwen2.5-coder-0.5b", "491.4", "MB", "(not", "assembled)"]
+    assert any(line.split()[:1] == ["smollm2"] and str(smollm) in line for line in lines)
     available = out.split("available with `review-bot models pull NAME`:")[1]
     assert "codegemma-2b" in available and "codellama-7b-instruct " not in available
     code, out, _ = run(capsys, "models", "list", "--json")
     data = json.loads(out)
     assert [m["name"] for m in data["models"]] == [
+        "qwen2.5-coder-0.5b",
         "codellama-7b-instruct",
         "mine.gguf",
-        "bundled",
+        "smollm2",
     ]
+    assert data["models"][0]["path"] is None
     assert "codellama-7b-instruct" not in {e["name"] for e in data["available"]}
 
 
-def test_models_info_bundled(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "models", "info", "bundled")
+def test_models_info_smoke_model(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "models", "info", "smollm2")
     assert code == 0
     assert "architecture:   llama\n" in out and "quantization:   Q4_1\n" in out
     assert "parameters:     134.5M\n" in out and "context length: 8192\n" in out
     assert "chat template:  yes\nsystem role:    supported\nFIM tokens:     none\n" in out
     assert "strategy:       auto: cases, then chat\n" in out
-    code, out, _ = run(capsys, "models", "info", "bundled", "--json")
+    code, out, _ = run(capsys, "models", "info", "smollm2", "--json")
     facts = json.loads(out)
-    assert facts["bundled"] and facts["eos_token"] == "<|im_end|>"
+    assert not facts["bundled"] and facts["eos_token"] == "<|im_end|>"  # not the default
     assert facts["strategies"] == ["cases", "chat"] and "<|im_end|>" in facts["stop_tokens"]
 
 
@@ -146,7 +149,7 @@ def test_bad_model_files_give_one_line(
 
 
 def test_models_path(home: Path, capsys: pytest.CaptureFixture[str], smollm: Path) -> None:
-    assert run(capsys, "models", "path", "bundled") == (0, f"{smollm}\n", "")
+    assert run(capsys, "models", "path", "smollm2") == (0, f"{smollm}\n", "")
     code, _, err = run(capsys, "models", "path", "codegemma-2b")
     assert code == 1
     assert err == (
@@ -327,6 +330,7 @@ def test_serve_plan_on_xllamacpp(
 ) -> None:
     monkeypatch.setenv("REVIEW_BOT_N_CTX", "1024")
     monkeypatch.setenv("REVIEW_BOT_API_KEY", "topsecret")
+    monkeypatch.setenv("REVIEW_BOT_MODEL", "smollm2")
     code, out, _ = run(
         capsys, "serve", "--print-command", "--port", "8123", "--gpu-layers", "3", "--threads", "1"
     )
@@ -370,7 +374,7 @@ def test_serve_plan_on_llama_cpp_python(
     assert (model["n_ctx"], model["n_gpu_layers"], model["seed"]) == (1024, 3, 1234)
     assert model["n_threads"] == model["n_threads_batch"] == 1
     assert (config["host"], config["port"]) == ("127.0.0.1", 8123)
-    code, out, _ = run(capsys, "serve", "--print-command", "--model", "bundled")
+    code, out, _ = run(capsys, "serve", "--print-command", "--model", "smollm2")
     [model] = json.loads(out.partition("\n")[2])["models"]
     assert model["n_gpu_layers"] == resolve_gpu_layers(-1)  # auto by default
     assert "n_threads" not in model  # llama-cpp-python's own default: half the cores
@@ -381,7 +385,7 @@ def test_serve_refuses_a_busy_port(home: Path, capsys: pytest.CaptureFixture[str
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        code, _, err = run(capsys, "serve", "--port", str(port))
+        code, _, err = run(capsys, "serve", "--port", str(port), "--model", "smollm2")
     assert code == 1
     assert err.startswith(f"Error: cannot listen on 127.0.0.1:{port}: ") and "--port" in err
 
@@ -394,11 +398,13 @@ def test_doctor_reports_build_model_cache_and_config(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    smollm: Path,
 ) -> None:
     make_project(tmp_path, {})
     (tmp_path / "pyproject.toml").write_text('[tool.review-bot]\nconvention = "numpy"\n')
     monkeypatch.setenv("REVIEW_BOT_RUNS", "3")
     monkeypatch.setenv("REVIEW_BOT_API_KEY", "topsecret")
+    monkeypatch.setenv("REVIEW_BOT_MODEL", "smollm2")
     code, out, _ = run(capsys, "doctor")
     assert code == 0, out
     build = build_info()
@@ -407,8 +413,8 @@ def test_doctor_reports_build_model_cache_and_config(
     assert f"  {build.system_info}" in out and "(runtime = auto)" in out
     layers = describe_gpu_layers(-1, resolve_gpu_layers(-1, gpu_offload=build.gpu_offload))
     assert f"gpu_layers: -1 ({layers})" in out
-    assert "backend: llamacpp (in process, xllamacpp)" in out
-    assert "(bundled smoke-test model)" in out
+    assert "backend: llamacpp (in process, xllamacpp)" in out and f"model: {smollm}\n" in out
+    assert "  model = smollm2  (REVIEW_BOT_MODEL)" in out
     assert "`review-bot serve` needs" not in out  # xllamacpp's server needs nothing more
     assert "  strategy: auto: cases, then chat" in out
     assert f"model cache: {home / 'models'} (0 GGUF files, 0 B)" in out

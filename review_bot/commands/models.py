@@ -6,7 +6,9 @@ Parsing and echo; the work is llm/serve_x.py (xllamacpp's server), llm/serve.py
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +25,21 @@ from review_bot.doctor import diagnose
 from review_bot.errors import EXIT_FATAL, EXIT_OK, FatalError, ModelError
 from review_bot.llm import catalog
 from review_bot.llm import serve as server
+from review_bot.llm.default_model import DEFAULT_NAME, packaged_name
 from review_bot.llm.gpu import runtime_facts
 from review_bot.llm.models import describe, resolve_model
 from review_bot.llm.report import facts_text, listing_json, listing_lines, model_facts, params_text
+from review_bot.progress import ConsoleProgress, Progress
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Progress]:
+    """Where assembling the default model on first use reports (stderr)."""
+    progress = ConsoleProgress()
+    try:
+        yield progress
+    finally:
+        progress.stop()
 
 
 def _settings(options: dict[str, Any] | None = None) -> Settings:
@@ -38,7 +52,7 @@ def _settings(options: dict[str, Any] | None = None) -> Settings:
     "models",
     multiple=True,
     metavar="PATH|NAME",
-    help="GGUF file, curated name or `bundled` (repeatable: the server swaps between them).",
+    help="GGUF file, curated or packaged name (repeatable: the server swaps between them).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
@@ -69,8 +83,9 @@ def serve(
     from review_bot.llm.runtime import XLLAMACPP, resolve_runtime
 
     settings = _settings(options)
-    paths = [catalog.resolve(settings.home, ref) for ref in models]
-    paths = paths or [resolve_model(settings.model)[0]]
+    with _progress() as progress:
+        paths = [catalog.resolve(settings.home, ref, progress) for ref in models]
+        paths = paths or [resolve_model(settings.model, settings.home, progress)[0]]
     if resolve_runtime(settings.runtime) == XLLAMACPP:
         return _serve_xllamacpp(settings, paths, host, port, threads, print_command)
     plan = server.server_plan(settings, paths, host=host, port=port, n_threads=threads)
@@ -127,7 +142,7 @@ def models() -> None:
 @models.command("list")
 @json_option
 def list_models(as_json: bool) -> int:
-    """GGUF files in the model cache directory and the bundled default."""
+    """The default model, the GGUF files in the model cache, and smollm2 if installed."""
     home = _settings().home
     if as_json:
         click.echo(json.dumps(listing_json(home), indent=2))
@@ -141,11 +156,13 @@ def list_models(as_json: bool) -> int:
 @click.argument("model")
 @json_option
 def info_command(model: str, as_json: bool) -> int:
-    """What review-bot reads from a GGUF file (a path, curated name or `bundled`), and the
+    """What review-bot reads from a GGUF file (a path, a curated or packaged name), and the
     llama.cpp runtime that would run it here."""
     settings = _settings()
-    path = catalog.resolve(settings.home, model)
-    facts = model_facts(describe(path, bundled=model == catalog.BUNDLED_NAME), settings)
+    with _progress() as progress:
+        path = catalog.resolve(settings.home, model, progress)
+    is_default = packaged_name(Path(model)) == DEFAULT_NAME
+    facts = model_facts(describe(path, bundled=is_default), settings)
     facts["runtime"] = runtime_facts(settings.runtime)
     if as_json:
         click.echo(json.dumps(facts, indent=2))
@@ -172,7 +189,9 @@ def pull_command(name: str, revision: str | None) -> int:
 @click.argument("name")
 def path_command(name: str) -> int:
     """Print the file of a model: `--model "$(review-bot models path NAME)"`."""
-    click.echo(str(catalog.model_path(_settings().home, name)))
+    with _progress() as progress:
+        path = catalog.model_path(_settings().home, name, progress)
+    click.echo(str(path))
     return EXIT_OK
 
 
@@ -181,6 +200,7 @@ def path_command(name: str) -> int:
 @backend_options(backend_help="Check this backend.", base_url_help="Check this server.")
 def doctor(model: str | None, **options: Any) -> int:
     """Report the llama.cpp runtime, the model, the cache and the settings; exit 1 if unfit."""
-    report = diagnose(find_project_root(Path.cwd()), settings_flags(options), model)
+    with _progress() as progress:
+        report = diagnose(find_project_root(Path.cwd()), settings_flags(options), model, progress)
     click.echo("\n".join(report.lines))
     return EXIT_FATAL if report.problems else EXIT_OK

@@ -88,13 +88,15 @@ def _apply(decorators: list[Callable[[Any], Any]]) -> Callable[[F], F]:
 
 
 def model_options(func: F) -> F:
-    """--model: a GGUF file."""
+    """--model: a GGUF file or a packaged model's name."""
     return _apply(
         [
             click.option(
                 "--model",
                 type=click.Path(path_type=Path, dir_okay=False),
-                help="GGUF model file (else REVIEW_BOT_MODEL, [tool.review-bot] model, bundled).",
+                metavar="PATH|NAME",
+                help="GGUF model file, or qwen2.5-coder-0.5b (the default) or smollm2 "
+                "(else REVIEW_BOT_MODEL, [tool.review-bot] model, the default).",
             )
         ]
     )(func)

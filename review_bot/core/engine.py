@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from review_bot import verify
-from review_bot.cache import Cache, digest, file_identity
+from review_bot.cache import Cache, digest
 from review_bot.config import Settings, generation_settings
 from review_bot.core.backends import NO_URL, BackendFactory, uses_server
 from review_bot.core.backends import backend_factory as choose_backend
@@ -19,9 +19,10 @@ from review_bot.generate.docstring_examples import add_examples
 from review_bot.generate.docstring_strategy import write_docstring
 from review_bot.generate.tests import STRATEGY_FUNCTIONS, Attempts
 from review_bot.llm.models import (
-    BUNDLED_NOTICE,
     auto_strategies,
     describe,
+    model_identity,
+    model_notice,
     resolve_model,
 )
 from review_bot.llm.session import ModelSession
@@ -58,12 +59,16 @@ class Engine:
             self.model_identity = f"{settings.base_url} {settings.model or ''}"
             starting = f"connecting to the model server at {settings.base_url}"
         else:
-            self.model_path, self.bundled = resolve_model(settings.model)
+            notice = model_notice(settings.model)
+            if notice:
+                self.progress.notice(notice)
+            self.model_path, self.bundled = resolve_model(
+                settings.model, settings.home, self.progress
+            )
             if not self.model_path.is_file():
                 raise FatalError(f"{self.model_path}: model file not found")
-            if self.bundled:
-                self.progress.notice(BUNDLED_NOTICE)
-            self.model_identity = file_identity(self.model_path)
+            # The default's pinned sha256, else the file's path, size and mtime.
+            self.model_identity = model_identity(settings.model)
             starting = f"loading model {self.model_path.name}"
         self.session = ModelSession(
             lambda: factory(self.model_path, self.bundled, settings),

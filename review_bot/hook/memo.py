@@ -9,11 +9,11 @@ import typing
 from collections.abc import Sequence
 from pathlib import Path
 
-from review_bot.cache import Cache, digest, file_identity
+from review_bot.cache import Cache, digest
 from review_bot.config import Settings, generation_settings
 from review_bot.errors import FatalError
 from review_bot.hook.plan import PLAN_VERSION, Plan
-from review_bot.llm.models import resolve_model
+from review_bot.llm.models import model_identity
 
 # What a plan depends on beyond what every cached result depends on: which outcomes were
 # asked for, and the model setting itself (its file is keyed by identity below).
@@ -40,7 +40,9 @@ def plan_key(
 ) -> str | None:
     """The memo's key for the plan of `files` in `tree`; None: the model cannot be found."""
     try:
-        model, _ = resolve_model(settings.model)
+        # No assembly and no hashing here: the default model is keyed by its pinned
+        # sha256, a file by its path, size and mtime.
+        model = model_identity(settings.model)
     except FatalError:
         return None  # the worker says what is wrong
     values = {
@@ -55,7 +57,7 @@ def plan_key(
         values,
         sorted(files),
         analysis_only,
-        file_identity(model),
+        model,
         prompts_fingerprint(),
     )
 

