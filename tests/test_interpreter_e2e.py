@@ -13,6 +13,7 @@ import pytest
 
 from review_bot import report
 from review_bot.config import Settings, load_settings
+from review_bot.core.engine import OWN_PYTHON_NOTICE
 from review_bot.doctor import diagnose
 from review_bot.hook.run import HookOptions, run_hook
 from review_bot.llm.scripted import ScriptedBackend, scripted_info
@@ -211,3 +212,31 @@ def test_real_model_cases_on_the_src_layout_project(shop: Path, settings: Settin
     assert result.stats.model_calls >= 1
     done = project_pytest(shop)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+class Notices:
+    def __init__(self) -> None:
+        self.notices: list[str] = []
+
+    def status(self, message: str) -> None:
+        pass
+
+    def notice(self, message: str) -> None:
+        self.notices.append(message)
+
+
+def test_no_project_environment_is_one_notice_per_run(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    monkeypatch.delenv("CONDA_PREFIX", raising=False)
+    code = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"
+    root = make_project(tmp_path / "proj", {"calc.py": code})
+    test = "from calc import add, sub\n\n\ndef test_it():\n    assert add(1, 2) - sub(3, 1) == 1\n"
+    backend = ScriptedBackend(scripted_info(), [fenced(test), fenced(test)])
+    progress = Notices()
+    result = suggest(
+        root / "calc.py", settings, backend_factory=backend_for(backend), progress=progress
+    )
+    assert [r.test.status for r in result.results] == ["kept", "kept"]
+    assert progress.notices.count(OWN_PYTHON_NOTICE) == 1

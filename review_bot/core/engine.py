@@ -98,8 +98,6 @@ class Engine:
     def sandbox(self) -> Sandbox:
         if self._sandbox is None:
             interp = interpreter.prepare(self.python)
-            if interp.own:
-                self.progress.notice(OWN_PYTHON_NOTICE)
             limits = Limits(self.settings.timeout_s, self.settings.memory_mb, self.settings.cpu_s)
             sandbox = Sandbox(self.root, limits, python=interp.python)
             if interp.lent:

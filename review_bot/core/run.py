@@ -29,7 +29,7 @@ from typing import NamedTuple
 from review_bot import verify
 from review_bot.config import Settings
 from review_bot.core.backends import BackendFactory
-from review_bot.core.engine import Engine
+from review_bot.core.engine import OWN_PYTHON_NOTICE, Engine
 from review_bot.diff import Range, intersects
 from review_bot.errors import SourceError
 from review_bot.progress import Progress
@@ -119,6 +119,9 @@ def run(
     )
     try:
         results = results_for(engine, targets)
+        if engine.interpreter is not None and engine.interpreter.own:
+            # Said once the run is done, so that an error stays the one line it is.
+            engine.progress.notice(OWN_PYTHON_NOTICE)
         stats = RunStats(
             engine.model_ref(),
             engine.session.calls,
