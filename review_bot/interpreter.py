@@ -186,7 +186,11 @@ def find_python(
 
 def identity(found: Found, checkout: Path) -> str:
     """The interpreter as a cache key's part: relative to the checkout when inside it (a
-    copy of the checkout, or the hook's worker, finds the same results), else its path."""
+    copy of the checkout, or the hook's worker, finds the same results), else its path;
+    review-bot's own by its environment (its console script runs `python3`, a test of it
+    `python`: the same environment under two names)."""
+    if found.own:
+        return f"own {sys.prefix}"
     base = os.path.abspath(checkout)
     path = os.path.abspath(found.python)
     if path.startswith(base + os.sep):

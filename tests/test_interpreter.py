@@ -107,7 +107,9 @@ def test_identity_is_relative_inside_the_checkout(checkout: Path) -> None:
     assert interpreter.identity(found, checkout) == os.path.join(".venv", "bin", "python")
     assert str(dot) == found.python
     own = interpreter.own_interpreter()
-    assert interpreter.identity(own, checkout) == sys.executable
+    assert interpreter.identity(own, checkout) == f"own {sys.prefix}"
+    other = Found(sys.executable, "the python setting", False)
+    assert interpreter.identity(other, checkout) == sys.executable
 
 
 def test_settings_python_relative_to_cwd_on_the_command_line(
