@@ -72,6 +72,8 @@ class Settings:
     mode: str = "stage"  # stage | write | check
     on_error: str = "warn"  # warn | fail
     hook_timeout_s: float | None = None  # the hook's whole model run; None: no limit
+    # the interpreter that runs the tests (interpreter.py); None: detected
+    python: str | None = None
 
     @property
     def cache_path(self) -> Path:
@@ -99,6 +101,7 @@ GENERATION_SETTINGS = (
     "gpu_layers",
     "backend",
     "base_url",
+    "python",
 )
 
 
@@ -149,6 +152,7 @@ _FIELDS: dict[str, Any] = {
     "mode": str,
     "on_error": str,
     "hook_timeout_s": float,
+    "python": str,
 }
 
 
@@ -188,6 +192,45 @@ def _convert(name: str, value: Any, origin: str) -> Any:
         raise FatalError(f"{origin}: bad value for {name}: {exc}") from None
 
 
+def _cwd_relative(python: str) -> str:
+    """A `python` path given on the command line or in the environment is relative to the
+    current directory; one in pyproject.toml stays relative to the checkout (interpreter.py),
+    and a bare command name is looked up on PATH."""
+    if os.sep in python or (os.altsep and os.altsep in python):
+        return os.path.abspath(os.path.expanduser(python))
+    return python
+
+
+def pytest_tests_dir(root: Path) -> str | None:
+    """The first of pytest's `testpaths` that is a directory of the project, if any: where
+    the project's own tests live (pyproject.toml's [tool.pytest.ini_options], pytest.ini)."""
+    paths: Any = None
+    ini = root / "pytest.ini"
+    if ini.is_file():
+        import configparser
+
+        parser = configparser.ConfigParser()
+        try:
+            parser.read(ini, encoding="utf-8")
+            paths = parser.get("pytest", "testpaths", fallback="").split()
+        except (configparser.Error, UnicodeDecodeError):
+            return None
+    else:
+        try:
+            data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            return None
+        options = data.get("tool", {}).get("pytest", {}).get("ini_options", {})
+        paths = options.get("testpaths") if isinstance(options, dict) else None
+        if isinstance(paths, str):
+            paths = paths.split()
+    for entry in paths if isinstance(paths, list) else ():
+        text = str(entry).strip().rstrip("/")
+        if text and not any(c in text for c in "*?[") and (root / text).is_dir():
+            return text
+    return None
+
+
 def load_settings(
     root: Path,
     flags: Mapping[str, Any],
@@ -205,13 +248,19 @@ def load_settings(
             if not (name == "model" and _names_a_model(root, converted)):
                 converted = root / converted
         values[name] = converted
+    if "tests_dir" not in values:
+        values["tests_dir"] = pytest_tests_dir(root) or Settings.tests_dir
     for name in _FIELDS:
         env_value = environ.get(f"REVIEW_BOT_{name.upper()}")
         if env_value is not None and env_value != "":
             values[name] = _convert(name, env_value, f"REVIEW_BOT_{name.upper()}")
+            if name == "python":
+                values[name] = _cwd_relative(values[name])
     for name, value in flags.items():
         if value is not None:
             values[name] = _convert(name, value, f"--{name.replace('_', '-')}")
+            if name == "python":
+                values[name] = _cwd_relative(values[name])
     settings = Settings(**values)
     if settings.strategy not in STRATEGY_CHOICES:
         raise FatalError(f"strategy must be one of {', '.join(STRATEGY_CHOICES)}")

@@ -90,6 +90,7 @@ def diagnose(
 
     threads = resolve_threads(settings.threads)
     out.append(f"threads: {threads.n} ({threads.why})")
+    out.append(_python_line(root, settings, problems, notes))
     if server:
         out.append(f"backend: openai, server at {settings.base_url}")
         out.extend(_check_server(settings, problems))
@@ -117,6 +118,23 @@ def diagnose(
     return Diagnosis(out, problems)
 
 
+def _python_line(root: Path, settings: Settings, problems: list[str], notes: list[str]) -> str:
+    """The interpreter that runs the tests, and why (interpreter.py's order)."""
+    from review_bot import interpreter
+
+    try:
+        interp = interpreter.prepare(interpreter.find_python(root, settings.python))
+    except FatalError as exc:
+        problems.append(str(exc))
+        return "python: unusable"
+    if interp.own:
+        notes.append(
+            "no project environment found: the tests run with review-bot's own Python, "
+            "which may lack the project's dependencies; set python"
+        )
+    return f"tests run with: {interpreter.describe(interp)}"
+
+
 def config_sources(root: Path, settings: Settings, flags: Mapping[str, Any]) -> list[str]:
     """`name = value (where from)` for every setting; secrets are not shown."""
     pyproject = read_pyproject(root)
@@ -130,6 +148,8 @@ def config_sources(root: Path, settings: Settings, flags: Mapping[str, Any]) -> 
             origin = f"REVIEW_BOT_{name.upper()}"
         elif name in pyproject:
             origin = "pyproject.toml"
+        elif name == "tests_dir" and value != Settings.tests_dir:
+            origin = "pytest testpaths"
         else:
             origin = "default"
         if name == "api_key":

@@ -9,7 +9,7 @@ Strategy = Literal["chat", "complete", "cases"]
 STRATEGIES: tuple[Strategy, ...] = ("chat", "complete", "cases")
 
 # Why a candidate test was rejected.
-TestReason = Literal["syntax", "collect", "fail", "flaky", "no-gain", "timeout"]
+TestReason = Literal["import", "syntax", "collect", "fail", "flaky", "no-gain", "timeout"]
 # Why a candidate docstring was rejected.
 DocReason = Literal[
     "empty", "ast", "placeholder", "truncated", "restates-name", "filler", "mismatch", "lint"
@@ -18,6 +18,8 @@ Status = Literal["kept", "rejected", "skipped"]
 
 # What each reason means: the one text of the README's table, the console, the PR review.
 REASONS: dict[str, str] = {
+    "import": "the module under test cannot be imported by the Python that runs the tests; "
+    "no model call was made",
     "syntax": "no code in the reply, or code that does not compile",
     "collect": "pytest collected no test, or collection failed (an import error)",
     "fail": "a test failed on the first run",

@@ -65,12 +65,17 @@ def _indent(text: str, prefix: str = "    ") -> str:
 
 def to_text(report: SuggestReport) -> str:
     out: list[str] = []
+    said: set[str] = set()  # an `import` line is the module's: said once, not per function
     for result in report.results:
         out.append(f"== {result.target.display} (line {result.target.def_lineno})")
         test = result.test
         label = f"  test: {test.status}" + (f" ({test.reason})" if test.reason else "")
         out.append(label)
         for line in test.attempts:
+            if test.reason == "import" and line in said:
+                out.append(f"    - (as above: {result.target.module} cannot be imported)")
+                continue
+            said.add(line)
             out.append(f"    - {line}")
         if test.status == "kept" and test.code:
             out.append(_indent(test.code.rstrip("\n")))

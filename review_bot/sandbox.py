@@ -3,13 +3,15 @@
 API::
 
     limits = Limits(timeout_s=30.0, memory_mb=2048, cpu_s=30)
-    with Sandbox(project_root, limits, python=sys.executable) as sandbox:
+    with Sandbox(project_root, limits, python=sys.executable, extra_path=()) as sandbox:
         with sandbox.workspace({"tests/test_gen.py": code}) as ws:
             result = ws.run(["python", "-m", "pytest", "tests/test_gen.py"])
             result.returncode, result.output, result.timed_out, result.seconds
             ws.read(".rb_junit.xml")  # a file the run produced, or None
 
-- `Sandbox(root, limits, python)` copies the project once into a private temporary
+- `Sandbox(root, limits, python, extra_path)` runs `python` (the project's interpreter,
+  chosen by interpreter.py) with `extra_path` (absolute directories) after the workspace
+  on PYTHONPATH; it copies the project once into a private temporary
   directory (the *pristine* copy); `close()` (or leaving the `with`) removes everything.
 - `Sandbox.workspace(files)` yields a `Workspace`: a fresh copy of the pristine tree plus
   `files` (relpath -> text). It is removed when the `with` block ends.
@@ -22,7 +24,8 @@ API::
 What a run gets:
 
 - a scrubbed environment built from an allowlist (no tokens, no PYTEST_*/COVERAGE_*), with
-  HOME and TMPDIR in private per-workspace directories and PYTHONPATH = the workspace;
+  HOME and TMPDIR in private per-workspace directories and PYTHONPATH = the workspace
+  (then `extra_path`);
 - rlimits: address space (memory_mb), CPU seconds (cpu_s), file size (256 MB), no core files;
 - its own session: on the wall-clock timeout, and after every run, the whole process group
   is killed with SIGKILL, so nothing it spawned outlives it;
@@ -358,6 +361,7 @@ class Workspace:
         entries = [str(self._sandbox.guard_dir)]
         entries += [str(_inside(self.path, entry)) for entry in pythonpath]
         entries.append(str(self.path))
+        entries += self._sandbox.extra_path
         env.update(
             PATH=path,
             HOME=str(self._home),
@@ -459,13 +463,22 @@ class Sandbox:
     """A pristine copy of the project made once per review-bot run; each workspace is a
     fresh copy of it."""
 
-    def __init__(self, root: Path, limits: Limits, python: str = sys.executable) -> None:
+    def __init__(
+        self,
+        root: Path,
+        limits: Limits,
+        python: str = sys.executable,
+        extra_path: Sequence[str] = (),
+    ) -> None:
         root = Path(root).resolve()
         if not root.is_dir():
             raise NotADirectoryError(f"not a directory: {root}")
         self.root = root
         self.limits = limits
         self.python = python
+        # Absolute directories after the workspace on PYTHONPATH: the tools review-bot
+        # lends an interpreter that lacks them (interpreter.lend_tools).
+        self.extra_path = [str(entry) for entry in extra_path]
         self.isolation = network_isolation(python)
         self.rlimits = _clamped_limits(limits)
         # realpath: on macOS the temporary directory is reached through a symlink.

@@ -84,6 +84,9 @@ def parse(name: str, args: list[str]) -> dict[str, Any]:
         ("doctor", ["--backend", "openai"], {"backend": "openai"}),
         ("serve", ["--n-ctx", "2048", "--gpu-layers", "-1"], {"n_ctx": 2048, "gpu_layers": -1}),
         ("suggest", ["x.py"], {}),
+        ("suggest", ["x.py", "--python", ".venv/bin/python"], {"python": ".venv/bin/python"}),
+        ("hook", ["--python", "python3.11"], {"python": "python3.11"}),
+        ("review", ["--python", "/e/bin/python"], {"python": "/e/bin/python"}),
     ],
 )
 def test_shared_options_become_settings_flags(

@@ -22,7 +22,12 @@ def test_module_docstring_examples_run() -> None:
     import doctest
     import importlib
 
-    for name in ("review_bot.paths", "review_bot.http", "review_bot.llm.threads"):
+    for name in (
+        "review_bot.paths",
+        "review_bot.http",
+        "review_bot.llm.threads",
+        "review_bot.interpreter",
+    ):
         module = importlib.import_module(name)
         failed, attempted = doctest.testmod(module, raise_on_error=False, verbose=False)
         assert attempted > 0 and failed == 0, name

@@ -41,6 +41,7 @@ SETTING_OPTIONS = (
     "n_ctx",
     "mode",
     "on_error",
+    "python",
 )
 # Flags that turn a setting off: --no-cache -> cache = False.
 OFF_SWITCHES = {"no_cache": "cache", "no_tests": "tests", "no_docstrings": "docstrings"}
@@ -103,7 +104,7 @@ def model_options(func: F) -> F:
 
 
 def generation_options(*, convention: bool = True) -> Callable[[F], F]:
-    """--strategy, --convention (unless `convention` is False) and --runs."""
+    """--strategy, --convention (unless `convention` is False), --runs and --python."""
     decorators: list[Callable[[Any], Any]] = [
         click.option(
             "--strategy", type=click.Choice(STRATEGY_CHOICES), help="How tests are written."
@@ -117,6 +118,14 @@ def generation_options(*, convention: bool = True) -> Callable[[F], F]:
         )
     decorators.append(
         click.option("--runs", type=click.IntRange(min=1), help="A kept test passes N of N runs.")
+    )
+    decorators.append(
+        click.option(
+            "--python",
+            metavar="PATH",
+            help="The interpreter that runs the tests (else REVIEW_BOT_PYTHON, "
+            "[tool.review-bot] python, the project's .venv, ...).",
+        )
     )
     return _apply(decorators)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from review_bot import verify
+from review_bot import interpreter, verify
 from review_bot.cache import Cache, digest
 from review_bot.config import Settings, generation_settings
 from review_bot.core.backends import NO_URL, BackendFactory, uses_server
@@ -18,6 +18,7 @@ from review_bot.generate.docstring_check import CHECKS_VERSION
 from review_bot.generate.docstring_examples import add_examples
 from review_bot.generate.docstring_strategy import write_docstring
 from review_bot.generate.tests import STRATEGY_FUNCTIONS, Attempts
+from review_bot.importable import import_problem
 from review_bot.llm.models import (
     auto_strategies,
     describe,
@@ -32,6 +33,12 @@ from review_bot.prompts import Prompts
 from review_bot.records import Candidate, ModelRef, Outcome, Strategy, Target, Verdict
 from review_bot.sandbox import Limits, Sandbox
 
+OWN_PYTHON_NOTICE = (
+    "review-bot: no project environment found (.venv, venv, $VIRTUAL_ENV, $CONDA_PREFIX, "
+    "Poetry): the tests run with review-bot's own Python; set python (--python, "
+    "REVIEW_BOT_PYTHON) to the project's interpreter"
+)
+
 
 class Engine:
     """Everything one run shares: settings, the lazy model, the sandbox, the cache."""
@@ -43,6 +50,7 @@ class Engine:
         *,
         backend_factory: BackendFactory | None = None,
         progress: Progress | None = None,
+        checkout: Path | None = None,
     ) -> None:
         self.root = project_root
         self.settings = settings
@@ -78,18 +86,52 @@ class Engine:
         )
         self._sandbox: Sandbox | None = None
         self._baselines: dict[str, frozenset[int]] = {}
+        self._import_problems: dict[str, str | None] = {}
+        # Where the project's environment lives: the hook and the review run on an export
+        # of the tree, whose .venv stayed in the checkout.
+        self.python = interpreter.find_python(checkout or project_root, settings.python)
+        self.interpreter: interpreter.Interpreter | None = None
         self.context_key = digest(
             self.model_identity,
             self.prompts.fingerprint(),
             generation_settings(settings),
+            interpreter.identity(self.python, checkout or project_root),
         )
 
     @property
     def sandbox(self) -> Sandbox:
         if self._sandbox is None:
+            interp = interpreter.prepare(self.python)
             limits = Limits(self.settings.timeout_s, self.settings.memory_mb, self.settings.cpu_s)
-            self._sandbox = Sandbox(self.root, limits)
+            sandbox = Sandbox(self.root, limits, python=interp.python)
+            if interp.lent:
+                # Inside the sandbox's private directory: removed with it.
+                tools = interpreter.lend_tools(interp.lent, sandbox.private_dir / "lent")
+                sandbox.extra_path.append(str(tools))
+            self.interpreter, self._sandbox = interp, sandbox
         return self._sandbox
+
+    def import_problem(self, target: Target) -> str | None:
+        """Why the target's module cannot be imported where the tests run (the whole
+        `import` line of the report), or None; asked once per module."""
+        if target.module not in self._import_problems:
+            self.progress.status(f"importing {target.module} with the project's Python")
+            sandbox = self.sandbox
+            cause = import_problem(
+                sandbox,
+                target.module,
+                self.settings.tests_dir,
+                verify.import_path(sandbox, target),
+                self.settings.timeout_s,
+            )
+            if cause is not None:
+                cause = f"import: {cause} -- the tests run with {sandbox.python}; " + (
+                    "install the project's dependencies there or set python"
+                    if "module named" in cause or "cannot import" in cause
+                    else f"importing {target.module} must succeed there for tests to run"
+                )
+            self._import_problems[target.module] = cause
+        return self._import_problems[target.module]
 
     def close(self) -> None:
         if self._sandbox is not None:
@@ -170,6 +212,10 @@ class Engine:
             return Outcome(
                 cached["status"], cached["reason"], cached["code"], tuple(cached["attempts"])
             )
+        problem = self.import_problem(target)
+        if problem is not None:
+            # Not cached: installing the missing dependency changes nothing the key holds.
+            return Outcome("rejected", "import", None, (problem,))
         outcome = self._generate_test(target, test_files)
         self.cache.put(key, "test", outcome._asdict())
         return outcome

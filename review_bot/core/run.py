@@ -7,6 +7,9 @@ index with the lines the staged diff changed, `review` the pull request's files 
 with the lines it changed. The rules that used to differ between them live here, once:
 
 - which backend runs the model: core/backends.py, from the settings, for every front end;
+- the tests run with the project's interpreter (interpreter.py: the `python` setting, the
+  checkout's .venv, ...), and a module that this interpreter cannot import gets the
+  `import` reason once, without a model call;
 - a target whose module cannot be imported by name (`my module.py`) gets no test, only a
   docstring, and so does one that the existing tests name when their coverage cannot be
   measured (a failing or timed-out baseline run): it errs on the side of not generating;
@@ -26,7 +29,7 @@ from typing import NamedTuple
 from review_bot import verify
 from review_bot.config import Settings
 from review_bot.core.backends import BackendFactory
-from review_bot.core.engine import Engine
+from review_bot.core.engine import OWN_PYTHON_NOTICE, Engine
 from review_bot.diff import Range, intersects
 from review_bot.errors import SourceError
 from review_bot.progress import Progress
@@ -98,19 +101,27 @@ def run(
     strict: bool = False,
     backend_factory: BackendFactory | None = None,
     progress: Progress | None = None,
+    checkout: Path | None = None,
 ) -> CoreRun:
     """Targets of `files` -> the core -> results, in target order, and what it cost.
 
-    `root` is the project the sandbox copies (where pyproject.toml and the tests are).
-    `backend_factory` replaces the backend the settings choose (tests: a scripted model).
+    `root` is the project the sandbox copies (where pyproject.toml and the tests are);
+    `checkout`, when `root` is an export of it, is the working tree whose environment
+    (`.venv`) runs the tests (interpreter.py). `backend_factory` replaces the backend the
+    settings choose (tests: a scripted model).
     """
     started = time.perf_counter()
     targets, notes = select_targets(files, functions=functions, strict=strict)
     if not targets:
         return CoreRun([], RunStats(None, 0, 0.0, 0, 0, time.perf_counter() - started), notes)
-    engine = Engine(root, settings, backend_factory=backend_factory, progress=progress)
+    engine = Engine(
+        root, settings, backend_factory=backend_factory, progress=progress, checkout=checkout
+    )
     try:
         results = results_for(engine, targets)
+        if engine.interpreter is not None and engine.interpreter.own:
+            # Said once the run is done, so that an error stays the one line it is.
+            engine.progress.notice(OWN_PYTHON_NOTICE)
         stats = RunStats(
             engine.model_ref(),
             engine.session.calls,
@@ -150,7 +161,9 @@ def _no_test(engine: Engine, target: Target) -> str | None:
         return None
     if not is_importable(target.module):
         return f"module name {target.module!r} cannot be imported"
-    if covered_by_name(engine, target):
+    # A module that does not import fails its existing tests too: the `import` reason,
+    # which test_outcome gives, says why better than their names do.
+    if covered_by_name(engine, target) and engine.import_problem(target) is None:
         return NAMED_IN_TESTS
     return None
 

@@ -201,7 +201,14 @@ def build_plan(
             if (tree / d.path).is_file() and not (tree / d.path).is_symlink()
         ]
         # No changed function, no model: the core loads nothing, not even looks for one.
-        run = core.run(tree, settings, files, backend_factory=backend_factory, progress=progress)
+        run = core.run(
+            tree,
+            settings,
+            files,
+            backend_factory=backend_factory,
+            progress=progress,
+            checkout=repo.root,
+        )
         checked: list[Checked] = []
         suggestions: list[Suggestion] = []
         for result in run.results:

@@ -65,7 +65,8 @@ def compute_plan(
         if targets:
             plan["targets"] = analyse(tree, settings, targets, progress, plan["notes"])
         return plan
-    output = (run_core or core.run)(tree, settings, files, progress=progress)
+    checkout = Path(request["checkout"]) if request.get("checkout") else None
+    output = (run_core or core.run)(tree, settings, files, progress=progress, checkout=checkout)
     plan = empty_plan(analysis_only, notes + output.notes)
     stats = output.stats
     plan["model_calls"] = stats.model_calls

@@ -95,6 +95,7 @@ class RunCore(Protocol):
         files: Sequence[FileChange],
         *,
         progress: Progress | None = None,
+        checkout: Path | None = None,
     ) -> CoreRun: ...
 
 

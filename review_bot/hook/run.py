@@ -215,6 +215,8 @@ def _make_plan(
             "generated": generated,
             "analysis_only": analysis_only,
             "notes": notes,
+            # The tree is an export: the project's environment stays in the checkout.
+            "checkout": str(repo.root),
         }
         if run_core is not None:
             # In this process (tests): the core's imports load only here.

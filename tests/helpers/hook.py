@@ -47,6 +47,7 @@ def fake_core(
     files: Sequence[FileChange],
     *,
     progress: Any = None,
+    checkout: Path | None = None,
 ) -> CoreRun:
     """core.run's signature and target selection; keeps a trivial test and a docstring for
     every target: git mechanics only."""
