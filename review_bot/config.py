@@ -20,6 +20,7 @@ CONVENTIONS = ("google", "numpy", "pep257")
 BACKEND_CHOICES = ("llamacpp", "openai")
 MODE_CHOICES = ("stage", "write", "check")
 ON_ERROR_CHOICES = ("warn", "fail")
+JAIL_CHOICES = ("auto", "bwrap", "none")
 STRATEGY_CHOICES = ("auto", "chat", "complete", "cases")
 
 
@@ -66,6 +67,8 @@ class Settings:
     mode: str = "stage"  # stage | write | check
     on_error: str = "warn"  # warn | fail
     hook_timeout_s: float | None = None  # the hook's whole model run; None: no limit
+    # the jail around generated code: auto | bwrap | none (review_bot/jail.py)
+    jail: str = "auto"
 
     @property
     def cache_path(self) -> Path:
@@ -140,6 +143,7 @@ _FIELDS: dict[str, Any] = {
     "mode": str,
     "on_error": str,
     "hook_timeout_s": float,
+    "jail": str,
 }
 
 
@@ -204,6 +208,7 @@ def load_settings(
         ("backend", BACKEND_CHOICES),
         ("mode", MODE_CHOICES),
         ("on_error", ON_ERROR_CHOICES),
+        ("jail", JAIL_CHOICES),
     ):
         if getattr(settings, name) not in choices:
             raise FatalError(f"{name} must be one of {', '.join(choices)}")

@@ -75,6 +75,7 @@ def diagnose(root: Path, flags: Mapping[str, Any], model: str | None = None) -> 
         out.append("backend: llamacpp (in process)")
         out.extend(_check_local_model(settings, problems))
 
+    out.append(jail_line(settings, problems))
     directory = catalog.models_dir(settings.home)
     count, size = catalog.directory_size(directory)
     out.append(f"model cache: {directory} ({count} GGUF files, {catalog.human_size(size)})")
@@ -92,6 +93,20 @@ def diagnose(root: Path, flags: Mapping[str, Any], model: str | None = None) -> 
     else:
         out.append("all needed parts are present")
     return Diagnosis(out, problems)
+
+
+def jail_line(settings: Settings, problems: list[str]) -> str:
+    """Which jail generated code runs in, and why that one."""
+    from review_bot import jail
+
+    try:
+        found = jail.resolve(settings.jail, sys.executable)
+    except FatalError as exc:
+        problems.append(str(exc))
+        return f"jail: unusable (jail = {settings.jail})"
+    if found.kind == "none" and settings.jail != "none":
+        return f"jail: none ({found.why}; generated code runs with the basic guards only)"
+    return f"jail: {found.kind} ({found.why})"
 
 
 def config_sources(root: Path, settings: Settings, flags: Mapping[str, Any]) -> list[str]:

@@ -84,8 +84,19 @@ class Engine:
     def sandbox(self) -> Sandbox:
         if self._sandbox is None:
             limits = Limits(self.settings.timeout_s, self.settings.memory_mb, self.settings.cpu_s)
-            self._sandbox = Sandbox(self.root, limits)
+            self._sandbox = Sandbox(self.root, limits, jail=self.settings.jail)
+            if self._sandbox.jail.kind == "none" and self.settings.jail != "none":
+                # Once per run: generated code runs with the basic guards only.
+                self.progress.notice(
+                    f"no jail for generated code ({self._sandbox.jail.why}); it runs with "
+                    "the basic sandbox guards only (docs/sandbox.md)"
+                )
         return self._sandbox
+
+    @property
+    def jail_used(self) -> str | None:
+        """The jail this run's generated code ran in; None when nothing ran."""
+        return None if self._sandbox is None else self._sandbox.jail.kind
 
     def close(self) -> None:
         if self._sandbox is not None:
