@@ -241,6 +241,7 @@ def bwrap_argv(program: str, python: str, layout: Layout) -> list[str]:
         "--remount-ro",
         "/dev",
         "--unshare-all",
+        "--unshare-user",  # implied unless bwrap runs as root; the process cap needs it
         "--die-with-parent",
         "--new-session",
         "--cap-drop",
