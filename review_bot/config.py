@@ -21,6 +21,7 @@ BACKEND_CHOICES = ("llamacpp", "openai")
 RUNTIME_CHOICES = ("auto", "xllamacpp", "llama-cpp-python")  # see llm/runtime.py
 MODE_CHOICES = ("stage", "write", "check")
 ON_ERROR_CHOICES = ("warn", "fail")
+JAIL_CHOICES = ("auto", "bwrap", "none")
 STRATEGY_CHOICES = ("auto", "chat", "complete", "cases")
 
 
@@ -74,6 +75,8 @@ class Settings:
     hook_timeout_s: float | None = None  # the hook's whole model run; None: no limit
     # the interpreter that runs the tests (interpreter.py); None: detected
     python: str | None = None
+    # the jail around generated code: auto | bwrap | none (review_bot/jail.py)
+    jail: str = "auto"
 
     @property
     def cache_path(self) -> Path:
@@ -153,6 +156,7 @@ _FIELDS: dict[str, Any] = {
     "on_error": str,
     "hook_timeout_s": float,
     "python": str,
+    "jail": str,
 }
 
 
@@ -271,6 +275,7 @@ def load_settings(
         ("runtime", RUNTIME_CHOICES),
         ("mode", MODE_CHOICES),
         ("on_error", ON_ERROR_CHOICES),
+        ("jail", JAIL_CHOICES),
     ):
         if getattr(settings, name) not in choices:
             raise FatalError(f"{name} must be one of {', '.join(choices)}")

@@ -99,6 +99,7 @@ def diagnose(
         out.append(f"backend: llamacpp ({where})")
         out.extend(_check_local_model(settings, problems, progress))
 
+    out.append(jail_line(settings, problems))
     directory = catalog.models_dir(settings.home)
     count, size = catalog.directory_size(directory)
     out.append(f"model cache: {directory} ({count} GGUF files, {catalog.human_size(size)})")
@@ -133,6 +134,20 @@ def _python_line(root: Path, settings: Settings, problems: list[str], notes: lis
             "which may lack the project's dependencies; set python"
         )
     return f"tests run with: {interpreter.describe(interp)}"
+
+
+def jail_line(settings: Settings, problems: list[str]) -> str:
+    """Which jail generated code runs in, and why that one."""
+    from review_bot import jail
+
+    try:
+        found = jail.resolve(settings.jail, sys.executable)
+    except FatalError as exc:
+        problems.append(str(exc))
+        return f"jail: unusable (jail = {settings.jail})"
+    if found.kind == "none" and settings.jail != "none":
+        return f"jail: none ({found.why}; generated code runs with the basic guards only)"
+    return f"jail: {found.kind} ({found.why})"
 
 
 def config_sources(root: Path, settings: Settings, flags: Mapping[str, Any]) -> list[str]:

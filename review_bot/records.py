@@ -143,3 +143,4 @@ class RunStats(NamedTuple):
     cache_hits: int
     cache_misses: int
     total_s: float
+    jail: str | None = None  # the jail generated code ran in; None when nothing ran

@@ -40,6 +40,7 @@ def to_json(report: SuggestReport) -> dict[str, Any]:
         "timings": {"model_s": round(stats.model_s, 3), "total_s": round(stats.total_s, 3)},
         "cache": {"hits": stats.cache_hits, "misses": stats.cache_misses},
         "model_calls": stats.model_calls,
+        "jail": stats.jail,
         "written": [str(p) for p in report.written],
     }
 
@@ -109,6 +110,7 @@ def summary(report: SuggestReport) -> str:
         f"{len(rejected)} rejected{reasons}, {kept_docs} docstrings kept",
         f"model {stats.model_s:.1f} s in {stats.model_calls} calls, total {stats.total_s:.1f} s",
         f"cache {stats.cache_hits} hits, {stats.cache_misses} misses",
+        f"jail {stats.jail or 'not needed'}",
     ]
     if report.written:
         parts.append("wrote " + ", ".join(str(p) for p in report.written))

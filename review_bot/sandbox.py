@@ -18,8 +18,10 @@ API::
 - `Workspace.run(argv, timeout_s=None, pythonpath=())` runs one command with cwd = the
   workspace and returns a `RunResult`; it never raises because the command failed. An
   `argv[0]` of "python" means the sandbox's interpreter.
-- `network_isolation(python)` says which network blocking is in effect: "netns" (a network
-  namespace via util-linux `unshare`) or "python-guard" (only the in-process guard below).
+- `Sandbox(..., jail="auto")` puts every run in the jail of review_bot/jail.py (bubblewrap
+  on Linux, sandbox-exec on macOS) where one works; `sandbox.jail` says which and why.
+- `network_isolation(python)` says which network blocking an unjailed run gets: "netns" (a
+  network namespace via util-linux `unshare`) or "python-guard" (only the guard below).
 
 What a run gets:
 
@@ -32,9 +34,10 @@ What a run gets:
 - no network: a network namespace when the OS allows one, and always a `sitecustomize`
   that makes connections to non-loopback addresses raise OSError before any packet is sent.
 
-This keeps generated tests from touching the user's tree, reading their secrets, using the
-network or running away. It is not a jail against deliberately hostile code: the process
-runs as the user and can still write through absolute paths (the user's home included).
+In the jail, hostile code cannot write outside its workspace, read the user's home or the
+project's .git, reach the network, signal or outlive review-bot (docs/sandbox.md). Without
+one (jail = none, or no bwrap), the guards above keep honest tests from touching the
+user's tree, but deliberately hostile code can still write through absolute paths.
 POSIX only.
 """
 
@@ -56,6 +59,8 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Literal, NamedTuple
+
+from review_bot import jail as jails
 
 __all__ = [
     "IGNORED_NAMES",
@@ -96,7 +101,7 @@ _FSIZE_BYTES = 256 * 1024 * 1024
 _ENV_ALLOWLIST = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM")
 NETWORK_ERROR = "network disabled by review-bot sandbox"
 
-Isolation = Literal["netns", "python-guard"]
+Isolation = Literal["jail", "netns", "python-guard"]
 
 
 class Limits(NamedTuple):
@@ -349,6 +354,10 @@ class Workspace:
         self._home = home
         self._tmp = tmp
 
+    @property
+    def tmp(self) -> Path:
+        return self._tmp
+
     def environment(self, pythonpath: Sequence[str] = ()) -> dict[str, str]:
         """The complete environment of a run; nothing else of the parent's passes."""
         env = {name: os.environ[name] for name in _ENV_ALLOWLIST if name in os.environ}
@@ -389,8 +398,8 @@ class Workspace:
         command = list(argv)
         if command and command[0] == "python":
             command[0] = sandbox.python
-        command = [*_unshare_prefix(sandbox.python), *command]
         env = self.environment(pythonpath)
+        command = [*sandbox.prefix(self, env), *command]
         # Output goes to an anonymous file, not a pipe: a leftover grandchild holding a
         # pipe open would keep us waiting for EOF until the timeout.
         with tempfile.TemporaryFile(dir=sandbox.private_dir) as log:
@@ -417,7 +426,7 @@ class Workspace:
                 # The leader is alive or a zombie here, so its group id cannot have been
                 # reused: this reaches exactly what the run spawned (Ctrl-C included).
                 _kill_group(process.pid)
-                returncode = process.wait()
+                returncode = jails.returncode(sandbox.jail, process.wait())
             seconds = time.monotonic() - start
             return RunResult(returncode, _read_output(log), timed_out, seconds)
 
@@ -469,6 +478,7 @@ class Sandbox:
         limits: Limits,
         python: str = sys.executable,
         extra_path: Sequence[str] = (),
+        jail: str = "auto",
     ) -> None:
         root = Path(root).resolve()
         if not root.is_dir():
@@ -479,7 +489,10 @@ class Sandbox:
         # Absolute directories after the workspace on PYTHONPATH: the tools review-bot
         # lends an interpreter that lacks them (interpreter.lend_tools).
         self.extra_path = [str(entry) for entry in extra_path]
-        self.isolation = network_isolation(python)
+        self.jail = jails.resolve(jail, python)
+        self.isolation: Isolation = (
+            "jail" if self.jail.kind != "none" else network_isolation(python)
+        )
         self.rlimits = _clamped_limits(limits)
         # realpath: on macOS the temporary directory is reached through a symlink.
         self.private_dir = Path(tempfile.mkdtemp(prefix="review-bot-sandbox-")).resolve()
@@ -532,6 +545,20 @@ class Sandbox:
                     inside = self.pristine / target.relative_to(self.root)
                     link.unlink()
                     link.symlink_to(os.path.relpath(inside, link.parent))
+
+    def prefix(self, workspace: Workspace, env: Mapping[str, str]) -> list[str]:
+        """What goes before a command of `workspace`: the jail, else a network namespace."""
+        if self.jail.kind == "none":
+            return list(_unshare_prefix(self.python))
+        layout = jails.Layout(
+            workspace=workspace.path.parent,
+            tmp=workspace.tmp,
+            cwd=workspace.path,
+            project_root=self.root,
+            private_dir=self.private_dir,
+            readable=[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p],
+        )
+        return jails.command_prefix(self.jail, self.python, layout)
 
     @contextlib.contextmanager
     def workspace(self, files: Mapping[str, str] | None = None) -> Iterator[Workspace]:

@@ -50,6 +50,13 @@ def sandbox(project: Path) -> Iterator[Sandbox]:
         yield box
 
 
+@pytest.fixture
+def bare_sandbox(project: Path) -> Iterator[Sandbox]:
+    """No jail: the guards every run gets (tests/test_jail*.py test the jail's)."""
+    with Sandbox(project, LIMITS, jail="none") as box:
+        yield box
+
+
 def run_script(ws: Workspace, code: str, timeout_s: float | None = None) -> str:
     ws.write("script.py", textwrap.dedent(code))
     result = ws.run(["python", "script.py"], timeout_s=timeout_s)
@@ -244,8 +251,8 @@ def test_output_keeps_the_tail(sandbox: Sandbox) -> None:
     assert "\nline " in output[:200]  # the cut falls on a line boundary
 
 
-def test_timeout_kills_the_whole_process_group(sandbox: Sandbox) -> None:
-    with sandbox.workspace() as ws:
+def test_timeout_kills_the_whole_process_group(bare_sandbox: Sandbox) -> None:
+    with bare_sandbox.workspace() as ws:
         ws.write(
             "script.py",
             "import pathlib, subprocess, time\n"
@@ -262,8 +269,8 @@ def test_timeout_kills_the_whole_process_group(sandbox: Sandbox) -> None:
     assert is_dead(int(pid))
 
 
-def test_background_children_die_when_the_run_ends(sandbox: Sandbox) -> None:
-    with sandbox.workspace() as ws:
+def test_background_children_die_when_the_run_ends(bare_sandbox: Sandbox) -> None:
+    with bare_sandbox.workspace() as ws:
         result = ws.run(["sh", "-c", "sleep 60 & echo $! > child.pid"], timeout_s=10)
         assert result.returncode == 0
         # Output goes to a file, so a child holding it open does not keep us waiting.
@@ -356,7 +363,7 @@ def test_network_namespace_is_separate_when_in_effect(sandbox: Sandbox) -> None:
                 print("connect_ex", s.connect_ex(("10.255.255.1", 9)))
             """,
         )
-    if sandbox.isolation == "netns":
+    if sandbox.isolation in ("netns", "jail"):
         assert output.strip() == f"connect_ex {__import__('errno').ENETUNREACH}"
     else:
         assert output.strip() == "same namespace"

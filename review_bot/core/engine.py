@@ -103,7 +103,13 @@ class Engine:
         if self._sandbox is None:
             interp = interpreter.prepare(self.python)
             limits = Limits(self.settings.timeout_s, self.settings.memory_mb, self.settings.cpu_s)
-            sandbox = Sandbox(self.root, limits, python=interp.python)
+            sandbox = Sandbox(self.root, limits, python=interp.python, jail=self.settings.jail)
+            if sandbox.jail.kind == "none" and self.settings.jail != "none":
+                # Once per run: generated code runs with the basic guards only.
+                self.progress.notice(
+                    f"no jail for generated code ({sandbox.jail.why}); it runs with "
+                    "the basic sandbox guards only (docs/sandbox.md)"
+                )
             if interp.lent:
                 # Inside the sandbox's private directory: removed with it.
                 tools = interpreter.lend_tools(interp.lent, sandbox.private_dir / "lent")
@@ -132,6 +138,11 @@ class Engine:
                 )
             self._import_problems[target.module] = cause
         return self._import_problems[target.module]
+
+    @property
+    def jail_used(self) -> str | None:
+        """The jail this run's generated code ran in; None when nothing ran."""
+        return None if self._sandbox is None else self._sandbox.jail.kind
 
     def close(self) -> None:
         if self._sandbox is not None:

@@ -129,6 +129,7 @@ def run(
             engine.cache.hits,
             engine.cache.misses,
             time.perf_counter() - started,
+            engine.jail_used,
         )
         return CoreRun(results, stats, notes)
     finally:

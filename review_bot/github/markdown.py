@@ -120,7 +120,8 @@ def _model_line(plan: ReviewPlan) -> str:
     return (
         f"<sub>review-bot {__version__} · {model} · {stats.model_calls} model calls · "
         f"model {stats.model_s:.1f} s · total {stats.total_s:.1f} s · "
-        f"cache {stats.cache_hits} hits, {stats.cache_misses} misses</sub>"
+        f"cache {stats.cache_hits} hits, {stats.cache_misses} misses · "
+        f"jail {stats.jail or 'not needed'}</sub>"
     )
 
 
@@ -138,6 +139,6 @@ def log_lines(plan: ReviewPlan) -> list[str]:
     lines.append(
         f"{len(plan.checked)} functions checked, {len(plan.suggestions)} verified suggestions; "
         f"{plan.stats.model_calls} model calls, model {plan.stats.model_s:.1f} s, "
-        f"total {plan.stats.total_s:.1f} s"
+        f"total {plan.stats.total_s:.1f} s, jail {plan.stats.jail or 'not needed'}"
     )
     return lines

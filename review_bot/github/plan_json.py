@@ -81,6 +81,7 @@ def plan_to_json(plan: ReviewPlan) -> dict[str, Any]:
         "model_calls": stats.model_calls,
         "timings": {"model_s": round(stats.model_s, 3), "total_s": round(stats.total_s, 3)},
         "cache": {"hits": stats.cache_hits, "misses": stats.cache_misses},
+        "jail": stats.jail,
     }
 
 
@@ -201,6 +202,7 @@ def plan_from_json(data: Any, origin: str = "plan") -> ReviewPlan:
             cache_hits=r.number(cache, "hits"),
             cache_misses=r.number(cache, "misses"),
             total_s=r.seconds(timings, "total_s"),
+            jail=r.text(data, "jail", null=True, limit=20) if "jail" in data else None,
         ),
     )
 

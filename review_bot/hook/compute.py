@@ -73,6 +73,7 @@ def compute_plan(
     plan["model_s"] = round(stats.model_s, 3)
     plan["cache_hits"] = stats.cache_hits
     plan["cache_misses"] = stats.cache_misses
+    plan["jail"] = stats.jail
     plan["targets"] = [
         PlanTarget(
             file=r.target.path.relative_to(tree).as_posix(),

@@ -65,6 +65,7 @@ class Plan(TypedDict):
     model_s: float
     cache_hits: int
     cache_misses: int
+    jail: str | None  # the jail generated code ran in; None when nothing ran
 
 
 def empty_plan(analysis_only: bool, notes: Sequence[str] = ()) -> Plan:
@@ -79,6 +80,7 @@ def empty_plan(analysis_only: bool, notes: Sequence[str] = ()) -> Plan:
         model_s=0.0,
         cache_hits=0,
         cache_misses=0,
+        jail=None,
     )
 
 

@@ -88,7 +88,8 @@ def summary(
         "plan reused, no model call"
         if memo_hit
         else f"model {plan['model_s']:.1f} s in {plan['model_calls']} calls, "
-        f"cache {plan['cache_hits']} hits, {plan['cache_misses']} misses"
+        f"cache {plan['cache_hits']} hits, {plan['cache_misses']} misses, "
+        f"jail {plan.get('jail') or 'not needed'}"
     )
     lines.append(f"{PREFIX}{', '.join(counts)}; {cost}; {seconds:.1f} s")
     return lines
