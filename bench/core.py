@@ -99,8 +99,9 @@ ALL_RUNS = (*STRATEGY_RUNS, NAIVE)
 # Docstrings are generated in this run only: they do not depend on the test strategy.
 DOCSTRING_RUN = "auto"
 
-# The published figures are SmolLM2-135M's; the default model is a setting away.
-BENCH_MODEL = Path(SMOKE_NAME)
+# The settings every run of the core gets beyond its strategy: `--model` and `--cold` of
+# bench/run.py change them (the smoke-test SmolLM2-135M and warm runs by default).
+BENCH_SETTINGS: dict[str, Any] = {"model": Path(SMOKE_NAME), "warm": True}
 
 
 T = TypeVar("T")
@@ -445,7 +446,7 @@ def run_strategy(
 ) -> RunSummary:
     """The real core on every target with one Engine (the model loads once)."""
     settings = Settings(
-        model=BENCH_MODEL, strategy=strategy, docstrings=docstrings, cache=True, home=home
+        strategy=strategy, docstrings=docstrings, cache=True, home=home, **BENCH_SETTINGS
     )
     engine = Engine(project, settings)
     records: list[FunctionRecord] = []
@@ -515,9 +516,7 @@ def run_naive(
     project: Path, targets: Sequence[Target], home: Path, *, report: Report
 ) -> RunSummary:
     """One plain chat prompt per function; its code run once with pytest in the sandbox."""
-    settings = Settings(
-        model=BENCH_MODEL, strategy="chat", docstrings=False, cache=False, home=home
-    )
+    settings = Settings(strategy="chat", docstrings=False, cache=False, home=home, **BENCH_SETTINGS)
     engine = Engine(project, settings)
     records: list[FunctionRecord] = []
     try:
@@ -872,18 +871,24 @@ def throughput_from_json(data: dict[str, Any]) -> Throughput:
 
 
 def machine_info() -> dict[str, Any]:
+    import importlib.metadata
     import platform
 
-    import llama_cpp
+    def version(dist: str) -> str | None:
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            return None
 
-    path = smoke_model()
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "llama_cpp_python": llama_cpp.__version__,
-        "model": path.name if path is not None else None,
+        "xllamacpp": version("xllamacpp"),
+        "llama_cpp_python": version("llama-cpp-python"),
+        "model": str(BENCH_SETTINGS["model"]),
+        "warm": BENCH_SETTINGS["warm"],
         "loadavg_at_start": [round(x, 2) for x in load] if load else None,
     }
 

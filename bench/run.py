@@ -85,6 +85,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="reuse the runs already in --output (same library and functions) and do the rest",
     )
+    parser.add_argument(
+        "--model",
+        default=str(core.BENCH_SETTINGS["model"]),
+        metavar="NAME|PATH",
+        help="the model of the strategy and naive runs (default: smollm2, the smoke-test model)",
+    )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="every sandboxed run in a fresh interpreter (warm = false) to compare",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary project and caches")
     return parser.parse_args(argv)
 
@@ -110,6 +121,7 @@ def _previous(args: argparse.Namespace, result: core.BenchResult) -> dict[str, A
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    core.BENCH_SETTINGS.update(model=Path(args.model), warm=not args.cold)
     started = time.perf_counter()
     functions = core.select_functions(args.functions)
     shown = " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))

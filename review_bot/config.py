@@ -77,6 +77,8 @@ class Settings:
     python: str | None = None
     # the jail around generated code: auto | bwrap | none (review_bot/jail.py)
     jail: str = "auto"
+    # `python -m` runs fork from one warm interpreter per run of review-bot (sandbox.py)
+    warm: bool = True
 
     @property
     def cache_path(self) -> Path:
@@ -157,6 +159,7 @@ _FIELDS: dict[str, Any] = {
     "hook_timeout_s": float,
     "python": str,
     "jail": str,
+    "warm": _to_bool,
 }
 
 

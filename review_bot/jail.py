@@ -73,6 +73,11 @@ _NPROC_WRAPPER = (
 )
 
 
+# Replaced by the run's own temporary directory (with /dev/shm); what lies under them needs
+# no hiding of its own.
+REPLACED = (Path("/tmp"), Path("/var/tmp"))
+
+
 class Jail(NamedTuple):
     kind: Kind
     program: str | None  # bwrap or sandbox-exec; None for "none"
@@ -195,7 +200,7 @@ def _outermost(paths: Iterable[Path]) -> list[Path]:
 
 def bwrap_argv(program: str, python: str, layout: Layout) -> list[str]:
     """The bwrap command line (without the command) for one run."""
-    replaced = [Path("/tmp"), Path("/var/tmp")]
+    replaced = list(REPLACED)
     writable = [layout.workspace]
     hidden = [
         path

@@ -48,6 +48,7 @@ import functools
 import itertools
 import os
 import resource
+import secrets
 import shutil
 import signal
 import stat
@@ -61,6 +62,7 @@ from pathlib import Path
 from typing import IO, Literal, NamedTuple
 
 from review_bot import jail as jails
+from review_bot.warm import SERVER_SOURCE, WarmRunner
 
 __all__ = [
     "IGNORED_NAMES",
@@ -389,16 +391,25 @@ class Workspace:
         *,
         timeout_s: float | None = None,
         pythonpath: Sequence[str] = (),
+        fresh: bool = False,
     ) -> RunResult:
-        """Run `argv` in the workspace; `pythonpath` entries are workspace relpaths."""
+        """Run `argv` in the workspace; `pythonpath` entries are workspace relpaths.
+
+        `python -m MODULE ...` runs in a fork of the sandbox's warm interpreter (when the
+        sandbox has one) unless `fresh`: then, like any other command, in a new process.
+        """
         if not argv:
             raise ValueError("empty command")
         sandbox = self._sandbox
         timeout = sandbox.limits.timeout_s if timeout_s is None else timeout_s
         command = list(argv)
-        if command and command[0] == "python":
-            command[0] = sandbox.python
         env = self.environment(pythonpath)
+        if not fresh and command[:2] == ["python", "-m"] and len(command) > 2:
+            warm = self._run_warm(command[1:], env, timeout)
+            if warm is not None:
+                return warm
+        if command[0] == "python":
+            command[0] = sandbox.python
         command = [*sandbox.prefix(self, env), *command]
         # Output goes to an anonymous file, not a pipe: a leftover grandchild holding a
         # pipe open would keep us waiting for EOF until the timeout.
@@ -429,6 +440,39 @@ class Workspace:
                 returncode = jails.returncode(sandbox.jail, process.wait())
             seconds = time.monotonic() - start
             return RunResult(returncode, _read_output(log), timed_out, seconds)
+
+    def _run_warm(
+        self, argv: Sequence[str], env: Mapping[str, str], timeout: float
+    ) -> RunResult | None:
+        """The run in a fork of the warm interpreter; None when there is none."""
+        runner = self._sandbox.warm_runner()
+        if runner is None:
+            return None
+        # The log is created here, under a name no earlier run could guess, and read back
+        # through this descriptor: whatever the run does to the path, review-bot reads
+        # only the file it made (the server's child opens it without following links).
+        log_path = self.path.parent / f"log-{secrets.token_hex(8)}"
+        fd = os.open(log_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w+b") as log:
+            start = time.monotonic()
+            outcome = runner.run(
+                cwd=self.path,
+                argv=argv,
+                env=env,
+                path=[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p],
+                log=log_path,
+                rlimits=self._sandbox.rlimits,
+                timeout_s=timeout,
+            )
+            seconds = time.monotonic() - start
+            with contextlib.suppress(OSError):
+                log_path.unlink()
+            if outcome is None:
+                return None
+            output = _read_output(log)
+        if outcome.note:
+            output += f"\n[review-bot sandbox: {outcome.note}]"
+        return RunResult(outcome.returncode, output, outcome.timed_out, seconds)
 
     def read(self, relpath: str) -> str | None:
         """A file the run produced, decoded as UTF-8; None if absent or not a regular file."""
@@ -479,6 +523,7 @@ class Sandbox:
         python: str = sys.executable,
         extra_path: Sequence[str] = (),
         jail: str = "auto",
+        warm: bool = True,
     ) -> None:
         root = Path(root).resolve()
         if not root.is_dir():
@@ -503,6 +548,11 @@ class Sandbox:
         self.guard_dir.mkdir()
         (self.guard_dir / "sitecustomize.py").write_text(_SITECUSTOMIZE, encoding="utf-8")
         self.pristine = self.private_dir / "pristine" / self._name
+        # Workspaces live under `work`, which the warm interpreter's jail may write.
+        self.work_dir = self.private_dir / "work"
+        self.work_dir.mkdir()
+        self._warm: WarmRunner | None = None
+        self._warm_wanted = warm
         self._copy_project()
 
     def _copy_project(self) -> None:
@@ -560,12 +610,58 @@ class Sandbox:
         )
         return jails.command_prefix(self.jail, self.python, layout)
 
+    def warm_runner(self) -> WarmRunner | None:
+        """The warm interpreter that forks per `python -m` run, started on first use; None
+        when turned off or when it could not start (runs are then fresh processes)."""
+        if not self._warm_wanted:
+            return None
+        if self._warm is None:
+            server_dir = self.private_dir / "warm"
+            server_dir.mkdir()
+            script = server_dir / SERVER_SOURCE.name
+            shutil.copyfile(SERVER_SOURCE, script)
+            home, tmp = self.work_dir / "server-home", self.work_dir / "server-tmp"
+            home.mkdir()
+            tmp.mkdir()
+            env = {name: os.environ[name] for name in _ENV_ALLOWLIST if name in os.environ}
+            env.update(
+                HOME=str(home),
+                TMPDIR=str(tmp),
+                # The guard (sitecustomize) is imported once here, so every fork has it;
+                # the lent tools make pytest and coverage importable for the preload.
+                PYTHONPATH=os.pathsep.join([str(self.guard_dir), *self.extra_path]),
+                PYTHONDONTWRITEBYTECODE="1",
+                PYTHONIOENCODING="utf-8",
+                REVIEW_BOT_SANDBOX=self.isolation,
+            )
+            if self.jail.kind == "none":
+                prefix = list(_unshare_prefix(self.python))
+            else:
+                layout = jails.Layout(
+                    workspace=self.work_dir,
+                    tmp=tmp,
+                    cwd=self.work_dir,
+                    project_root=self.root,
+                    private_dir=self.private_dir,
+                    readable=[str(self.guard_dir), str(server_dir), *self.extra_path],
+                )
+                prefix = jails.command_prefix(self.jail, self.python, layout)
+            self._warm = WarmRunner(
+                [*prefix, self.python, str(script)],
+                env=env,
+                cwd=self.work_dir,
+                own_pid_namespace=self.jail.kind == "bwrap",
+            )
+        return None if self._warm.broken else self._warm
+
     @contextlib.contextmanager
     def workspace(self, files: Mapping[str, str] | None = None) -> Iterator[Workspace]:
         """A fresh copy of the pristine tree plus `files` (relpath -> text)."""
-        base = self.private_dir / f"ws-{next(self._counter)}"
+        # A random name: a run in the warm interpreter may write anywhere under `work`,
+        # and must not be able to prepare a later workspace.
+        base = Path(tempfile.mkdtemp(prefix=f"ws-{next(self._counter)}-", dir=self.work_dir))
         home, tmp = base / "home", base / "tmp"
-        home.mkdir(parents=True)
+        home.mkdir()
         tmp.mkdir()
         path = base / self._name
         try:
@@ -578,7 +674,9 @@ class Sandbox:
             _remove_tree(base)
 
     def close(self) -> None:
-        """Remove the private directory (idempotent)."""
+        """Stop the warm interpreter and remove the private directory (idempotent)."""
+        if self._warm is not None:
+            self._warm.close()
         self._finalizer()
 
     def __enter__(self) -> Sandbox:

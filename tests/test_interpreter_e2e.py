@@ -35,6 +35,12 @@ def fenced(code: str) -> str:
     return f"```python\n{code}```\n"
 
 
+@pytest.fixture(autouse=True)
+def smoke_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The smoke-test model wherever a file must exist (never the 491 MB default)."""
+    monkeypatch.setenv("REVIEW_BOT_MODEL", "smollm2")
+
+
 @pytest.fixture(scope="session")
 def shop_repo(tmp_path_factory: pytest.TempPathFactory) -> GitRepo:
     """The src-layout project in a git repository, with its own .venv: toolz and pytest

@@ -426,14 +426,26 @@ ATTACKS: dict[str, str] = {
         with open(os.path.join(sys.path[1], 'sitecustomize.py'), 'a') as f:
             f.write(f'# {TOKEN}\\n')
     """,
+    "warm-runner": """
+        # Most runs are forks of review-bot's warm interpreter: write into its memory, so
+        # that later runs report what this one wants. (The last run is a fresh process;
+        # what started that one ends with it.)
+        parent = os.getppid()
+        if b'warm_server' in pathlib.Path(f'/proc/{parent}/cmdline').read_bytes():
+            with open(f'/proc/{parent}/mem', 'r+b') as mem:
+                mem.seek(0x400000)
+                mem.write(b'\\xcc')
+            raise AssertionError('the memory of the warm interpreter was writable')
+    """,
     "poison-pristine": """
         # Later candidates start from review-bot's pristine copy: poison it.
         here = pathlib.Path.cwd()
-        for pristine in here.parent.parent.glob('pristine/*/calc.py'):
-            pristine.write_text('# POISONED\\ndef add(a, b):\\n    return 42\\n')
-        for other in here.parent.parent.glob('ws-*/*/calc.py'):
-            if other.parent != here:
-                other.write_text('# POISONED\\n')
+        for up in list(here.parents)[:3]:  # the workspace's, work/, the private directory
+            for pristine in up.glob('pristine/*/calc.py'):
+                pristine.write_text('# POISONED\\ndef add(a, b):\\n    return 42\\n')
+            for other in up.glob('ws-*/*/calc.py'):
+                if other.parent != here:
+                    other.write_text('# POISONED\\n')
     """,
 }
 

@@ -346,11 +346,11 @@ def test_serve_plan_on_xllamacpp(
     assert "topsecret" not in out and config["api_key"] == "(set)"
     assert (config["model"], config["n_ctx"], config["n_gpu_layers"]) == (model, 1024, 3)
     assert (config["host"], config["port"], config["n_threads"]) == ("127.0.0.1", 8123, 1)
-    code, out, _ = run(capsys, "serve", "--print-command", "--model", "bundled")
+    code, out, _ = run(capsys, "serve", "--print-command", "--model", "smollm2")
     config = json.loads(out.partition("\n")[2])
     assert config["n_gpu_layers"] == resolve_gpu_layers(-1)  # auto by default
     assert config["n_threads"] is None  # llama.cpp's own default
-    code, _, err = run(capsys, "serve", "--model", "bundled", "--model", str(smollm))
+    code, _, err = run(capsys, "serve", "--model", "smollm2", "--model", str(smollm))
     assert code == 1 and "one model per port" in err and err.count("\n") == 1
 
 
@@ -461,10 +461,11 @@ def test_doctor_and_models_info_name_the_chosen_runtime(
     import importlib.util
 
     version = build_info("xllamacpp").version
-    code, out, _ = run(capsys, "models", "info", "bundled")
+    monkeypatch.setenv("REVIEW_BOT_MODEL", "smollm2")
+    code, out, _ = run(capsys, "models", "info", "smollm2")
     assert code == 0
     assert f"runtime:        xllamacpp {version} (auto), CPU build, no GPU offload" in out
-    code, out, _ = run(capsys, "models", "info", "bundled", "--json")
+    code, out, _ = run(capsys, "models", "info", "smollm2", "--json")
     assert json.loads(out)["runtime"] == {
         "setting": "auto",
         "name": "xllamacpp",

@@ -38,6 +38,7 @@ def run(
 ) -> tuple[int, bool, str]:
     log = project.parent / "run.log"
     log.unlink(missing_ok=True)
+    log.touch()  # the client makes the log (Workspace._run_warm); the server only appends
     outcome = runner.run(
         cwd=project,
         argv=["-m", *args],
@@ -115,6 +116,7 @@ def test_exit_codes_and_tracebacks_reach_the_caller(runner: WarmRunner, project:
 def test_rlimits_apply_to_the_run_only(runner: WarmRunner, project: Path, tmp_path: Path) -> None:
     (project / "spin.py").write_text("while True:\n    pass\n")
     log = tmp_path / "spin.log"
+    log.touch()
     outcome = runner.run(
         cwd=project,
         argv=["-m", "spin"],
@@ -135,3 +137,33 @@ def test_a_server_that_cannot_start_means_cold_runs(tmp_path: Path, project: Pat
         timeout_s=5.0,
     ) is None  # fmt: skip
     assert broken.broken
+
+
+PARENT = (
+    "import os, pathlib, sys\n"
+    "parent = pathlib.Path(f'/proc/{os.getppid()}/cmdline').read_bytes()\n"
+    "print('warm' if b'warm_server' in parent else 'fresh', hash('seed'))\n"
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_sandbox_forks_python_m_runs_and_runs_fresh_ones_fresh(project: Path) -> None:
+    from review_bot.sandbox import Limits, Sandbox
+
+    limits = Limits(timeout_s=60.0, memory_mb=2048, cpu_s=60)
+    with Sandbox(project, limits) as sandbox, sandbox.workspace({"who.py": PARENT}) as ws:
+        warm = [ws.run(["python", "-m", "who"]).output.split() for _ in range(2)]
+        fresh = ws.run(["python", "-m", "who"], fresh=True).output.split()
+        script = ws.run(["python", "who.py"]).output.split()  # not `-m`: never forked
+        assert sandbox.warm_runner() is not None
+        passed = ws.run(["python", "-m", "pytest", "-q", "-p", "no:cacheprovider"])
+    assert [w[0] for w in warm] == ["warm", "warm"] and warm[0][1] == warm[1][1]
+    assert fresh[0] == "fresh" and script[0] == "fresh"
+    assert fresh[1] != warm[0][1]  # a fresh interpreter has its own hash seed
+    assert passed.returncode == 0 and "1 passed" in passed.output
+    with (
+        Sandbox(project, limits, warm=False) as sandbox,
+        sandbox.workspace({"who.py": PARENT}) as ws,
+    ):
+        assert ws.run(["python", "-m", "who"]).output.split()[0] == "fresh"
+        assert sandbox.warm_runner() is None

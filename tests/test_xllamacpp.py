@@ -79,6 +79,7 @@ def test_a_missing_runtime_named_explicitly_is_one_line(
         runtime.resolve_runtime("llama-cpp-python")
     make_project(tmp_path, {"m.py": "def f(x):\n    return x\n"})
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("REVIEW_BOT_MODEL", "smollm2")
     code = main(["suggest", "m.py", "--runtime", "llama-cpp-python", "--no-cache"])
     err = capsys.readouterr().err
     assert code == 1
@@ -281,12 +282,15 @@ CLAMP = "def clamp(x: int, lo: int, hi: int) -> int:\n    return max(lo, min(x, 
 SUGGEST = (sys.executable, "-m", "review_bot", "suggest", "clamp.py", "--json")
 
 
+SERVE = (sys.executable, "-m", "review_bot", "serve")
+
+
 @pytest.mark.model
 def test_serve_then_suggest_against_it(smollm: Path, tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "REVIEW_BOT_HOME": str(tmp_path / "home")}
     serve = subprocess.Popen(
-        [sys.executable, "-m", "review_bot", "serve", "--port", str(port), "--threads", "1"],
+        [*SERVE, "--model", "smollm2", "--port", str(port), "--threads", "1"],
         env=env,
         stderr=subprocess.PIPE,
         text=True,

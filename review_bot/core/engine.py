@@ -103,7 +103,13 @@ class Engine:
         if self._sandbox is None:
             interp = interpreter.prepare(self.python)
             limits = Limits(self.settings.timeout_s, self.settings.memory_mb, self.settings.cpu_s)
-            sandbox = Sandbox(self.root, limits, python=interp.python, jail=self.settings.jail)
+            sandbox = Sandbox(
+                self.root,
+                limits,
+                python=interp.python,
+                jail=self.settings.jail,
+                warm=self.settings.warm,
+            )
             if sandbox.jail.kind == "none" and self.settings.jail != "none":
                 # Once per run: generated code runs with the basic guards only.
                 self.progress.notice(
