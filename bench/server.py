@@ -115,10 +115,12 @@ def review_bot_calls(info: ModelInfo, max_tokens: int) -> list[Call]:
             cases: list[Message] = [{"role": "user", "content": content}]
             calls.append(Call(target.display, "cases", render(info, cases), schema, max_tokens))
         doc_schema = docstrings.docstring_schema(target)
+        properties = doc_schema.get("properties", {})
         content = prompts.render(
             "docstring_user.j2",
             target=target,
-            documents_return="returns" in doc_schema.get("properties", {}),
+            documents_return="returns" in properties,
+            documents_yield="yields" in properties,
         )
         doc: list[Message] = [{"role": "user", "content": content}]
         calls.append(Call(target.display, "docstring", render(info, doc), doc_schema, max_tokens))
