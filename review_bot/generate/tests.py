@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from review_bot.generate.extract import extract_code
 from review_bot.generate.repair import drop_redefinitions, fix_imports
@@ -12,7 +13,13 @@ from review_bot.llm.session import ModelSession
 from review_bot.prompts import Prompts
 from review_bot.records import Candidate, Strategy, Target, Verdict
 
+if TYPE_CHECKING:
+    from review_bot.generate.oracle import Repair
+
 Verifier = Callable[[Candidate], Verdict]
+# Oracle repair (generate/oracle.py) bound to the run's sandbox: the repaired candidate's
+# code and disagreements, or why it cannot be repaired.
+Oracle = Callable[[Candidate], "Repair | str"]
 MAX_CONTEXT_CHARS = 8000
 INDENT = "    "
 
@@ -66,6 +73,28 @@ def checked(verify: Verifier, candidate: Candidate) -> Verdict:
     return verify(candidate)
 
 
+def oracle_step(
+    oracle: Oracle | None, verify: Verifier, verdict: Verdict, attempts: Attempts
+) -> Verdict | None:
+    """A failed candidate with the model's wrong expected literals replaced by the observed
+    values, verified like any candidate; None when there is nothing to repair."""
+    if oracle is None or verdict.reason != "fail":
+        return None
+    c = verdict.candidate
+    tag = f"{c.strategy}#{c.attempt}"
+    repaired = oracle(c)
+    if isinstance(repaired, str):
+        attempts.lines.append(f"{tag}: oracle: not repaired: {repaired}")
+        return None
+    result = checked(verify, c._replace(code=repaired.code, disagreements=repaired.disagreements))
+    n = len(repaired.disagreements)
+    status = "kept" if result.kept else f"{result.reason}"
+    attempts.lines.append(
+        f"{tag}: oracle-repaired {n} assertion{'s' if n != 1 else ''} -> {status}"
+    )
+    return result
+
+
 def _has_tests(code: str) -> bool:
     try:
         tree = ast.parse(code)
@@ -99,8 +128,14 @@ def chat_strategy(
     verify: Verifier,
     repair_attempts: int,
     attempts: Attempts,
+    *,
+    oracle: Oracle | None = None,
 ) -> Verdict | None:
-    """Ask an instruct model for a test module; feed pytest's failure back to repair it."""
+    """Ask an instruct model for a test module; feed pytest's failure back to repair it.
+
+    A candidate that fails only on expected literals is first repaired from execution
+    (`oracle`), without a model call.
+    """
     messages: list[Message] = [
         {"role": "system", "content": prompts.render("test_system.j2", target=target)},
         {
@@ -121,6 +156,9 @@ def chat_strategy(
         attempts.add(verdict)
         if verdict.kept or verdict.reason == "no-gain":
             return verdict  # a passing test with no gain will not gain from a repair
+        repaired = oracle_step(oracle, verify, verdict, attempts)
+        if repaired is not None and (repaired.kept or repaired.reason == "no-gain"):
+            return repaired
         # Repair keeps the conversation short: the first request, the last try, the failure.
         messages = [
             *messages[:2],
@@ -140,6 +178,8 @@ def complete_strategy(
     verify: Verifier,
     repair_attempts: int,
     attempts: Attempts,
+    *,
+    oracle: Oracle | None = None,
 ) -> Verdict | None:
     """A base or code-completion model completes a test skeleton review-bot writes.
 
@@ -174,6 +214,9 @@ def complete_strategy(
         attempts.add(verdict)
         if verdict.kept or verdict.reason == "no-gain":
             return verdict
+        repaired = oracle_step(oracle, verify, verdict, attempts)
+        if repaired is not None and (repaired.kept or repaired.reason == "no-gain"):
+            return repaired
     return verdict
 
 
