@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from review_bot.generate.extract import extract_code
+from review_bot.generate.mechanical import mechanical_fixes
 from review_bot.generate.repair import drop_redefinitions, fix_imports
 from review_bot.llm.chat import Message
 from review_bot.llm.session import ModelSession
@@ -107,13 +108,22 @@ def _has_tests(code: str) -> bool:
     )
 
 
-def finish(target: Target, code: str) -> str:
-    """Deterministic repairs that need no model: redefinitions out, missing imports in."""
+def finish(target: Target, code: str) -> tuple[str, list[str]]:
+    """Deterministic repairs that need no model: redefinitions out, the mechanical fixes
+    (generate/mechanical.py), missing imports in; and what was fixed that the log should
+    show (not the routine: a dropped copy of the function, its forgotten import)."""
     if not _has_tests(code):
-        return ""  # e.g. a stray `pass` from a reply whose real code does not compile
+        return "", []  # e.g. a stray `pass` from a reply whose real code does not compile
     code = drop_redefinitions(code, {target.qualname.split(".")[0]})
-    code, _added = fix_imports(code, target.module, module_names(target))
-    return code
+    code, fixes = mechanical_fixes(code, target.name, None if target.is_method else target.params)
+    code, added = fix_imports(code, target.module, module_names(target))
+    fixes = [*(f"added {line}" for line in added if line == "import pytest"), *fixes]
+    return (code if _has_tests(code) else ""), fixes
+
+
+def log_fixes(attempts: Attempts, strategy: Strategy, attempt: int, fixes: list[str]) -> None:
+    if fixes:
+        attempts.lines.append(f"{strategy}#{attempt}: fixed without the model: {'; '.join(fixes)}")
 
 
 def skeleton(target: Target) -> str:
@@ -151,7 +161,8 @@ def chat_strategy(
     verdict: Verdict | None = None
     for attempt in range(repair_attempts + 1):
         reply = session.chat(messages, seed=attempt)
-        code = finish(target, extract_code(reply))
+        code, fixes = finish(target, extract_code(reply))
+        log_fixes(attempts, "chat", attempt, fixes)
         verdict = checked(verify, Candidate(target, "chat", code, attempt))
         attempts.add(verdict)
         if verdict.kept or verdict.reason == "no-gain":
@@ -209,7 +220,10 @@ def complete_strategy(
         body = session.complete(
             prompt, stop=stops, seed=attempt, temperature=session.temperature + 0.3 * attempt
         )
-        code = finish(target, head + INDENT + body.rstrip() + "\n") if body.strip() else ""
+        code, fixes = (
+            finish(target, head + INDENT + body.rstrip() + "\n") if body.strip() else ("", [])
+        )
+        log_fixes(attempts, "complete", attempt, fixes)
         verdict = checked(verify, Candidate(target, "complete", code, attempt))
         attempts.add(verdict)
         if verdict.kept or verdict.reason == "no-gain":
