@@ -328,3 +328,68 @@ def test_cached_outcome_keeps_its_disagreements_and_smollm2_hides_them(
     smoke = run(project, replace(settings, model=Path("smollm2")), "add", fence(ONE_WRONG))
     assert smoke.results[0].test.status == "kept"
     assert smoke.results[0].test.disagreements == ()
+
+
+# -- real replies of the default model, captured once (bench/oracle_replies.py) -----------------
+
+DATA = Path(__file__).resolve().parent / "data" / "oracle"
+CAPTURED = json.loads((DATA / "replies.json").read_text())["replies"]
+DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo" / "textutils.py"
+# What becomes of each captured Qwen2.5-Coder-0.5B reply, and why.
+EXPECTED = {
+    # kept after oracle repair: the calls were sensible, the expected values wrong
+    "word_count": "repaired",
+    "chunked": "repaired",
+    "ordinalize": "repaired",
+    "bytes2human": "repaired",
+    # right as written
+    "is_palindrome": "kept",
+    # not repaired: a pytest.raises block that does not raise, an exception in a call
+    # (mean([]) raises ValueError), another function's test that fails
+    "slugify": "not repaired",
+    "clamp": "not repaired",
+    "camel2under": "not repaired",
+    "under2camel": "not repaired",
+    "mean": "not repaired",
+}
+
+
+@pytest.mark.parametrize("captured", CAPTURED, ids=[c["function"] for c in CAPTURED])
+def test_captured_replies_of_the_default_model(
+    tmp_path: Path, smollm: Path, captured: dict[str, object]
+) -> None:
+    source = DEMO if captured["module"] == "textutils.py" else DATA / "strutils.py"
+    project = make_project(tmp_path / "proj", {source.name: source.read_text()})
+    settings = Settings(
+        model=smollm,
+        home=tmp_path / "home",
+        runs=2,
+        timeout_s=10,
+        docstrings=False,
+        strategy="chat",
+        repair_attempts=0,
+    )
+    backend = ScriptedBackend(scripted_info(), [str(captured["reply"])])
+    report = suggest(
+        project / source.name,
+        settings,
+        functions=[str(captured["function"])],
+        backend_factory=lambda path, bundled, s: backend,
+    )
+    [result] = report.results
+    test = result.test
+    expected = EXPECTED[str(captured["function"])]
+    if expected == "repaired":
+        assert test.status == "kept", test.attempts
+        assert "oracle-repaired" in test.attempts[-1] and test.attempts[-1].endswith("-> kept")
+        assert test.disagreements and test.code is not None
+        assert test.code.count("# recorded: model expected") >= 1
+        # Every disagreement's value is the code's: the recorded literal is in the kept test.
+        assert all(d.actual in test.code for d in test.disagreements)
+    elif expected == "kept":
+        assert test.status == "kept" and test.attempts == ("chat#0: kept",)
+        assert test.disagreements == ()
+    else:
+        assert test.status == "rejected" and test.reason == "fail", test.attempts
+        assert any(": oracle: not repaired: " in line for line in test.attempts)
+        assert test.disagreements == ()
