@@ -112,3 +112,20 @@ def test_fixed_reply_is_kept_on_the_real_sandbox(tmp_path: Path, smollm: Path) -
     assert result.test.code is not None
     assert "    with pytest.raises(ValueError):\n        parse('x')\n" in result.test.code
     assert result.test.code.splitlines()[:2] == ["from calc import parse", "import pytest"]
+
+
+def test_tests_of_other_functions_are_dropped_when_one_tests_the_target() -> None:
+    code = (
+        "def test_f():\n    assert f(1) == 1\n\n\n"
+        "def test_g():\n    assert g(1) == 2\n\n\n"
+        "def test_via_module():\n    assert m.f(2) == 2\n"
+    )
+    fixed, fixes = mechanical_fixes(code, "f", PARAMS)
+    assert (
+        fixed
+        == "def test_f():\n    assert f(1) == 1\n\n\ndef test_via_module():\n    assert m.f(2) == 2\n"
+    )
+    assert fixes == ["dropped test_g: does not call f()"]
+    # None names it (e.g. a fixture does the calling): nothing is dropped.
+    only_g = "def test_g():\n    assert g(1) == 2\n"
+    assert mechanical_fixes(only_g, "f", PARAMS) == (only_g, [])

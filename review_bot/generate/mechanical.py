@@ -7,7 +7,10 @@
 - a test function that calls the function under test with arguments its signature cannot
   take (too many or too few positional arguments, an unknown keyword) is dropped rather
   than guessed at; calls inside a `pytest.raises` block are left alone (a TypeError may be
-  the point).
+  the point);
+- a top-level test function that never names the function under test is dropped when
+  another one does: small models write tests for the module's other functions too, which
+  add nothing to this target's coverage and fail it for their own reasons.
 
 A missing `import pytest` is added by `repair.fix_imports`. libcst only: nothing runs.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import libcst as cst
+import libcst.matchers as m
 
 from review_bot.records import Param
 
@@ -212,4 +216,31 @@ def mechanical_fixes(
         arity = _Arity(target_name, params)
         module = module.visit(arity)
         fixes += arity.dropped
+    module, unrelated = _drop_unrelated(module, target_name)
+    fixes += [f"dropped {name}: does not call {target_name}()" for name in unrelated]
     return (module.code if fixes else code), fixes
+
+
+def _names(node: cst.CSTNode) -> set[str]:
+    """Every name and attribute name in `node`: `f`, and `f` of `mod.f`."""
+    found: set[str] = set()
+    for child in m.findall(node, m.Name() | m.Attribute()):
+        if isinstance(child, cst.Name):
+            found.add(child.value)
+        elif isinstance(child, cst.Attribute):
+            found.add(child.attr.value)
+    return found
+
+
+def _drop_unrelated(module: cst.Module, name: str) -> tuple[cst.Module, list[str]]:
+    tests = [
+        node
+        for node in module.body
+        if isinstance(node, cst.FunctionDef) and node.name.value.startswith("test")
+    ]
+    related = [node for node in tests if name in _names(node)]
+    if not related or len(related) == len(tests):
+        return module, []
+    dropped = [node for node in tests if node not in related]
+    body = [node for node in module.body if not any(node is d for d in dropped)]
+    return module.with_changes(body=body), [node.name.value for node in dropped]
