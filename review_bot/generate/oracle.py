@@ -41,7 +41,8 @@ MAX_LITERAL = 200  # characters of a recorded value: longer ones make unreadable
 MAX_NOTE = 40  # characters of the model's value quoted in the comment
 _PYTEST = ("-q", "-p", "no:cacheprovider", "-o", "addopts=", "-p", _RECORDER)
 
-Kind = Literal["eq", "is", "in", "notin", "approx", "param"]
+Kind = Literal["eq", "is", "in", "notin", "approx", "param", "raises"]
+_RAISED = "!"  # an observed value "!KeyError": the call raised that builtin exception
 _EMPTY = cst.Module([])
 
 
@@ -59,7 +60,8 @@ class Site(NamedTuple):
 class Observation(NamedTuple):
     row: int | None
     held: bool
-    value: str | None  # the observed value's faithful literal; None: it has none
+    value: str | None  # the observed value's faithful literal ("!KeyError": it raised that);
+    # None: it has none
 
 
 class Repair(NamedTuple):
@@ -287,6 +289,79 @@ class _Sites(cst.CSTTransformer):
                 return ("in" if isinstance(op, cst.In) else "notin"), left, right, False
         return None
 
+    def _raises_block(self, node: cst.With) -> tuple[cst.Call, cst.BaseExpression] | None:
+        """(the raises call, the one call in its block) of `with pytest.raises(E): f(x)`."""
+        if not self.functions or len(node.items) != 1 or node.items[0].asname is not None:
+            return None
+        raises = node.items[0].item
+        if not isinstance(raises, cst.Call) or _dotted(raises.func) not in (
+            "pytest.raises",
+            "raises",
+        ):
+            return None
+        positional = [a for a in raises.args if a.keyword is None and a.star == ""]
+        if len(positional) != 1 or len(raises.args) != 1:
+            return None  # match= or a tuple of options: judged as written
+        body = node.body
+        if not isinstance(body, cst.IndentedBlock) or len(body.body) != 1:
+            return None
+        line = body.body[0]
+        if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
+            return None
+        statement = line.body[0]
+        if not isinstance(statement, cst.Expr) or not m.findall(statement.value, m.Call()):
+            return None
+        return raises, statement.value
+
+    def leave_With(
+        self, original_node: cst.With, updated_node: cst.With
+    ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement]:
+        found = self._raises_block(original_node)
+        if found is None:
+            return updated_node
+        raises, call = found
+        exception = raises.args[0].value
+        site_id = self.count
+        self.count += 1
+        if self.mode == "find":
+            text = "raises " + _source(exception)
+            self.sites.append(Site(site_id, "raises", self._display(call), text, None, ()))
+            return updated_node
+        if self.mode == "instrument":
+            lambda_ = cst.Lambda(cst.Parameters(), call)
+            record = cst.Call(
+                cst.Attribute(cst.Name(_RECORDER), cst.Name("raises")),
+                args=[
+                    cst.Arg(cst.Integer(str(site_id))),
+                    cst.Arg(lambda_),
+                    cst.Arg(
+                        exception.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+                    ),
+                ],
+            )
+            return cst.SimpleStatementLine(
+                [cst.Expr(record)], leading_lines=updated_node.leading_lines
+            )
+        if site_id not in self.new:
+            return updated_node
+        text = self.new[site_id]
+        comment = cst.Comment("# recorded: model expected raises " + _short(_source(exception)))
+        trailing = cst.TrailingWhitespace(cst.SimpleWhitespace("  "), comment)
+        if text.startswith(_RAISED):
+            item = updated_node.items[0]
+            assert isinstance(item.item, cst.Call)
+            arg = item.item.args[0].with_changes(value=cst.Name(text[len(_RAISED) :]))
+            items = [item.with_changes(item=item.item.with_changes(args=[arg]))]
+            body = updated_node.body
+            assert isinstance(body, cst.IndentedBlock)
+            return updated_node.with_changes(items=items, body=body.with_changes(header=trailing))
+        test = cst.Comparison(call, [cst.ComparisonTarget(cst.Equal(), cst.parse_expression(text))])
+        return cst.SimpleStatementLine(
+            [cst.Assert(test)],
+            leading_lines=updated_node.leading_lines,
+            trailing_whitespace=trailing,
+        )
+
     def leave_Assert(
         self, original_node: cst.Assert, updated_node: cst.Assert
     ) -> cst.BaseSmallStatement:
@@ -439,6 +514,9 @@ def _usable(site: Site, value: str | None) -> str | None:
     """The literal to write for an observed value, or None when it cannot be written."""
     if value is None or len(value) > MAX_LITERAL:
         return None
+    if value.startswith(_RAISED):
+        name = value[len(_RAISED) :]
+        return value if site.kind == "raises" and name.isidentifier() else None
     try:
         observed = ast.literal_eval(value)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
@@ -483,7 +561,8 @@ def plan(
         if text is None:
             return f"{site.call}: no faithful literal for its result"
         new[site.id] = text
-        disagreements.append(Disagreement(site.call, site.expected, text))
+        actual = "raises " + text[len(_RAISED) :] if text.startswith(_RAISED) else text
+        disagreements.append(Disagreement(site.call, site.expected, actual))
     if not disagreements:
         return "every literal expectation held"
     return new, cells, disagreements

@@ -26,17 +26,34 @@ def pytest_runtest_setup(item: Any) -> None:
     _current = item
 
 
-def _held(value: object, kind: str, expected: object) -> bool:
+def _held(value: object, kind: str, expected: Any) -> bool:
     try:
         if kind == "is":
             return value is expected
+        if kind == "instance":
+            return isinstance(value, expected)
         if kind == "in":
-            return bool(value in expected)  # type: ignore[operator]
+            return bool(value in expected)
         if kind == "notin":
-            return bool(value not in expected)  # type: ignore[operator]
+            return bool(value not in expected)
         return bool(value == expected)
     except BaseException:
         return False
+
+
+def raises(site: int, call: Any, expected: Any) -> None:
+    """`with pytest.raises(expected): call()`: what the call did instead, if not that."""
+    try:
+        value = call()
+    except Exception as exc:  # BaseExceptions (pytest's skip, a timeout) go on up
+        if _held(exc, "instance", expected):
+            _write({"site": site, "row": None, "held": True, "value": None})
+            return
+        cls = type(exc)
+        raised = "!" + cls.__qualname__ if cls.__module__ == "builtins" else None
+        _write({"site": site, "row": None, "held": False, "value": raised})
+        return
+    _write({"site": site, "row": None, "held": False, "value": _literal(value)})
 
 
 def record(site: int, value: object, kind: str, expected: object, param: str | None) -> None:
@@ -47,7 +64,11 @@ def record(site: int, value: object, kind: str, expected: object, param: str | N
         row = indices.get(param)
     entry = {"site": site, "row": row, "held": _held(value, kind, expected)}
     entry["value"] = _literal(value)  # None: no faithful repr, nothing to record
-    key = (site, row, entry["held"], entry["value"])
+    _write(entry)
+
+
+def _write(entry: dict[str, Any]) -> None:
+    key = (entry["site"], entry["row"], entry["held"], entry["value"])
     if key in _seen or len(_seen) >= _MAX_LINES:
         return
     _seen.add(key)
