@@ -548,8 +548,8 @@ def plan(
                 if all(o.held for o in row_obs):
                     continue
                 text = _agreed(site, row_obs)
-                if text is None:
-                    return f"{site.call}: no faithful literal for its result"
+                if text.startswith(" "):
+                    return f"{site.call}:{text}"
                 cells.setdefault(site.id, {})[row] = text
                 cell, others = site.rows[row]
                 call = f"{site.call} [{others}]" if others else site.call
@@ -558,8 +558,8 @@ def plan(
         if all(o.held for o in seen):
             continue
         text = _agreed(site, seen)
-        if text is None:
-            return f"{site.call}: no faithful literal for its result"
+        if text.startswith(" "):
+            return f"{site.call}:{text}"
         new[site.id] = text
         actual = "raises " + text[len(_RAISED) :] if text.startswith(_RAISED) else text
         disagreements.append(Disagreement(site.call, site.expected, actual))
@@ -568,11 +568,13 @@ def plan(
     return new, cells, disagreements
 
 
-def _agreed(site: Site, seen: Sequence[Observation]) -> str | None:
+def _agreed(site: Site, seen: Sequence[Observation]) -> str:
+    """The one literal to write, or (starting with a space) why there is none."""
     values = {o.value for o in seen}
     if len(values) != 1:
-        return None  # varies between executions (a loop, a random input)
-    return _usable(site, values.pop())
+        return " its result varies between executions"  # a loop, a random input
+    usable = _usable(site, values.pop())
+    return " no faithful literal for its result" if usable is None else usable
 
 
 def rewrite(code: str, new: dict[int, str], cells: dict[int, dict[int, str]]) -> str:
