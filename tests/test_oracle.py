@@ -449,3 +449,20 @@ def test_captured_replies_of_the_default_model(
         assert test.status == "rejected" and test.reason == "fail", test.attempts
         assert any(": oracle: not repaired: " in line for line in test.attempts)
         assert test.disagreements == ()
+
+
+def test_disagreements_in_the_pull_request_review(tmp_path: Path, smollm: Path) -> None:
+    from tests.helpers.github_stub import GitHubStub
+    from tests.test_review_e2e import PR, TESTS, TOKEN, ok, scripted
+
+    wrong = "from calc import scale\n\n\ndef test_scale():\n    assert scale(3, 4) == 7\n"
+    with GitHubStub(token=TOKEN, prefix="/api/v3") as stub:
+        pr = PR(tmp_path, stub, tmp_path / "home")
+        ok(pr.review(smollm, backend=scripted(tests=TESTS | {"scale": wrong})))
+        [summary] = stub.issue_comments
+        [post] = stub.calls("POST", r"/pulls/7/reviews$")
+    body = summary["body"]
+    assert body.count("<details><summary>Disagreements (1):") == 1
+    assert "- `calc.scale`: `scale(3, 4)` returns `12`; the model expected `7`" in body
+    [scale_test] = [c for c in post.body["comments"] if "def test_scale" in c["body"]]
+    assert "assert scale(3, 4) == 12  # recorded: model expected 7" in scale_test["body"]
