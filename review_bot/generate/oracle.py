@@ -2,8 +2,9 @@
 
 Small models call the function under test sensibly but guess its results wrongly. When a
 candidate fails, every assertion that compares a call's result with a literal
-(`assert f(x) == 3`, `is True/False/None`, `== pytest.approx(2.5)`, `in [1, 2]`, and a
-parametrized `expected` column) is swapped for a recorder in a copy of the test, which
+(`assert f(x) == 3`, `is True/False/None`, `== pytest.approx(2.5)`, `in [1, 2]`, a
+parametrized `expected` column), and every `with pytest.raises(E):` block around one call,
+is swapped for a recorder in a copy of the test, which
 then runs in the sandbox (`oracle_driver.py`; the faithful-literal rule is the cases
 strategy's). If that copy passes, the failure was only in those expectations: the wrong
 literals are rewritten (libcst, everything else kept as the model wrote it), each marked
@@ -11,9 +12,13 @@ with a `# recorded: model expected ...` comment, and the result is verified like
 candidate. Each rewrite is also a disagreement, "the model expected y, the code returns z",
 which the reports show: it may be the code that is wrong.
 
+A raises block whose call returned becomes `assert f(x) == value`; one whose call raised
+another builtin exception names that exception.
+
 Nothing is repaired when the copy still fails (an exception in a call, a collect error, an
 assertion on something else), or when an observed value has no faithful literal (an
-object, NaN), differs between executions, or is too long to read.
+object, NaN, an exception class of the project's), differs between executions, or is too
+long to read.
 """
 
 from __future__ import annotations
