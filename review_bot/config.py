@@ -79,6 +79,12 @@ class Settings:
     jail: str = "auto"
     # `python -m` runs fork from one warm interpreter per run of review-bot (sandbox.py)
     warm: bool = True
+    # a failing chat/complete test whose expected literals are wrong is repaired from
+    # execution (generate/oracle.py)
+    oracle_repair: bool = True
+    # report what oracle repair replaced as disagreements; None: on, except for the smoke
+    # model smollm2 (llm/models.py)
+    disagreements: bool | None = None
 
     @property
     def cache_path(self) -> Path:
@@ -107,6 +113,7 @@ GENERATION_SETTINGS = (
     "backend",
     "base_url",
     "python",
+    "oracle_repair",
 )
 
 
@@ -160,6 +167,8 @@ _FIELDS: dict[str, Any] = {
     "python": str,
     "jail": str,
     "warm": _to_bool,
+    "oracle_repair": _to_bool,
+    "disagreements": _to_bool,
 }
 
 

@@ -85,6 +85,14 @@ class Target(NamedTuple):
         return self.path.relative_to(self.root).as_posix()
 
 
+class Disagreement(NamedTuple):
+    """An expected value the model wrote and the code does not return (generate/oracle.py)."""
+
+    call: str  # "slugify('A B')"
+    expected: str  # what the model wrote: "'a-b'"
+    actual: str  # what the code returned, as a literal: "'a b'"
+
+
 class Candidate(NamedTuple):
     """A candidate pytest module for one target."""
 
@@ -92,6 +100,8 @@ class Candidate(NamedTuple):
     strategy: Strategy
     code: str  # the whole test module
     attempt: int  # 0 for the first try, 1.. for repairs
+    # the model's expected values that oracle repair replaced by the observed ones
+    disagreements: tuple[Disagreement, ...] = ()
 
 
 class Verdict(NamedTuple):
@@ -120,6 +130,7 @@ class Outcome(NamedTuple):
     reason: str | None
     code: str | None  # the kept test code or docstring text
     attempts: tuple[str, ...] = ()  # one line per attempt, e.g. "chat#0: fail: NameError ..."
+    disagreements: tuple[Disagreement, ...] = ()  # of the kept test (generate/oracle.py)
 
 
 class TargetResult(NamedTuple):

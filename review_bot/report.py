@@ -19,6 +19,7 @@ def to_json(report: SuggestReport) -> dict[str, Any]:
             "reason": outcome.reason,
             "code": outcome.code,
             "attempts": list(outcome.attempts),
+            "disagreements": [d._asdict() for d in outcome.disagreements],
         }
 
     def doc(outcome: Outcome) -> dict[str, Any]:
@@ -78,6 +79,11 @@ def to_text(report: SuggestReport) -> str:
                 continue
             said.add(line)
             out.append(f"    - {line}")
+        if test.disagreements:
+            out.append("    disagreements (the model expected, the code returns):")
+            out += [
+                f"      {d.call}: expected {d.expected}, got {d.actual}" for d in test.disagreements
+            ]
         if test.status == "kept" and test.code:
             out.append(_indent(test.code.rstrip("\n")))
         doc = result.docstring

@@ -63,6 +63,8 @@ def fence(code: str) -> str:
 
 
 def test_chat_repair_loop_keeps_the_fixed_test(project: Path, settings: Settings) -> None:
+    # The model's own repair: oracle repair (test_oracle.py) would fix the literal first.
+    settings = replace(settings, oracle_repair=False)
     backend = ScriptedBackend(scripted_info())
     # First try: wrong expected value and no import of add (fixed without the model).
     backend.enqueue(fence("def test_add():\n    assert add(2, 2) == 5\n"))

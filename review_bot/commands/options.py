@@ -42,9 +42,15 @@ SETTING_OPTIONS = (
     "mode",
     "on_error",
     "python",
+    "disagreements",
 )
 # Flags that turn a setting off: --no-cache -> cache = False.
-OFF_SWITCHES = {"no_cache": "cache", "no_tests": "tests", "no_docstrings": "docstrings"}
+OFF_SWITCHES = {
+    "no_cache": "cache",
+    "no_tests": "tests",
+    "no_docstrings": "docstrings",
+    "no_oracle_repair": "oracle_repair",
+}
 
 BACKEND_HELP = "llamacpp (in process) or openai (an OpenAI-compatible server at --base-url)."
 RUNTIME_HELP = (
@@ -151,6 +157,25 @@ def what_options(func: F) -> F:
             click.option("--no-cache", is_flag=True, help="Neither read nor write the cache."),
             click.option("--no-tests", is_flag=True, help="Docstrings only."),
             click.option("--no-docstrings", is_flag=True, help="Tests only."),
+        ]
+    )(func)
+
+
+def oracle_options(func: F) -> F:
+    """--no-oracle-repair, --disagreements/--no-disagreements (generate/oracle.py)."""
+    return _apply(
+        [
+            click.option(
+                "--no-oracle-repair",
+                is_flag=True,
+                help="Do not replace a failing test's wrong expected values by observed ones.",
+            ),
+            click.option(
+                "--disagreements/--no-disagreements",
+                default=None,
+                help="Report the expected values oracle repair replaced (default: on, "
+                "except for smollm2).",
+            ),
         ]
     )(func)
 

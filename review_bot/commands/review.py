@@ -18,6 +18,7 @@ from review_bot.commands.options import (
     backend_options,
     generation_options,
     model_options,
+    oracle_options,
     settings_flags,
     what_options,
 )
@@ -52,6 +53,7 @@ from review_bot.progress import ConsoleProgress
 @click.option("--gpu-layers", type=int, help="Layers offloaded to the GPU (-1: all).")
 @generation_options()
 @what_options
+@oracle_options
 @click.option(
     "--level",
     type=click.Choice(LEVELS),

@@ -16,6 +16,7 @@ from review_bot.commands.options import (
     generation_options,
     json_option,
     model_options,
+    oracle_options,
     settings_flags,
     what_options,
 )
@@ -38,6 +39,7 @@ from review_bot.errors import EXIT_OK
 @click.option("--write", is_flag=True, help="Write kept tests and insert kept docstrings.")
 @json_option
 @what_options
+@oracle_options
 @click.pass_context
 def suggest(
     ctx: click.Context,

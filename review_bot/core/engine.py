@@ -17,20 +17,30 @@ from review_bot.generate.cases import cases_strategy
 from review_bot.generate.docstring_check import CHECKS_VERSION
 from review_bot.generate.docstring_examples import add_examples
 from review_bot.generate.docstring_strategy import write_docstring
-from review_bot.generate.tests import STRATEGY_FUNCTIONS, Attempts
+from review_bot.generate.oracle import Repair, oracle_repair
+from review_bot.generate.tests import STRATEGY_FUNCTIONS, Attempts, Oracle
 from review_bot.importable import import_problem
 from review_bot.llm.models import (
     auto_strategies,
     describe,
     model_identity,
     model_notice,
+    reports_disagreements,
     resolve_model,
 )
 from review_bot.llm.session import ModelSession
 from review_bot.paths import generated_test_path
 from review_bot.progress import Progress, SilentProgress
 from review_bot.prompts import Prompts
-from review_bot.records import Candidate, ModelRef, Outcome, Strategy, Target, Verdict
+from review_bot.records import (
+    Candidate,
+    Disagreement,
+    ModelRef,
+    Outcome,
+    Strategy,
+    Target,
+    Verdict,
+)
 from review_bot.sandbox import Limits, Sandbox
 
 OWN_PYTHON_NOTICE = (
@@ -226,16 +236,24 @@ class Engine:
         )
         cached = self.cache.get(key)
         if cached is not None:
-            return Outcome(
-                cached["status"], cached["reason"], cached["code"], tuple(cached["attempts"])
+            found = tuple(Disagreement(*d) for d in cached.get("disagreements", ()))
+            outcome = Outcome(
+                cached["status"], cached["reason"], cached["code"], tuple(cached["attempts"]), found
             )
+            return self._shown(outcome)
         problem = self.import_problem(target)
         if problem is not None:
             # Not cached: installing the missing dependency changes nothing the key holds.
             return Outcome("rejected", "import", None, (problem,))
         outcome = self._generate_test(target, test_files)
         self.cache.put(key, "test", outcome._asdict())
-        return outcome
+        return self._shown(outcome)
+
+    def _shown(self, outcome: Outcome) -> Outcome:
+        """The outcome, less its disagreements when the settings hide them (cached with)."""
+        if reports_disagreements(self.settings.model, self.settings.disagreements):
+            return outcome
+        return outcome._replace(disagreements=())
 
     def _generate_test(self, target: Target, test_files: Sequence[str]) -> Outcome:
         baseline = self.baseline(target, test_files)
@@ -253,6 +271,13 @@ class Engine:
                 runs=self.settings.runs,
                 test_relpath=test_relpath,
             )
+
+        oracle: Oracle | None = None
+        if self.settings.oracle_repair:
+
+            def oracle(candidate: Candidate) -> Repair | str:
+                self.progress.status(f"recording what {target.display} returns")
+                return oracle_repair(self.sandbox, candidate, test_relpath)
 
         attempts = Attempts()
         last: Verdict | None = None
@@ -278,11 +303,13 @@ class Engine:
                     check,
                     self.settings.repair_attempts,
                     attempts,
+                    oracle=oracle,
                 )
             if verdict is not None:
                 last = verdict
                 if verdict.kept:
-                    return Outcome("kept", None, verdict.candidate.code, tuple(attempts.lines))
+                    c = verdict.candidate
+                    return Outcome("kept", None, c.code, tuple(attempts.lines), c.disagreements)
         reason = last.reason if last is not None else "unsupported"
         return Outcome("rejected", reason, None, tuple(attempts.lines))
 

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from review_bot.generate.extract import extract_code
+from review_bot.generate.mechanical import mechanical_fixes
 from review_bot.generate.repair import drop_redefinitions, fix_imports
 from review_bot.llm.chat import Message
 from review_bot.llm.session import ModelSession
 from review_bot.prompts import Prompts
 from review_bot.records import Candidate, Strategy, Target, Verdict
 
+if TYPE_CHECKING:
+    from review_bot.generate.oracle import Repair
+
 Verifier = Callable[[Candidate], Verdict]
+# Oracle repair (generate/oracle.py) bound to the run's sandbox: the repaired candidate's
+# code and disagreements, or why it cannot be repaired.
+Oracle = Callable[[Candidate], "Repair | str"]
 MAX_CONTEXT_CHARS = 8000
 INDENT = "    "
 
@@ -66,6 +74,28 @@ def checked(verify: Verifier, candidate: Candidate) -> Verdict:
     return verify(candidate)
 
 
+def oracle_step(
+    oracle: Oracle | None, verify: Verifier, verdict: Verdict, attempts: Attempts
+) -> Verdict | None:
+    """A failed candidate with the model's wrong expected literals replaced by the observed
+    values, verified like any candidate; None when there is nothing to repair."""
+    if oracle is None or verdict.reason != "fail":
+        return None
+    c = verdict.candidate
+    tag = f"{c.strategy}#{c.attempt}"
+    repaired = oracle(c)
+    if isinstance(repaired, str):
+        attempts.lines.append(f"{tag}: oracle: not repaired: {repaired}")
+        return None
+    result = checked(verify, c._replace(code=repaired.code, disagreements=repaired.disagreements))
+    n = len(repaired.disagreements)
+    status = "kept" if result.kept else f"{result.reason}"
+    attempts.lines.append(
+        f"{tag}: oracle-repaired {n} assertion{'s' if n != 1 else ''} -> {status}"
+    )
+    return result
+
+
 def _has_tests(code: str) -> bool:
     try:
         tree = ast.parse(code)
@@ -78,13 +108,22 @@ def _has_tests(code: str) -> bool:
     )
 
 
-def finish(target: Target, code: str) -> str:
-    """Deterministic repairs that need no model: redefinitions out, missing imports in."""
+def finish(target: Target, code: str) -> tuple[str, list[str]]:
+    """Deterministic repairs that need no model: redefinitions out, the mechanical fixes
+    (generate/mechanical.py), missing imports in; and what was fixed that the log should
+    show (not the routine: a dropped copy of the function, its forgotten import)."""
     if not _has_tests(code):
-        return ""  # e.g. a stray `pass` from a reply whose real code does not compile
+        return "", []  # e.g. a stray `pass` from a reply whose real code does not compile
     code = drop_redefinitions(code, {target.qualname.split(".")[0]})
-    code, _added = fix_imports(code, target.module, module_names(target))
-    return code
+    code, fixes = mechanical_fixes(code, target.name, None if target.is_method else target.params)
+    code, added = fix_imports(code, target.module, module_names(target))
+    fixes = [*(f"added {line}" for line in added if line == "import pytest"), *fixes]
+    return (code if _has_tests(code) else ""), fixes
+
+
+def log_fixes(attempts: Attempts, strategy: Strategy, attempt: int, fixes: list[str]) -> None:
+    if fixes:
+        attempts.lines.append(f"{strategy}#{attempt}: fixed without the model: {'; '.join(fixes)}")
 
 
 def skeleton(target: Target) -> str:
@@ -99,8 +138,14 @@ def chat_strategy(
     verify: Verifier,
     repair_attempts: int,
     attempts: Attempts,
+    *,
+    oracle: Oracle | None = None,
 ) -> Verdict | None:
-    """Ask an instruct model for a test module; feed pytest's failure back to repair it."""
+    """Ask an instruct model for a test module; feed pytest's failure back to repair it.
+
+    A candidate that fails only on expected literals is first repaired from execution
+    (`oracle`), without a model call.
+    """
     messages: list[Message] = [
         {"role": "system", "content": prompts.render("test_system.j2", target=target)},
         {
@@ -116,11 +161,15 @@ def chat_strategy(
     verdict: Verdict | None = None
     for attempt in range(repair_attempts + 1):
         reply = session.chat(messages, seed=attempt)
-        code = finish(target, extract_code(reply))
+        code, fixes = finish(target, extract_code(reply))
+        log_fixes(attempts, "chat", attempt, fixes)
         verdict = checked(verify, Candidate(target, "chat", code, attempt))
         attempts.add(verdict)
         if verdict.kept or verdict.reason == "no-gain":
             return verdict  # a passing test with no gain will not gain from a repair
+        repaired = oracle_step(oracle, verify, verdict, attempts)
+        if repaired is not None and (repaired.kept or repaired.reason == "no-gain"):
+            return repaired
         # Repair keeps the conversation short: the first request, the last try, the failure.
         messages = [
             *messages[:2],
@@ -140,6 +189,8 @@ def complete_strategy(
     verify: Verifier,
     repair_attempts: int,
     attempts: Attempts,
+    *,
+    oracle: Oracle | None = None,
 ) -> Verdict | None:
     """A base or code-completion model completes a test skeleton review-bot writes.
 
@@ -169,11 +220,17 @@ def complete_strategy(
         body = session.complete(
             prompt, stop=stops, seed=attempt, temperature=session.temperature + 0.3 * attempt
         )
-        code = finish(target, head + INDENT + body.rstrip() + "\n") if body.strip() else ""
+        code, fixes = (
+            finish(target, head + INDENT + body.rstrip() + "\n") if body.strip() else ("", [])
+        )
+        log_fixes(attempts, "complete", attempt, fixes)
         verdict = checked(verify, Candidate(target, "complete", code, attempt))
         attempts.add(verdict)
         if verdict.kept or verdict.reason == "no-gain":
             return verdict
+        repaired = oracle_step(oracle, verify, verdict, attempts)
+        if repaired is not None and (repaired.kept or repaired.reason == "no-gain"):
+            return repaired
     return verdict
 
 

@@ -75,6 +75,7 @@ def render_summary(plan: ReviewPlan, inline: set[str], *, heading_note: str | No
             out.append(_suggestion_markdown(s))
     if plan.notes:
         out += ["", *[f"- {note}" for note in plan.notes]]
+    out += _disagreements(plan)
     attempts = [
         f"{c.name} {kind}: {line}"
         for c in plan.checked
@@ -94,6 +95,32 @@ def render_summary(plan: ReviewPlan, inline: set[str], *, heading_note: str | No
         cut = "\n\n(Truncated: the review step's log has every result.)\n"
         text = text[: MAX_BODY - len(cut) - len(footer[1]) - 2] + cut + footer[1] + "\n"
     return text
+
+
+def _disagreements(plan: ReviewPlan) -> list[str]:
+    """One collapsed list of the expected values the model wrote and the code contradicts."""
+    rows = [
+        f"- `{c.name}`: `{_code(d.call)}` returns `{_code(d.actual)}`; "
+        f"the model expected `{_code(d.expected)}`"
+        for c in plan.checked
+        for d in c.test.disagreements
+    ]
+    if not rows:
+        return []
+    return [
+        "",
+        f"<details><summary>Disagreements ({len(rows)}): the model expected another value "
+        "than the code returns; the kept tests record what the code returns</summary>",
+        "",
+        *rows,
+        "",
+        "</details>",
+    ]
+
+
+def _code(text: str) -> str:
+    # Inline code cannot hold a backtick; a newline would end the list item.
+    return text.replace("`", "'").replace("\n", " ")
 
 
 def _suggestion_markdown(s: Suggestion) -> str:

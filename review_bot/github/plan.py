@@ -221,7 +221,12 @@ def build_plan(
                     diff.path,
                     target.def_lineno,
                     code,
-                    Decision(result.test.status, result.test.reason, result.test.attempts),
+                    Decision(
+                        result.test.status,
+                        result.test.reason,
+                        result.test.attempts,
+                        result.test.disagreements,
+                    ),
                     Decision(
                         result.docstring.status, result.docstring.reason, result.docstring.attempts
                     ),

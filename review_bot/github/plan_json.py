@@ -23,9 +23,10 @@ from review_bot.github.records import (
     ReviewPlan,
     Suggestion,
 )
-from review_bot.records import ModelRef, RunStats
+from review_bot.records import Disagreement, ModelRef, RunStats
 
 PLAN_VERSION = 1
+MAX_DISAGREEMENTS = 200
 _SHA_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 
@@ -67,8 +68,8 @@ def plan_to_json(plan: ReviewPlan) -> dict[str, Any]:
                 "path": c.path,
                 "line": c.line,
                 "code": c.code,
-                "test": c.test._asdict() | {"attempts": list(c.test.attempts)},
-                "docstring": c.docstring._asdict() | {"attempts": list(c.docstring.attempts)},
+                "test": _decision_json(c.test),
+                "docstring": _decision_json(c.docstring),
             }
             for c in plan.checked
         ],
@@ -82,6 +83,13 @@ def plan_to_json(plan: ReviewPlan) -> dict[str, Any]:
         "timings": {"model_s": round(stats.model_s, 3), "total_s": round(stats.total_s, 3)},
         "cache": {"hits": stats.cache_hits, "misses": stats.cache_misses},
         "jail": stats.jail,
+    }
+
+
+def _decision_json(decision: Decision) -> dict[str, Any]:
+    return decision._asdict() | {
+        "attempts": list(decision.attempts),
+        "disagreements": [d._asdict() for d in decision.disagreements],
     }
 
 
@@ -126,7 +134,15 @@ class _Reader:
         status = self.text(obj, "status", limit=20)
         if status not in ("kept", "rejected", "skipped"):
             raise self.fail(f"unknown status {status!r}")
-        return Decision(status, self.text(obj, "reason", null=True, limit=200), tuple(attempts))
+        found = obj.get("disagreements", [])  # absent from plans of earlier versions
+        if not isinstance(found, list) or len(found) > MAX_DISAGREEMENTS:
+            raise self.fail("'disagreements' must be a list")
+        disagreements = tuple(
+            Disagreement(*(self.text(d, key, limit=1000) for key in Disagreement._fields))
+            for d in found
+        )
+        reason = self.text(obj, "reason", null=True, limit=200)
+        return Decision(status, reason, tuple(attempts), disagreements)
 
 
 def plan_from_json(data: Any, origin: str = "plan") -> ReviewPlan:

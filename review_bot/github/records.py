@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal, NamedTuple
 
-from review_bot.records import RunStats
+from review_bot.records import Disagreement, RunStats
 
 SUMMARY_MARKER = "<!-- review-bot:summary -->"
 REVIEW_MARKER = "<!-- review-bot:review -->"
@@ -45,6 +45,7 @@ class Decision(NamedTuple):
     status: str  # kept | rejected | skipped
     reason: str | None
     attempts: tuple[str, ...]
+    disagreements: tuple[Disagreement, ...] = ()  # of a kept test (generate/oracle.py)
 
 
 class Checked(NamedTuple):

@@ -90,6 +90,14 @@ def model_notice(configured: Path | None) -> str | None:
     return None
 
 
+def reports_disagreements(configured: Path | None, setting: bool | None) -> bool:
+    """Whether a run shows oracle repair's disagreements: the `disagreements` setting, else
+    on, except for the smoke model, whose expected values are seldom worth a reviewer's time."""
+    if setting is not None:
+        return setting
+    return packaged_name(configured) != SMOKE_NAME
+
+
 def describe(path: Path, bundled: bool = False) -> ModelInfo:
     """Read a GGUF file's header into a ModelInfo, with one-line errors for bad files."""
     header = read_header(path)
