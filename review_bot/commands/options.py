@@ -44,7 +44,12 @@ SETTING_OPTIONS = (
     "python",
 )
 # Flags that turn a setting off: --no-cache -> cache = False.
-OFF_SWITCHES = {"no_cache": "cache", "no_tests": "tests", "no_docstrings": "docstrings"}
+OFF_SWITCHES = {
+    "no_cache": "cache",
+    "no_tests": "tests",
+    "no_docstrings": "docstrings",
+    "no_mutation": "mutation",
+}
 
 BACKEND_HELP = "llamacpp (in process) or openai (an OpenAI-compatible server at --base-url)."
 RUNTIME_HELP = (
@@ -145,12 +150,17 @@ def backend_options(*, backend_help: str | None, base_url_help: str) -> Callable
 
 
 def what_options(func: F) -> F:
-    """--no-cache, --no-tests, --no-docstrings."""
+    """--no-cache, --no-tests, --no-docstrings, --no-mutation."""
     return _apply(
         [
             click.option("--no-cache", is_flag=True, help="Neither read nor write the cache."),
             click.option("--no-tests", is_flag=True, help="Docstrings only."),
             click.option("--no-docstrings", is_flag=True, help="Tests only."),
+            click.option(
+                "--no-mutation",
+                is_flag=True,
+                help="Keep tests without scoring them against mutants of the function.",
+            ),
         ]
     )(func)
 

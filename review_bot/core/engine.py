@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from review_bot import interpreter, verify
+from review_bot import interpreter, mutation, verify
 from review_bot.cache import Cache, digest
 from review_bot.config import Settings, generation_settings
 from review_bot.core.backends import NO_URL, BackendFactory, uses_server
@@ -226,8 +226,13 @@ class Engine:
         )
         cached = self.cache.get(key)
         if cached is not None:
+            score = cached.get("mutation")
             return Outcome(
-                cached["status"], cached["reason"], cached["code"], tuple(cached["attempts"])
+                cached["status"],
+                cached["reason"],
+                cached["code"],
+                tuple(cached["attempts"]),
+                (int(score[0]), int(score[1])) if isinstance(score, list) else None,
             )
         problem = self.import_problem(target)
         if problem is not None:
@@ -243,16 +248,34 @@ class Engine:
         if executable and executable <= baseline:
             return Outcome("skipped", "covered by existing tests", None)
         test_relpath = self.test_relpath(target)
+        mutants = (
+            mutation.mutants(target, self.settings.max_mutants) if self.settings.mutation else []
+        )
 
         def check(candidate: Candidate) -> Verdict:
             self.progress.status(f"verifying {candidate.strategy} test for {target.display}")
-            return verify.verify_test(
+            verdict = verify.verify_test(
                 self.sandbox,
                 candidate,
                 baseline=baseline,
                 runs=self.settings.runs,
                 test_relpath=test_relpath,
             )
+            if not verdict.kept or not self.settings.mutation:
+                return verdict
+
+            def status(number: int, total: int) -> None:
+                self.progress.status(f"mutant {number} of {total} of {target.display}")
+
+            score = mutation.score(
+                self.sandbox,
+                candidate,
+                mutants,
+                test_relpath=test_relpath,
+                timeout_s=min(mutation.MUTANT_TIMEOUT_S, self.settings.timeout_s),
+                progress=status,
+            )
+            return mutation.judge(verdict, score, self.settings.min_mutation_score)
 
         attempts = Attempts()
         last: Verdict | None = None
@@ -269,6 +292,7 @@ class Engine:
                     sandbox=self.sandbox,
                     n_cases=self.settings.n_cases,
                     timeout_s=self.settings.timeout_s,
+                    mutants=mutants,
                 )
             else:
                 verdict = STRATEGY_FUNCTIONS[strategy](
@@ -282,7 +306,14 @@ class Engine:
             if verdict is not None:
                 last = verdict
                 if verdict.kept:
-                    return Outcome("kept", None, verdict.candidate.code, tuple(attempts.lines))
+                    score = verdict.mutation
+                    return Outcome(
+                        "kept",
+                        None,
+                        verdict.candidate.code,
+                        tuple(attempts.lines),
+                        None if score is None else (score.killed, score.total),
+                    )
         reason = last.reason if last is not None else "unsupported"
         return Outcome("rejected", reason, None, tuple(attempts.lines))
 

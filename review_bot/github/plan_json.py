@@ -67,8 +67,13 @@ def plan_to_json(plan: ReviewPlan) -> dict[str, Any]:
                 "path": c.path,
                 "line": c.line,
                 "code": c.code,
-                "test": c.test._asdict() | {"attempts": list(c.test.attempts)},
-                "docstring": c.docstring._asdict() | {"attempts": list(c.docstring.attempts)},
+                "test": c.test._asdict()
+                | {"attempts": list(c.test.attempts), "mutation": _mutation_json(c.test.mutation)},
+                "docstring": c.docstring._asdict()
+                | {
+                    "attempts": list(c.docstring.attempts),
+                    "mutation": _mutation_json(c.docstring.mutation),
+                },
             }
             for c in plan.checked
         ],
@@ -83,6 +88,10 @@ def plan_to_json(plan: ReviewPlan) -> dict[str, Any]:
         "cache": {"hits": stats.cache_hits, "misses": stats.cache_misses},
         "jail": stats.jail,
     }
+
+
+def _mutation_json(score: tuple[int, int] | None) -> dict[str, int] | None:
+    return None if score is None else {"killed": score[0], "total": score[1]}
 
 
 class _Reader:
@@ -126,7 +135,15 @@ class _Reader:
         status = self.text(obj, "status", limit=20)
         if status not in ("kept", "rejected", "skipped"):
             raise self.fail(f"unknown status {status!r}")
-        return Decision(status, self.text(obj, "reason", null=True, limit=200), tuple(attempts))
+        reason = self.text(obj, "reason", null=True, limit=200)
+        score = self.get(obj, "mutation", dict, null=True)
+        mutation = None
+        if score is not None:
+            killed, total = self.number(score, "killed"), self.number(score, "total")
+            if killed > total:
+                raise self.fail("'mutation' kills more mutants than there are")
+            mutation = (killed, total)
+        return Decision(status, reason, tuple(attempts), mutation)
 
 
 def plan_from_json(data: Any, origin: str = "plan") -> ReviewPlan:

@@ -45,6 +45,7 @@ class Decision(NamedTuple):
     status: str  # kept | rejected | skipped
     reason: str | None
     attempts: tuple[str, ...]
+    mutation: tuple[int, int] | None = None  # a kept test's mutants (killed, total)
 
 
 class Checked(NamedTuple):
