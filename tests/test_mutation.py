@@ -452,3 +452,34 @@ def test_the_review_shows_the_score_and_keeps_it_through_the_plan_json() -> None
     data["checked"][0]["test"]["mutation"] = {"killed": 7, "total": 6}
     with pytest.raises(FatalError, match="mutation"):
         plan_from_json(data)
+
+
+# -- the real model --------------------------------------------------------------------
+
+DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo" / "textutils.py"
+
+
+@pytest.mark.model
+def test_the_real_model_gets_a_cases_test_with_its_mutation_score(
+    tmp_path: Path, smollm: Path
+) -> None:
+    project = make_project(tmp_path / "proj", {"textutils.py": DEMO.read_text()})
+    settings = Settings(
+        model=smollm,
+        home=tmp_path / "home",
+        strategy="cases",
+        runs=2,
+        docstrings=False,
+        cache=False,
+        timeout_s=30,
+    )
+    report = suggest(project / "textutils.py", settings, functions=["clamp"])
+    [result] = report.results
+    test = result.test
+    assert test.status == "kept", test.attempts
+    assert test.mutation is not None
+    killed, total = test.mutation
+    # clamp's mutants: 1 stub, 3 conditions, 3 comparisons, 3 returns, 1 string.
+    assert total == 11 and 0 < killed <= total
+    assert to_json(report)["targets"][0]["test"]["mutation"] == {"killed": killed, "total": total}
+    assert f"kills {killed} of {total} mutants" in to_text(report)
