@@ -38,7 +38,7 @@ from review_bot.core import Engine
 from review_bot.core.run import results_for
 from review_bot.llm.chat import Message
 from review_bot.records import Candidate, Target
-from review_bot.sandbox import Sandbox
+from review_bot.sandbox import Limits, Sandbox
 
 HERE = Path(__file__).resolve().parent
 NAIVE = core.NAIVE
@@ -103,7 +103,7 @@ def run_strategy(
                 else:
                     relpath = engine.test_relpath(target)
                     record.killed, record.total = _score(engine.sandbox, target, test.code, relpath)
-                _mutmut(engine.sandbox, target, test.code, engine.test_relpath(target), record)
+                _mutmut(target, test.code, engine.test_relpath(target), record)
             record.seconds = time.perf_counter() - started
             records.append(record)
             log(_line(record))
@@ -136,7 +136,7 @@ def run_naive(project: Path, targets: Sequence[Target], home: Path) -> list[Scor
             )
             if verdict.kept:
                 record.killed, record.total = _score(engine.sandbox, target, code, relpath)
-                _mutmut(engine.sandbox, target, code, relpath, record)
+                _mutmut(target, code, relpath, record)
             record.seconds = time.perf_counter() - started
             records.append(record)
             log(_line(record))
@@ -147,35 +147,35 @@ def run_naive(project: Path, targets: Sequence[Target], home: Path) -> list[Scor
 
 # -- mutmut, in the sandbox ------------------------------------------------------------
 
-MUTMUT = False  # set by --mutmut
+MUTMUT: Sandbox | None = None  # a sandbox of its own for mutmut: set by --mutmut
+# Its CPU limit is per process, and mutmut's parent process makes every mutant of the module.
+MUTMUT_LIMITS = Limits(timeout_s=900.0, memory_mb=4096, cpu_s=900)
 _KILLED = {1, 3, -24, 24, 36, 152, 255, -9, -11}  # mutmut's killed, timeout and crash codes
-_COUNTED = _KILLED | {0}  # survived; "no tests" (5, 33) and skipped (34) are left out
+_COUNTED = _KILLED | {0}  # and survived; "no tests" (5, 33) and skipped (34) are left out
 
 
-def _mutmut(sandbox: Sandbox, target: Target, code: str, relpath: str, record: Scored) -> None:
-    """mutmut 3's score of `code` on the target function, run in a sandbox workspace."""
-    if not MUTMUT:
+def _mutmut(target: Target, code: str, relpath: str, record: Scored) -> None:
+    """mutmut 3's score of `code` on the target function, run in a sandbox workspace whose
+    only test file is `code`."""
+    if MUTMUT is None:
         return
     module_path = target.path.relative_to(target.root).as_posix()
+    package = module_path.split("/")[0]
     config = (
         '[project]\nname = "bench-project"\nversion = "0"\n\n[tool.mutmut]\n'
-        f'paths_to_mutate = ["{module_path}"]\ntests_dir = ["{Path(relpath).parent}/"]\n'
-        "debug = false\n"
+        f'source_paths = ["{package}/"]\nonly_mutate = ["{module_path}"]\n'
+        f'pytest_add_cli_args_test_selection = ["{Path(relpath).parent.as_posix()}/"]\n'
     )
-    mangled = f"{target.module}.x_{target.name}__mutmut_*"
-    with sandbox.workspace({"pyproject.toml": config, relpath: code}) as ws:
-        ws.run(
-            ["python", "-m", "mutmut", "run", "--max-children", "1", mangled],
-            timeout_s=600,
-            fresh=True,
-        )
+    pattern = f"{target.module}.x_{target.name}__mutmut_*"
+    with MUTMUT.workspace({"pyproject.toml": config, relpath: code}) as ws:
+        run = ws.run(["python", "-m", "mutmut", "run", "--max-children", "1", pattern], fresh=True)
         meta = ws.read(f"mutants/{module_path}.meta")
     if meta is None:
-        log(f"  mutmut: no results for {target.display}")
+        log(f"  mutmut: no results for {target.display}: {run.output[-500:]}")
         return
     codes = json.loads(meta).get("exit_code_by_key", {})
-    mine = {k: v for k, v in codes.items() if f".x_{target.name}__mutmut_" in k}
-    counted = [v for v in mine.values() if v in _COUNTED]
+    mine = [v for k, v in codes.items() if f".x_{target.name}__mutmut_" in k]
+    counted = [v for v in mine if v in _COUNTED]
     record.mutmut_killed = sum(v in _KILLED for v in counted)
     record.mutmut_total = len(counted)
 
@@ -240,7 +240,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     global MUTMUT
     args = parse_args(argv)
-    MUTMUT = args.mutmut
     core.BENCH_SETTINGS.update(model=Path(args.model), warm=True)
     functions = core.select_functions(args.functions)
     if args.names:
@@ -253,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
         project = work / "project"
         core.build_project(package, project, list(dict.fromkeys(m for m, _ in functions)))
         targets = core.load_targets(project, functions)
+        if args.mutmut:
+            # The interpreter that has mutmut: this one (the bench project has no other).
+            MUTMUT = Sandbox(project, MUTMUT_LIMITS, python=sys.executable, warm=False)
         for strategy in [s.strip() for s in args.strategies.split(",") if s.strip()]:
             log(f"-- {strategy}")
             result.records += run_strategy(
@@ -266,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_naive:
             log("-- naive")
             result.records += run_naive(project, targets, work / "home-naive")
+        if MUTMUT is not None:
+            MUTMUT.close()
     result.wall_s = time.perf_counter() - started
     args.output.write_text(
         json.dumps({**asdict(result), "markdown": markdown(result)}, indent=1) + "\n",

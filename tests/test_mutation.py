@@ -362,6 +362,9 @@ def test_cases_asks_again_while_a_stub_survives_and_keeps_the_shortest_set(
     # One palindrome and one other input kill all six mutants.
     assert "('Racecar!', True)," in code and code.count(", False),") == 1
     assert len(backend.calls) == 2
+    # The second request named the mutants the first cases missed.
+    assert "would not notice these changes" not in backend.calls[0].prompt
+    assert "- line 2: body -> `return False`" in backend.calls[1].prompt
     out = to_json(report)["targets"][0]["test"]
     assert out["mutation"] == {"killed": 6, "total": 6}
     text = to_text(report)

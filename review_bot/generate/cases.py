@@ -28,6 +28,7 @@ MAX_ITEMS = 6
 _RESERVED = frozenset({"expected", "error", "pytest"})
 MAX_ROWS = 12  # per parametrized test, to keep it readable
 PER_CASE_S = 2.0
+MAX_SURVIVORS_SHOWN = 5  # surviving mutants named in the next request for cases
 
 _SIMPLE = {
     "int": {"type": "integer"},
@@ -453,11 +454,16 @@ def cases_strategy(
     best: Verdict | None = None  # the kept test covering most lines so far
     best_cases: list[Case] = []
     wanted = executable_lines(target)
+    survivors: tuple[str, ...] = ()  # the mutants the last scored test missed
     for attempt in range(repair_attempts + 1):
         temperature = session.temperature + 0.4 * attempt
         if info.chat_template:
             content = prompts.render(
-                "cases_user.j2", target=target, n_cases=n_cases, example=example
+                "cases_user.j2",
+                target=target,
+                n_cases=n_cases,
+                example=example,
+                survivors=survivors[:MAX_SURVIVORS_SHOWN],
             )
             messages: list[Message] = [{"role": "user", "content": content}]
             reply = session.chat(
@@ -481,11 +487,13 @@ def cases_strategy(
         else:
             verdict = verify(candidate)
         attempts.add(verdict)
+        if verdict.mutation is not None:
+            survivors = verdict.mutation.survived
         if verdict.kept:
             if _better(verdict, best):
                 best, best_cases = verdict, list(collected)
-            survivors = verdict.mutation is not None and bool(verdict.mutation.survived)
-            if wanted <= verdict.covered | verdict.baseline and not survivors:
+            alive = verdict.mutation is not None and bool(verdict.mutation.survived)
+            if wanted <= verdict.covered | verdict.baseline and not alive:
                 break  # every line covered, every mutant killed: nothing left to gain
         elif best is not None:
             # The new cases spoiled a kept test (e.g. one varies between runs): go on
