@@ -486,3 +486,38 @@ def test_the_real_model_gets_a_cases_test_with_its_mutation_score(
     assert total == 11 and 0 < killed <= total
     assert to_json(report)["targets"][0]["test"]["mutation"] == {"killed": killed, "total": total}
     assert f"kills {killed} of {total} mutants" in to_text(report)
+
+
+def chat_fence(code: str) -> str:
+    return f"Here is the test:\n```python\n{code}```\n"
+
+
+def test_chat_is_told_the_survivors_and_the_score_is_cached(
+    project: Path, settings: Settings
+) -> None:
+    backend = ScriptedBackend(scripted_info())
+    backend.enqueue(chat_fence(ALL_FALSE))
+    backend.enqueue(chat_fence(GOOD))
+    chat = replace(settings, strategy="chat", cache=True)
+    first = suggest(
+        project / "textutils.py",
+        chat,
+        functions=["is_palindrome"],
+        backend_factory=factory(backend),
+    )
+    [result] = first.results
+    assert result.test.attempts[0].startswith("chat#0: no-kill: passes when the body of")
+    assert (result.test.status, result.test.mutation) == ("kept", (6, 6))
+    # The repair request named the mutants instead of a pytest failure.
+    repair = backend.calls[1].prompt
+    assert "would pass just as well if `is_palindrome` had one of these bugs" in repair
+    assert "- line 2: body -> `return False`" in repair
+    # From the cache: the same score, no model call.
+    again = suggest(
+        project / "textutils.py",
+        chat,
+        functions=["is_palindrome"],
+        backend_factory=factory(backend),
+    )
+    assert again.stats.model_calls == 0 and again.stats.cache_hits == 1
+    assert again.results[0].test == result.test

@@ -66,6 +66,16 @@ def checked(verify: Verifier, candidate: Candidate) -> Verdict:
     return verify(candidate)
 
 
+def _repair_request(prompts: Prompts, verdict: Verdict) -> str:
+    """What the model is told about a rejected test: pytest's failure, or the mutants a
+    passing test did not notice."""
+    target = verdict.candidate.target
+    score = verdict.mutation
+    if verdict.reason in ("no-kill", "low-mutation") and score is not None and score.survived:
+        return prompts.render("test_mutants.j2", target=target, survivors=score.survived[:5])
+    return prompts.render("test_repair.j2", target=target, failure=verdict.detail)
+
+
 def _has_tests(code: str) -> bool:
     try:
         tree = ast.parse(code)
@@ -127,7 +137,7 @@ def chat_strategy(
             {"role": "assistant", "content": f"```python\n{code or reply}\n```"},
             {
                 "role": "user",
-                "content": prompts.render("test_repair.j2", target=target, failure=verdict.detail),
+                "content": _repair_request(prompts, verdict),
             },
         ]
     return verdict
