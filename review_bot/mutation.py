@@ -29,12 +29,12 @@ are not detected: they count as survivors, so 100 % is not always reachable.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Final, NamedTuple
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 
 from review_bot.records import Candidate, MutationScore, Target, Verdict
 from review_bot.sandbox import Sandbox
@@ -195,35 +195,20 @@ def _shown_before(node: cst.CSTNode) -> str:
 
 
 class _Collector(cst.CSTVisitor):
-    """Every node under `roots` that an operator applies to, in source order.
+    """Every node of the visited statements that an operator applies to, in source order,
+    with its line (from positions the caller resolved for the whole module)."""
 
-    It walks the whole tree (the wrapper resolves positions for it) and collects only
-    inside `roots`, the statements of the function's body.
-    """
-
-    METADATA_DEPENDENCIES = (PositionProvider,)
-
-    def __init__(self, roots: Sequence[cst.CSTNode]) -> None:
+    def __init__(self, positions: Mapping[cst.CSTNode, CodeRange]) -> None:
         super().__init__()
-        self.roots = {id(root) for root in roots}
-        self.depth = 0
+        self.positions = positions
         self.points: list[tuple[cst.CSTNode, int]] = []
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if id(node) in self.roots:
-            self.depth += 1
-        if not self.depth:
-            return True
         if isinstance(node, cst.Decorator | cst.Annotation):
             return False  # evaluated once, at import: not the function's behaviour
         if next(_replacements(node), None) is not None:
-            line = self.get_metadata(PositionProvider, node).start.line
-            self.points.append((node, line))
+            self.points.append((node, self.positions[node].start.line))
         return True
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        if id(original_node) in self.roots:
-            self.depth -= 1
 
 
 def _function(wrapper: MetadataWrapper, target: Target) -> cst.FunctionDef | None:
@@ -329,18 +314,75 @@ def _is_generator(function: cst.FunctionDef) -> bool:
     return finder.found
 
 
-def _stubs(module: cst.Module, function: cst.FunctionDef, line: int) -> Iterator[tuple[str, str]]:
-    """(source, description) of each stub: the body (less its docstring) -> `return C`."""
-    body = function.body
-    if not isinstance(body, cst.IndentedBlock):
+class _Source:
+    """The module's text, edited by (line, column) spans as libcst's positions give them.
+
+    Each mutant is the original text with one span replaced: cheaper by far than having
+    libcst rebuild and print the whole module per mutant, and nothing outside the span
+    (formatting, comments) can change.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts = [0]
+        for line in text.splitlines(keepends=True):
+            self.starts.append(self.starts[-1] + len(line))
+
+    def offset(self, position: CodePosition) -> int:
+        return self.starts[position.line - 1] + position.column
+
+    def span(self, start: CodePosition, end: CodePosition) -> str:
+        return self.text[self.offset(start) : self.offset(end)]
+
+    def replace(self, start: CodePosition, end: CodePosition, new: str) -> str:
+        return self.text[: self.offset(start)] + new + self.text[self.offset(end) :]
+
+
+def _edit(
+    node: cst.CSTNode,
+    new: cst.CSTNode,
+    positions: Mapping[cst.CSTNode, CodeRange],
+    source: _Source,
+) -> str:
+    """The module's source with `node` replaced by `new` (one of its `_replacements`)."""
+    if isinstance(
+        node,
+        cst.BinaryOperation
+        | cst.BooleanOperation
+        | cst.AugAssign
+        | cst.ComparisonTarget
+        | cst.UnaryOperation,
+    ) and not (isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not)):
+        assert isinstance(
+            new,
+            cst.BinaryOperation
+            | cst.BooleanOperation
+            | cst.AugAssign
+            | cst.ComparisonTarget
+            | cst.UnaryOperation,
+        )
+        where = positions[node.operator]
+        return source.replace(where.start, where.end, _code(new.operator))
+    if isinstance(node, cst.If | cst.While):
+        where = positions[node.test]
+        test = source.span(where.start, where.end)
+        return source.replace(where.start, where.end, f"not ({test})")
+    where = positions[node]
+    return source.replace(where.start, where.end, cst.Module(body=[]).code_for_node(new))
+
+
+def _stubs(
+    function: cst.FunctionDef, positions: Mapping[cst.CSTNode, CodeRange], source: _Source
+) -> Iterator[tuple[str, str, int]]:
+    """(source, description, line) of each stub: the body less its docstring -> `return C`."""
+    statements = _body_statements(function)
+    if not isinstance(function.body, cst.IndentedBlock) or not statements:
         return
-    kept = [s for s in body.body if s not in _body_statements(function)]
+    start, end = positions[statements[0]].start, positions[statements[-1]].end
+    ending = "\n" if source.span(start, end).endswith("\n") else ""
     for value in _stub_values(function):
-        statement = cst.parse_statement(f"return {value}\n")
-        new_body = body.with_changes(body=[*kept, statement])
-        mutated = module.deep_replace(body, new_body)
-        if isinstance(mutated, cst.Module):
-            yield mutated.code, f"line {line}: body -> `return {value}`"
+        text = source.replace(start, end, f"return {value}{ending}")
+        yield text, f"line {start.line}: body -> `return {value}`", start.line
 
 
 def all_mutants(target: Target) -> list[Mutant]:
@@ -354,28 +396,25 @@ def all_mutants(target: Target) -> list[Mutant]:
     function = _function(wrapper, target)
     if function is None:
         return []
-    collector = _Collector(_body_statements(function))
-    wrapper.visit(collector)
-    seen = {target.module_source}
+    positions = wrapper.resolve(PositionProvider)
+    source = _Source(wrapper.module.code)
+    collector = _Collector(positions)
+    for statement in _body_statements(function):
+        statement.visit(collector)
+    seen = {source.text}
     found: list[Mutant] = []
-    statements = _body_statements(function)
-    if statements:
-        first = wrapper.resolve(PositionProvider)[statements[0]].start.line
-        for source, description in _stubs(wrapper.module, function, first):
-            if source not in seen and _compiles(source):
-                seen.add(source)
-                found.append(Mutant(first, description, source, stub=True))
+    for text, description, line in _stubs(function, positions, source):
+        if text not in seen and _compiles(text):
+            seen.add(text)
+            found.append(Mutant(line, description, text, stub=True))
     for node, line in collector.points:
         before = _shown_before(node)
         for new, after in _replacements(node):
-            mutated = wrapper.module.deep_replace(node, new)
-            if not isinstance(mutated, cst.Module):
+            text = _edit(node, new, positions, source)
+            if text in seen or not _compiles(text):
                 continue
-            source = mutated.code
-            if source in seen or not _compiles(source):
-                continue
-            seen.add(source)
-            found.append(Mutant(line, f"line {line}: `{before}` -> `{after}`", source))
+            seen.add(text)
+            found.append(Mutant(line, f"line {line}: `{before}` -> `{after}`", text))
     return found
 
 

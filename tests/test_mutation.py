@@ -100,6 +100,40 @@ def test_each_operator_makes_its_mutant(tmp_path: Path, body: str, expected: str
     compile(mutant.source, "mutant.py", "exec")
 
 
+def test_a_mutant_is_the_source_with_one_span_changed(tmp_path: Path) -> None:
+    # Odd spacing, a comment, a statement over two lines: all kept as written.
+    source = (
+        "def f(a, b):\n"
+        "    if a  <  b and not (a):  # keep\n"
+        "        x = -a ; return x\n"
+        "    a  +=  1\n"
+        "    while (a >\n"
+        "           b):\n"
+        "        break\n"
+        "    return a ** 2\n"
+    )
+    made = {m.description: m.source for m in all_mutants(target_of(tmp_path, source, "f"))}
+    expected = [
+        source.replace("a  <  b", "a  <=  b"),
+        source.replace("if a  <  b and not (a):", "if not (a  <  b and not (a)):"),
+        source.replace("and not (a)", "and (a)"),
+        source.replace("x = -a ; return x", "x = +a ; return x"),
+        source.replace("x = -a ; return x", "x = -a ; return None"),
+        source.replace("a  +=  1", "a  -=  1"),
+        source.replace("while (a >", "while (not (a >").replace(
+            "\n           b):", "\n           b)):"
+        ),
+        source.replace("(a >\n", "(a >=\n"),
+        source.replace("break", "continue"),
+        source.replace("a ** 2", "a * 2"),
+        "def f(a, b):\n    return None\n",
+    ]
+    for text in expected:
+        assert text in made.values(), text
+    for text in made.values():
+        compile(text, "mutant.py", "exec")
+
+
 def test_only_the_target_function_changes(tmp_path: Path) -> None:
     source = (
         '"""Module."""\n'

@@ -4,6 +4,7 @@ docstring. Which targets to ask about is run.py's business."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -248,9 +249,8 @@ class Engine:
         if executable and executable <= baseline:
             return Outcome("skipped", "covered by existing tests", None)
         test_relpath = self.test_relpath(target)
-        mutants = (
-            mutation.mutants(target, self.settings.max_mutants) if self.settings.mutation else []
-        )
+        # Made once per target, when a test first needs scoring.
+        mutants = functools.cache(lambda: mutation.mutants(target, self.settings.max_mutants))
 
         def check(candidate: Candidate) -> Verdict:
             self.progress.status(f"verifying {candidate.strategy} test for {target.display}")
@@ -270,7 +270,7 @@ class Engine:
             score = mutation.score(
                 self.sandbox,
                 candidate,
-                mutants,
+                mutants(),
                 test_relpath=test_relpath,
                 timeout_s=min(mutation.MUTANT_TIMEOUT_S, self.settings.timeout_s),
                 progress=status,
@@ -292,7 +292,7 @@ class Engine:
                     sandbox=self.sandbox,
                     n_cases=self.settings.n_cases,
                     timeout_s=self.settings.timeout_s,
-                    mutants=mutants,
+                    mutants=mutants if self.settings.mutation else None,
                 )
             else:
                 verdict = STRATEGY_FUNCTIONS[strategy](

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -433,7 +433,7 @@ def cases_strategy(
     sandbox: Sandbox,
     n_cases: int,
     timeout_s: float,
-    mutants: Sequence[Mutant] = (),
+    mutants: Callable[[], Sequence[Mutant]] | None = None,
 ) -> Verdict | None:
     """Propose, run, render, verify.
 
@@ -499,7 +499,7 @@ def cases_strategy(
             # The new cases spoiled a kept test (e.g. one varies between runs): go on
             # from the cases that passed.
             collected = list(best_cases)
-    if best is not None and mutants and best.mutation is not None and best.mutation.killed:
+    if best is not None and mutants is not None and best.mutation and best.mutation.killed:
         return _minimized(
             target,
             best,
@@ -508,7 +508,7 @@ def cases_strategy(
             verify,
             attempts,
             sandbox=sandbox,
-            mutants=mutants,
+            mutants=mutants(),
             timeout_s=timeout_s,
         )
     return best or verdict
