@@ -13,10 +13,14 @@ the ones that model a slip of the author:
 - constant: an int or float `n` -> `n + 1`, `True` <-> `False`, a string `"s"` -> `"XXsXX"`;
 - return value: `return x` -> `return None`;
 - condition negation: `if c` / `elif c` / `while c` -> `... not (c)`;
-- `break` <-> `continue`.
+- `break` <-> `continue`;
+- stub (PIT's return-value mutators): the whole body -> `return C`, C a constant of the
+  annotated return type (`True` and `False` for `bool`, `0`, `""`, `[]`, ..., else `None`).
+  A test that a stub survives accepts a function that computes nothing: `no-kill`.
 
-Mutants that do not compile, or whose source repeats another's, are dropped; at most
-`max_mutants` are kept, spread evenly over the function in source order (deterministic).
+Mutants that do not compile, or whose source repeats another's, are dropped; the stubs
+are always kept, the others up to `max_mutants` in all, spread evenly over the function
+in source order (deterministic).
 
 `score` runs a test module against each mutant in the sandbox: a fresh workspace whose
 copy of the target's module is the mutant, one pytest run with `-x` (a fork of the warm
@@ -43,10 +47,13 @@ __all__ = [
     "DEFAULT_MAX_MUTANTS",
     "MUTANT_TIMEOUT_S",
     "Mutant",
+    "all_mutants",
     "judge",
+    "kills",
     "module_relpath",
     "mutants",
     "score",
+    "select",
     "shortest_cover",
 ]
 
