@@ -55,6 +55,7 @@ class Scored:
     mutmut_killed: int | None = None
     mutmut_total: int | None = None
     seconds: float = 0.0
+    attempts: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -97,6 +98,7 @@ def run_strategy(
             [result] = results_for(engine, [target])
             test = result.test
             record = Scored(name, target.display, test.status, test.reason)
+            record.attempts = list(test.attempts)
             if test.status == "kept" and test.code is not None:
                 if test.mutation is not None:
                     record.killed, record.total = test.mutation
