@@ -325,6 +325,8 @@ class FunctionRecord:
     load_s: float = 0.0  # the model load, when it happened during this function
     loadavg: float = 0.0  # the machine's 1-minute load average when the function ended
     passed_once: bool = False  # naive only: pytest passed its one run
+    # a kept test's mutants [killed, total] (review_bot/mutation.py); None: not scored
+    mutation: list[int] | None = None
 
     @property
     def other_s(self) -> float:
@@ -355,6 +357,8 @@ class RunSummary:
     context_key: str = ""  # the Engine's cache context key (settings, prompts, model)
     median_loadavg: float = 0.0  # the machine's load while it ran (2 cores: 2.0 is full)
     started: str = ""  # UTC
+    mutants_killed: int = 0  # over the kept tests that were scored
+    mutants_total: int = 0
     records: list[FunctionRecord] = field(default_factory=list)
 
     @property
@@ -403,6 +407,8 @@ def summarise(run: str, records: list[FunctionRecord], *, docstrings: bool) -> R
         completion_tokens=sum(r.completion_tokens for r in records),
         passed_once=sum(r.passed_once for r in records) if run == NAIVE else None,
         median_loadavg=statistics.median(r.loadavg for r in records),
+        mutants_killed=sum(r.mutation[0] for r in records if r.mutation),
+        mutants_total=sum(r.mutation[1] for r in records if r.mutation),
         records=records,
     )
 
@@ -464,6 +470,7 @@ def run_strategy(
                     doc_status=result.docstring.status,
                     doc_reason=result.docstring.reason,
                     attempts=[*result.test.attempts, *result.docstring.attempts],
+                    mutation=None if result.test.mutation is None else list(result.test.mutation),
                     **times,
                 )
                 records.append(record)
@@ -917,16 +924,17 @@ def _reasons(counts: dict[str, int]) -> str:
 def markdown(result: BenchResult) -> str:
     out: list[str] = []
     out.append(
-        "| run | kept tests | rejected (reason) | kept docstrings | median model s/function "
-        "| median other s/function | model tok/s | model calls |"
+        "| run | kept tests | rejected (reason) | kept docstrings | mutants killed by kept tests "
+        "| median model s/function | median other s/function | model tok/s | model calls |"
     )
-    out.append("|---|---|---|---|---|---|---|---|")
+    out.append("|---|---|---|---|---|---|---|---|---|")
     for s in result.runs:
         docs = _pct(s.kept_docstrings, s.functions) if s.kept_docstrings is not None else "-"
         label = "naive baseline" if s.run == NAIVE else s.run
+        killed = _pct(s.mutants_killed, s.mutants_total) if s.mutants_total else "-"
         out.append(
             f"| {label} | {_pct(s.kept_tests, s.functions)} | {_reasons(s.reasons)} | {docs} "
-            f"| {s.median_model_s:.2f} | {s.median_other_s:.2f} | {s.tokens_per_s:.1f} "
+            f"| {killed} | {s.median_model_s:.2f} | {s.median_other_s:.2f} | {s.tokens_per_s:.1f} "
             f"| {s.model_calls} |"
         )
     out.append("")

@@ -59,6 +59,11 @@ class Settings:
     temperature: float = 0.2
     seed: int = 1234
     n_cases: int = 8
+    # mutation analysis of kept tests (review_bot/mutation.py): a test that kills none of
+    # the function's mutants is rejected (no-kill), one under min_mutation_score too
+    mutation: bool = True
+    max_mutants: int = 20
+    min_mutation_score: float = 0.0  # a fraction of the mutants, 0 to 1
     gpu_layers: int = -1  # -1: auto, every layer on a GPU build of llama.cpp, else none
     threads: int = 0  # CPU threads of llama.cpp; 0: physical cores less the busy ones
     # backends (the models issue): "llamacpp" in process, or "openai" over HTTP
@@ -109,6 +114,9 @@ GENERATION_SETTINGS = (
     "temperature",
     "seed",
     "n_cases",
+    "mutation",
+    "max_mutants",
+    "min_mutation_score",
     "gpu_layers",
     "backend",
     "base_url",
@@ -154,6 +162,9 @@ _FIELDS: dict[str, Any] = {
     "temperature": float,
     "seed": int,
     "n_cases": int,
+    "mutation": _to_bool,
+    "max_mutants": int,
+    "min_mutation_score": float,
     "gpu_layers": int,
     "threads": int,
     "backend": str,
@@ -293,4 +304,8 @@ def load_settings(
             raise FatalError(f"{name} must be one of {', '.join(choices)}")
     if settings.runs < 1:
         raise FatalError("runs must be at least 1")
+    if settings.max_mutants < 1:
+        raise FatalError("max_mutants must be at least 1 (mutation = false turns mutants off)")
+    if not 0.0 <= settings.min_mutation_score <= 1.0:
+        raise FatalError("min_mutation_score must be a fraction from 0 to 1")
     return settings

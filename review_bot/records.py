@@ -9,7 +9,9 @@ Strategy = Literal["chat", "complete", "cases"]
 STRATEGIES: tuple[Strategy, ...] = ("chat", "complete", "cases")
 
 # Why a candidate test was rejected.
-TestReason = Literal["import", "syntax", "collect", "fail", "flaky", "no-gain", "timeout"]
+TestReason = Literal[
+    "import", "syntax", "collect", "fail", "flaky", "no-gain", "timeout", "no-kill", "low-mutation"
+]
 # Why a candidate docstring was rejected.
 DocReason = Literal[
     "empty", "ast", "placeholder", "truncated", "restates-name", "filler", "mismatch", "lint"
@@ -26,6 +28,10 @@ REASONS: dict[str, str] = {
     "flaky": "passed the first run but failed a later one",
     "no-gain": "passed, but covers no line of the function the existing tests miss",
     "timeout": "ran past the wall-clock limit",
+    "no-kill": "passed, but would not catch a bug: it fails against none of the function's "
+    "mutants (small bugs made in its body), or passes when the body only returns a "
+    "constant (`return False`)",
+    "low-mutation": "kills fewer of the function's mutants than `min_mutation_score` asks",
     "empty": "no usable reply",
     "ast": "the text would change the code",
     "placeholder": (
@@ -104,6 +110,15 @@ class Candidate(NamedTuple):
     disagreements: tuple[Disagreement, ...] = ()
 
 
+class MutationScore(NamedTuple):
+    """How many of the target's mutants a kept test kills (review_bot/mutation.py)."""
+
+    killed: int
+    total: int
+    survived: tuple[str, ...] = ()  # descriptions of the mutants it missed
+    stub_survived: str | None = None  # the first stub (`return <constant>`) it missed
+
+
 class Verdict(NamedTuple):
     """What running a candidate in the sandbox showed."""
 
@@ -115,6 +130,7 @@ class Verdict(NamedTuple):
     passes: int  # runs that passed (of Settings.runs)
     covered: frozenset[int]  # lines of the target executed by the candidate
     baseline: frozenset[int]  # lines of the target executed by the existing tests
+    mutation: MutationScore | None = None  # None: not measured
 
 
 class DocVerdict(NamedTuple):
@@ -131,6 +147,8 @@ class Outcome(NamedTuple):
     code: str | None  # the kept test code or docstring text
     attempts: tuple[str, ...] = ()  # one line per attempt, e.g. "chat#0: fail: NameError ..."
     disagreements: tuple[Disagreement, ...] = ()  # of the kept test (generate/oracle.py)
+    # a test's mutants killed and made, (killed, total); None: not measured
+    mutation: tuple[int, int] | None = None
 
 
 class TargetResult(NamedTuple):

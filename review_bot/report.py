@@ -20,6 +20,7 @@ def to_json(report: SuggestReport) -> dict[str, Any]:
             "code": outcome.code,
             "attempts": list(outcome.attempts),
             "disagreements": [d._asdict() for d in outcome.disagreements],
+            "mutation": mutation_json(outcome.mutation),
         }
 
     def doc(outcome: Outcome) -> dict[str, Any]:
@@ -44,6 +45,21 @@ def to_json(report: SuggestReport) -> dict[str, Any]:
         "jail": stats.jail,
         "written": [str(p) for p in report.written],
     }
+
+
+def mutation_json(score: tuple[int, int] | None) -> dict[str, int] | None:
+    """`{"killed": k, "total": n}`, or None when the test was not scored."""
+    return None if score is None else {"killed": score[0], "total": score[1]}
+
+
+def mutation_text(score: tuple[int, int] | None) -> str:
+    """ "kills 3 of 4 mutants (75 %)", "" when the test was not scored."""
+    if score is None:
+        return ""
+    killed, total = score
+    if total == 0:
+        return "no mutant to kill"
+    return f"kills {killed} of {total} mutants ({100 * killed // total} %)"
 
 
 def docstring_diff(report: SuggestReport, result: TargetResult) -> str:
@@ -72,6 +88,8 @@ def to_text(report: SuggestReport) -> str:
         out.append(f"== {result.target.display} (line {result.target.def_lineno})")
         test = result.test
         label = f"  test: {test.status}" + (f" ({test.reason})" if test.reason else "")
+        if test.status == "kept" and test.mutation is not None:
+            label += f", {mutation_text(test.mutation)}"
         out.append(label)
         for line in test.attempts:
             if test.reason == "import" and line in said:
@@ -118,6 +136,10 @@ def summary(report: SuggestReport) -> str:
         f"cache {stats.cache_hits} hits, {stats.cache_misses} misses",
         f"jail {stats.jail or 'not needed'}",
     ]
+    scores = [t.mutation for t in tests if t.status == "kept" and t.mutation is not None]
+    if scores:
+        killed, total = sum(s[0] for s in scores), sum(s[1] for s in scores)
+        parts.insert(1, f"kept tests kill {killed} of {total} mutants")
     if report.written:
         parts.append("wrote " + ", ".join(str(p) for p in report.written))
     return "; ".join(parts)

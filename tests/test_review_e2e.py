@@ -246,7 +246,8 @@ def fingerprints(comments: list[dict[str, Any]]) -> list[str]:
 
 def test_one_review_on_hunk_lines_and_one_summary(pr: PR, stub: GitHubStub, smollm: Path) -> None:
     result = ok(pr.review(smollm, backend=scripted()))
-    assert re.search(r"^calc.py:\d+: calc.scale: test kept, docstring kept$", result.stderr, re.M)
+    kept = r"^calc.py:\d+: calc.scale: test kept \(kills (\d+) of \1 mutants\), docstring kept$"
+    assert re.search(kept, result.stderr, re.M), result.stderr
     # One review, through the Reviews API, on the head commit.
     [post] = stub.calls("POST", r"/pulls/7/reviews$")
     assert post.path == f"/repos/{REPO}/pulls/7/reviews"

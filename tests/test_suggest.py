@@ -119,7 +119,9 @@ def test_cases_strategy_renders_values_and_exceptions(project: Path, settings: S
     backend.enqueue('{"cases": [{"a": 6, "b": 3}, {"a": 1, "b": 0}, {"a": -3, "b": 2}]}')
     report = suggest(
         project / "calc.py",
-        replace(settings, strategy="cases"),
+        # One call: mutants survive these cases (`b == 0` -> `b == 1`), and with a repair
+        # attempt left the strategy would ask for more.
+        replace(settings, strategy="cases", repair_attempts=0),
         functions=["divide"],
         backend_factory=factory(backend),
     )

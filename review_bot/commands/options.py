@@ -50,6 +50,7 @@ OFF_SWITCHES = {
     "no_tests": "tests",
     "no_docstrings": "docstrings",
     "no_oracle_repair": "oracle_repair",
+    "no_mutation": "mutation",
 }
 
 BACKEND_HELP = "llamacpp (in process) or openai (an OpenAI-compatible server at --base-url)."
@@ -151,12 +152,17 @@ def backend_options(*, backend_help: str | None, base_url_help: str) -> Callable
 
 
 def what_options(func: F) -> F:
-    """--no-cache, --no-tests, --no-docstrings."""
+    """--no-cache, --no-tests, --no-docstrings, --no-mutation."""
     return _apply(
         [
             click.option("--no-cache", is_flag=True, help="Neither read nor write the cache."),
             click.option("--no-tests", is_flag=True, help="Docstrings only."),
             click.option("--no-docstrings", is_flag=True, help="Tests only."),
+            click.option(
+                "--no-mutation",
+                is_flag=True,
+                help="Keep tests without scoring them against mutants of the function.",
+            ),
         ]
     )(func)
 

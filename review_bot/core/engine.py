@@ -4,10 +4,11 @@ docstring. Which targets to ask about is run.py's business."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
-from review_bot import interpreter, verify
+from review_bot import interpreter, mutation, verify
 from review_bot.cache import Cache, digest
 from review_bot.config import Settings, generation_settings
 from review_bot.core.backends import NO_URL, BackendFactory, uses_server
@@ -237,8 +238,14 @@ class Engine:
         cached = self.cache.get(key)
         if cached is not None:
             found = tuple(Disagreement(*d) for d in cached.get("disagreements", ()))
+            score = cached.get("mutation")
             outcome = Outcome(
-                cached["status"], cached["reason"], cached["code"], tuple(cached["attempts"]), found
+                cached["status"],
+                cached["reason"],
+                cached["code"],
+                tuple(cached["attempts"]),
+                disagreements=found,
+                mutation=(int(score[0]), int(score[1])) if isinstance(score, list) else None,
             )
             return self._shown(outcome)
         problem = self.import_problem(target)
@@ -261,16 +268,33 @@ class Engine:
         if executable and executable <= baseline:
             return Outcome("skipped", "covered by existing tests", None)
         test_relpath = self.test_relpath(target)
+        # Made once per target, when a test first needs scoring.
+        mutants = functools.cache(lambda: mutation.mutants(target, self.settings.max_mutants))
 
         def check(candidate: Candidate) -> Verdict:
             self.progress.status(f"verifying {candidate.strategy} test for {target.display}")
-            return verify.verify_test(
+            verdict = verify.verify_test(
                 self.sandbox,
                 candidate,
                 baseline=baseline,
                 runs=self.settings.runs,
                 test_relpath=test_relpath,
             )
+            if not verdict.kept or not self.settings.mutation:
+                return verdict
+
+            def status(number: int, total: int) -> None:
+                self.progress.status(f"mutant {number} of {total} of {target.display}")
+
+            score = mutation.score(
+                self.sandbox,
+                candidate,
+                mutants(),
+                test_relpath=test_relpath,
+                timeout_s=min(mutation.MUTANT_TIMEOUT_S, self.settings.timeout_s),
+                progress=status,
+            )
+            return mutation.judge(verdict, score, self.settings.min_mutation_score)
 
         oracle: Oracle | None = None
         if self.settings.oracle_repair:
@@ -294,6 +318,7 @@ class Engine:
                     sandbox=self.sandbox,
                     n_cases=self.settings.n_cases,
                     timeout_s=self.settings.timeout_s,
+                    mutants=mutants if self.settings.mutation else None,
                 )
             else:
                 verdict = STRATEGY_FUNCTIONS[strategy](
@@ -309,7 +334,15 @@ class Engine:
                 last = verdict
                 if verdict.kept:
                     c = verdict.candidate
-                    return Outcome("kept", None, c.code, tuple(attempts.lines), c.disagreements)
+                    score = verdict.mutation
+                    return Outcome(
+                        "kept",
+                        None,
+                        c.code,
+                        tuple(attempts.lines),
+                        disagreements=c.disagreements,
+                        mutation=None if score is None else (score.killed, score.total),
+                    )
         reason = last.reason if last is not None else "unsupported"
         return Outcome("rejected", reason, None, tuple(attempts.lines))
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import ast
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from review_bot.generate.tests import Attempts, Verifier
 from review_bot.llm.chat import Message
 from review_bot.llm.session import ModelSession
+from review_bot.mutation import Mutant, module_relpath, shortest_cover
 from review_bot.prompts import Prompts
 from review_bot.records import Candidate, Param, Target, Verdict
 from review_bot.sandbox import Sandbox
@@ -27,6 +28,7 @@ MAX_ITEMS = 6
 _RESERVED = frozenset({"expected", "error", "pytest"})
 MAX_ROWS = 12  # per parametrized test, to keep it readable
 PER_CASE_S = 2.0
+MAX_SURVIVORS_SHOWN = 5  # surviving mutants named in the next request for cases
 
 _SIMPLE = {
     "int": {"type": "integer"},
@@ -216,14 +218,24 @@ def _index(params: Sequence[Param], param: Param) -> int:
 
 
 def run_cases(
-    sandbox: Sandbox, target: Target, cases: Sequence[Case], timeout_s: float
+    sandbox: Sandbox,
+    target: Target,
+    cases: Sequence[Case],
+    timeout_s: float,
+    *,
+    mutant: Mutant | None = None,
 ) -> list[Result]:
-    """Call the target on each case in the sandbox; results that vary are marked."""
+    """Call the target on each case in the sandbox; results that vary are marked.
+
+    With `mutant`, the target's module in the workspace is that mutant's source.
+    """
     payload = json.dumps([{"args": list(c.args), "kwargs": c.kwargs} for c in cases])
     files = {
         "_review_bot_cases.py": DRIVER.read_text(encoding="utf-8"),
         "_review_bot_cases.json": payload,
     }
+    if mutant is not None:
+        files[module_relpath(sandbox, target)] = mutant.source
     with sandbox.workspace(files) as ws:
         argv = [
             "python",
@@ -335,6 +347,81 @@ def _row_values(
     return values
 
 
+def _outcome(result: Result) -> tuple[str, str | None, tuple[str, str] | None]:
+    return result.kind, result.value, result.exception
+
+
+def case_kills(
+    sandbox: Sandbox,
+    target: Target,
+    results: Sequence[Result],
+    mutants: Sequence[Mutant],
+    timeout_s: float,
+) -> list[frozenset[int]]:
+    """For each result (a recorded case), the mutants on which the case's outcome differs:
+    the mutants its row of the rendered test would fail on. One sandbox run per mutant."""
+    cases = [r.case for r in results]
+    kills: list[set[int]] = [set() for _ in results]
+    for index, mutant in enumerate(mutants):
+        on_mutant = run_cases(sandbox, target, cases, timeout_s, mutant=mutant)
+        for position, original in enumerate(results):
+            if position >= len(on_mutant) or _outcome(on_mutant[position]) != _outcome(original):
+                kills[position].add(index)
+    return [frozenset(k) for k in kills]
+
+
+def _minimized(
+    target: Target,
+    best: Verdict,
+    cases: Sequence[Case],
+    prompts: Prompts,
+    verify: Verifier,
+    attempts: Attempts,
+    *,
+    sandbox: Sandbox,
+    mutants: Sequence[Mutant],
+    timeout_s: float,
+) -> Verdict:
+    """The shortest set of `cases` that kills the mutants `best` kills, if it verifies as
+    well as `best` (kept, the same lines, the same mutants killed); else `best`."""
+    results = [r for r in run_cases(sandbox, target, cases, timeout_s) if r.stable]
+    if len(results) < 2:
+        return best
+    kills = case_kills(sandbox, target, results, mutants, timeout_s)
+    chosen = shortest_cover(kills)
+    if not chosen or len(chosen) >= len(results):
+        return best
+    code, rows = render_test(target, [results[i] for i in chosen], prompts)
+    if rows == 0:
+        return best
+    verdict = verify(Candidate(target, "cases", code, best.candidate.attempt))
+    same = (
+        verdict.kept
+        and verdict.covered == best.covered
+        and verdict.mutation is not None
+        and best.mutation is not None
+        and verdict.mutation.killed >= best.mutation.killed
+    )
+    if not same:
+        return best
+    attempts.lines.append(
+        f"cases#{best.candidate.attempt}: kept the {len(chosen)} of {len(results)} cases "
+        f"that kill the same {verdict.mutation.killed if verdict.mutation else 0} mutants"
+    )
+    return verdict
+
+
+def _better(verdict: Verdict, best: Verdict | None) -> bool:
+    """More mutants killed, then more lines covered."""
+    if best is None:
+        return True
+
+    def key(v: Verdict) -> tuple[int, int]:
+        return (v.mutation.killed if v.mutation else 0, len(v.covered))
+
+    return key(verdict) > key(best)
+
+
 def cases_strategy(
     target: Target,
     session: ModelSession,
@@ -346,11 +433,14 @@ def cases_strategy(
     sandbox: Sandbox,
     n_cases: int,
     timeout_s: float,
+    mutants: Callable[[], Sequence[Mutant]] | None = None,
 ) -> Verdict | None:
     """Propose, run, render, verify.
 
-    A kept test that leaves lines uncovered is not the end: later attempts ask for more
-    cases (at a higher temperature), keep the old ones, and the best kept test wins.
+    A kept test that leaves lines uncovered or mutants alive is not the end: later
+    attempts ask for more cases (at a higher temperature), keep the old ones, and the
+    best kept test wins (most mutants killed, then most lines). With `mutants`, the best
+    test's cases are then cut to the shortest set that kills the same mutants.
     """
     schema = case_schema(target, n_cases)
     if schema is None:
@@ -364,11 +454,16 @@ def cases_strategy(
     best: Verdict | None = None  # the kept test covering most lines so far
     best_cases: list[Case] = []
     wanted = executable_lines(target)
+    survivors: tuple[str, ...] = ()  # the mutants the last scored test missed
     for attempt in range(repair_attempts + 1):
         temperature = session.temperature + 0.4 * attempt
         if info.chat_template:
             content = prompts.render(
-                "cases_user.j2", target=target, n_cases=n_cases, example=example
+                "cases_user.j2",
+                target=target,
+                n_cases=n_cases,
+                example=example,
+                survivors=survivors[:MAX_SURVIVORS_SHOWN],
             )
             messages: list[Message] = [{"role": "user", "content": content}]
             reply = session.chat(
@@ -392,13 +487,28 @@ def cases_strategy(
         else:
             verdict = verify(candidate)
         attempts.add(verdict)
+        if verdict.mutation is not None:
+            survivors = verdict.mutation.survived
         if verdict.kept:
-            if best is None or len(verdict.covered) > len(best.covered):
+            if _better(verdict, best):
                 best, best_cases = verdict, list(collected)
-            if wanted <= verdict.covered | verdict.baseline:
-                break  # every line covered: more cases cannot add anything
+            alive = verdict.mutation is not None and bool(verdict.mutation.survived)
+            if wanted <= verdict.covered | verdict.baseline and not alive:
+                break  # every line covered, every mutant killed: nothing left to gain
         elif best is not None:
             # The new cases spoiled a kept test (e.g. one varies between runs): go on
             # from the cases that passed.
             collected = list(best_cases)
+    if best is not None and mutants is not None and best.mutation and best.mutation.killed:
+        return _minimized(
+            target,
+            best,
+            best_cases,
+            prompts,
+            verify,
+            attempts,
+            sandbox=sandbox,
+            mutants=mutants(),
+            timeout_s=timeout_s,
+        )
     return best or verdict

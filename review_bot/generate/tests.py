@@ -96,6 +96,16 @@ def oracle_step(
     return result
 
 
+def _repair_request(prompts: Prompts, verdict: Verdict) -> str:
+    """What the model is told about a rejected test: pytest's failure, or the mutants a
+    passing test did not notice."""
+    target = verdict.candidate.target
+    score = verdict.mutation
+    if verdict.reason in ("no-kill", "low-mutation") and score is not None and score.survived:
+        return prompts.render("test_mutants.j2", target=target, survivors=score.survived[:5])
+    return prompts.render("test_repair.j2", target=target, failure=verdict.detail)
+
+
 def _has_tests(code: str) -> bool:
     try:
         tree = ast.parse(code)
@@ -170,13 +180,16 @@ def chat_strategy(
         repaired = oracle_step(oracle, verify, verdict, attempts)
         if repaired is not None and (repaired.kept or repaired.reason == "no-gain"):
             return repaired
+        if repaired is not None and repaired.reason in ("no-kill", "low-mutation"):
+            # The repaired test passes but misses mutants: ask about those, from its code.
+            verdict, code = repaired, repaired.candidate.code
         # Repair keeps the conversation short: the first request, the last try, the failure.
         messages = [
             *messages[:2],
             {"role": "assistant", "content": f"```python\n{code or reply}\n```"},
             {
                 "role": "user",
-                "content": prompts.render("test_repair.j2", target=target, failure=verdict.detail),
+                "content": _repair_request(prompts, verdict),
             },
         ]
     return verdict

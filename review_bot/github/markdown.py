@@ -22,7 +22,11 @@ def _cell(text: str) -> str:
 
 def _decision_cell(decision: Decision, placed: str | None) -> str:
     if decision.status == "kept":
-        return f"kept ({placed})" if placed else "kept"
+        cell = f"kept ({placed})" if placed else "kept"
+        score = decision.mutation
+        if score is not None and score[1] > 0:
+            cell += f", kills {score[0]}/{score[1]} mutants"
+        return cell
     if decision.reason:
         return _cell(f"{decision.status}: {decision.reason}")
     return decision.status
@@ -159,6 +163,9 @@ def log_lines(plan: ReviewPlan) -> list[str]:
         parts = []
         for kind, decision in (("test", c.test), ("docstring", c.docstring)):
             reason = f" ({decision.reason})" if decision.reason else ""
+            score = decision.mutation
+            if score is not None:
+                reason += f" (kills {score[0]} of {score[1]} mutants)"
             parts.append(f"{kind} {decision.status}{reason}")
         lines.append(f"{c.path}:{c.line}: {c.name}: " + ", ".join(parts))
         lines += [f"    {line}" for o in (c.test, c.docstring) for line in o.attempts]

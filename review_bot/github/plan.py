@@ -115,14 +115,27 @@ def _docstring_suggestion(
 
 
 def _test_suggestion(
-    target: Target, rel: str, code: str, test_code: str, diff: FileDiff, runs: int, dest: str
+    target: Target,
+    rel: str,
+    code: str,
+    test_code: str,
+    diff: FileDiff,
+    runs: int,
+    dest: str,
+    mutation: tuple[int, int] | None = None,
 ) -> Suggestion:
     fp = fingerprint(rel, target.qualname, "test", test_code)
     lines = test_code.rstrip("\n").count("\n") + 1
+    catches = ""
+    if mutation is not None and mutation[1] > 0:
+        catches = (
+            f" It fails against {mutation[0]} of {mutation[1]} mutants of the function "
+            "(small bugs made in its body), so it would catch such a bug."
+        )
     body = (
         f"{marker(fp, code, 'test')}\n"
         f"**review-bot** wrote a test for `{target.qualname}` that passed "
-        f"{runs} of {runs} runs in a sandbox and covers lines the existing tests miss. "
+        f"{runs} of {runs} runs in a sandbox and covers lines the existing tests miss.{catches} "
         f"It would go in `{dest}`; `review-bot suggest {rel} --function {target.qualname} "
         f"--write` writes it there.\n\n"
         f"<details><summary>Test for <code>{target.qualname}</code> ({lines} lines)</summary>"
@@ -225,7 +238,8 @@ def build_plan(
                         result.test.status,
                         result.test.reason,
                         result.test.attempts,
-                        result.test.disagreements,
+                        disagreements=result.test.disagreements,
+                        mutation=result.test.mutation,
                     ),
                     Decision(
                         result.docstring.status, result.docstring.reason, result.docstring.attempts
@@ -249,6 +263,7 @@ def build_plan(
                         diff,
                         settings.runs,
                         destination.relative_to(tree).as_posix(),
+                        result.test.mutation,
                     )
                 )
         model = run.stats.model

@@ -90,7 +90,12 @@ def _decision_json(decision: Decision) -> dict[str, Any]:
     return decision._asdict() | {
         "attempts": list(decision.attempts),
         "disagreements": [d._asdict() for d in decision.disagreements],
+        "mutation": _mutation_json(decision.mutation),
     }
+
+
+def _mutation_json(score: tuple[int, int] | None) -> dict[str, int] | None:
+    return None if score is None else {"killed": score[0], "total": score[1]}
 
 
 class _Reader:
@@ -142,7 +147,14 @@ class _Reader:
             for d in found
         )
         reason = self.text(obj, "reason", null=True, limit=200)
-        return Decision(status, reason, tuple(attempts), disagreements)
+        score = self.get(obj, "mutation", dict, null=True)
+        mutation = None
+        if score is not None:
+            killed, total = self.number(score, "killed"), self.number(score, "total")
+            if killed > total:
+                raise self.fail("'mutation' kills more mutants than there are")
+            mutation = (killed, total)
+        return Decision(status, reason, tuple(attempts), disagreements, mutation)
 
 
 def plan_from_json(data: Any, origin: str = "plan") -> ReviewPlan:

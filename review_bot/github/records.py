@@ -46,6 +46,7 @@ class Decision(NamedTuple):
     reason: str | None
     attempts: tuple[str, ...]
     disagreements: tuple[Disagreement, ...] = ()  # of a kept test (generate/oracle.py)
+    mutation: tuple[int, int] | None = None  # a kept test's mutants (killed, total)
 
 
 class Checked(NamedTuple):
