@@ -473,7 +473,7 @@ def test_the_review_shows_the_score_and_keeps_it_through_the_plan_json() -> None
         "a.py",
         3,
         "abcdef0123456789abcd",
-        Decision("kept", None, ("cases#0: kept",), (5, 6)),
+        Decision("kept", None, ("cases#0: kept",), mutation=(5, 6)),
         Decision("skipped", "has a docstring", ()),
     )
     reviewed = base._replace(checked=(checked,))
