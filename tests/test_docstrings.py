@@ -18,6 +18,7 @@ from review_bot.generate.docstrings import (
     docstring_schema,
     documented_params,
     parse_reply,
+    raise_guards,
     render_docstring,
 )
 from review_bot.records import Param, Target
@@ -149,7 +150,7 @@ Returns:
     The slug.
 
 Raises:
-    ValueError: If text is empty.""",
+    ValueError: If not text.""",
     "numpy": """\
 Turn text into a URL slug.
 
@@ -176,7 +177,7 @@ str
 Raises
 ------
 ValueError
-    If text is empty.""",
+    If not text.""",
     "pep257": """\
 Turn text into a URL slug.
 
@@ -193,7 +194,7 @@ Returns:
     The slug.
 
 Raises:
-    ValueError -- If text is empty.""",
+    ValueError -- If not text.""",
 }
 
 
@@ -401,7 +402,8 @@ def test_render_keeps_only_known_params_and_exceptions(slugify: Target) -> None:
     text = render_docstring(slugify, data, "google")
     assert "invented" not in text
     assert "KeyError" not in text
-    assert "    ValueError: When text is empty." in text.split("\n")
+    # The guard clause `if not text: raise ValueError(...)` says when, not the model.
+    assert "    ValueError: If not text." in text.split("\n")
 
 
 def test_render_drops_a_return_value_the_function_does_not_have() -> None:
@@ -624,3 +626,90 @@ def test_description_fragments_from_small_models_are_dropped(slugify: Target) ->
     assert "Words join" not in text  # three words: too short to say anything
     data = {**GOOD, "description": "Runs of letters and digits become words."}
     assert "Runs of letters and digits become words." in render_docstring(slugify, data, "google")
+
+
+GUARDS = """\
+def clamp(value: int, low: int, high: int) -> int:
+    if low > high:
+        raise ValueError("low must not exceed high")
+    if value < low:
+        return low
+    return min(value, high)
+
+
+def after_a_return(x):
+    if x is None:
+        return 0
+    if x > 10:
+        raise ValueError("big")
+    return x
+
+
+def elif_and_later(x):
+    if x < 0:
+        raise ValueError("negative")
+    elif x > 10:
+        raise KeyError("big")
+    if x == 5:
+        raise TypeError("five")
+    return x
+
+
+def rebound(x):
+    x = abs(x)
+    if x > 3:
+        raise ValueError("big")
+    return x
+
+
+def twice(x):
+    if x < 0:
+        raise ValueError("negative")
+    if x > 9:
+        raise ValueError("big")
+    return x
+
+
+def nested(items):
+    for item in items:
+        if item:
+            raise ValueError("truthy")
+"""
+
+
+@pytest.mark.parametrize(
+    ("qualname", "expected"),
+    [
+        ("clamp", {"ValueError": "low > high"}),
+        ("after_a_return", {}),  # reaching the raise also needs x is not None
+        ("elif_and_later", {}),  # an else branch, then a raise after a raise
+        ("rebound", {}),  # x is no longer the argument
+        ("twice", {}),  # two conditions raise it
+        ("nested", {}),  # inside a loop
+    ],
+)
+def test_raise_guards_only_where_the_test_alone_decides(
+    qualname: str, expected: dict[str, str]
+) -> None:
+    assert raise_guards(make_target(GUARDS, qualname)) == expected
+
+
+def test_a_guard_clause_says_when_instead_of_the_models_guess() -> None:
+    # Qwen2.5-Coder-0.5B on the demo's clamp: a fluent Raises line that the code contradicts.
+    data = {
+        "summary": "Clamp a value to a range.",
+        "params": {
+            "value": "The number to limit.",
+            "low": "The lower bound.",
+            "high": "The upper bound.",
+        },
+        "returns": "The value within the range.",
+        "raises": [
+            {"exception": "ValueError", "when": "value is less than low or greater than high"}
+        ],
+    }
+    target = make_target(GUARDS, "clamp")
+    text = render_docstring(target, data, "google")
+    assert text.endswith("Raises:\n    ValueError: If low > high.")
+    assert "less than low" not in text
+    assert check_docstring(target, text, "google").kept

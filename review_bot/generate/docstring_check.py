@@ -22,7 +22,7 @@ from review_bot.source import FunctionNode, functions_named, locate
 from review_bot.write.docstrings import insert_docstring
 
 # Part of the docstring cache key: a verdict cached under older checks is not reused.
-CHECKS_VERSION = "2: quality, pydoclint, names"
+CHECKS_VERSION = "3: quality, pydoclint, names, raise guards"
 
 
 def check_docstring(

@@ -111,6 +111,66 @@ def raised_exceptions(target: Target) -> list[str]:
     return names
 
 
+MAX_GUARD = 60  # characters of an `if` test quoted as a Raises condition
+
+
+def raise_guards(target: Target) -> dict[str, str]:
+    """The exceptions the function raises only from a guard clause, each with its test:
+    the condition the code states, which the Raises section then says instead of the
+    model's guess of it (a small model wrote "ValueError: If value is less than low or
+    greater than high." for `if low > high: raise ValueError(...)`).
+
+    A guard clause here is `if TEST: raise E(...)` as a statement of the function's own
+    body, with no `else`, after statements that neither return, raise nor rebind a name
+    of TEST, so that TEST alone decides whether E is raised. Anything else (an `elif`, a
+    nested `if`, E raised in two places) keeps the model's wording.
+    """
+    node = function_node(target)
+    if node is None:
+        return {}
+    counts: dict[str, int] = {}
+    for child in _own_nodes(node):
+        if isinstance(child, ast.Raise) and child.exc is not None:
+            name = _raised_name(child)
+            counts[name] = counts.get(name, 0) + 1
+    guards: dict[str, str] = {}
+    before: list[ast.stmt] = []
+    for statement in node.body:
+        if (
+            isinstance(statement, ast.If)
+            and not statement.orelse
+            and len(statement.body) == 1
+            and isinstance(statement.body[0], ast.Raise)
+            and statement.body[0].exc is not None
+        ):
+            name = _raised_name(statement.body[0])
+            test = ast.unparse(statement.test)
+            names = {n.id for n in ast.walk(statement.test) if isinstance(n, ast.Name)}
+            if counts.get(name) == 1 and len(test) <= MAX_GUARD and _plain(before, names):
+                guards[name] = test
+        before.append(statement)
+    return guards
+
+
+def _raised_name(node: ast.Raise) -> str:
+    assert node.exc is not None
+    exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+    return ast.unparse(exc)
+
+
+def _plain(statements: list[ast.stmt], names: set[str]) -> bool:
+    """No statement returns, raises, or binds one of `names` (so a later test means what
+    it says on the arguments)."""
+    for statement in statements:
+        for child in ast.walk(statement):
+            if isinstance(child, ast.Return | ast.Raise | ast.Yield | ast.YieldFrom):
+                return False
+            if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store | ast.Del):
+                if child.id in names:
+                    return False
+    return True
+
+
 def docstring_schema(target: Target) -> dict[str, Any]:
     """The JSON schema the model's reply must follow.
 
@@ -299,9 +359,12 @@ def _parts(target: Target, data: Mapping[str, Any], convention: str) -> _Parts |
         yields = _sentence(_clean_text(clean["yields"])) or None
     raises: list[tuple[str, str]] = []
     allowed = raised_exceptions(target)
+    guards = raise_guards(target)
     for item in clean["raises"]:
         exception = _exception_name(item["exception"], allowed)
         when = _sentence(_condition(_clean_text(item["when"])))
+        if exception in guards:
+            when = f"If {guards[exception]}."  # the code's own condition, not a guess
         seen = [name for name, _ in raises]
         if exception and when and exception not in seen and len(raises) < MAX_RAISES:
             raises.append((exception, when))
