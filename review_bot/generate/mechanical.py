@@ -24,19 +24,20 @@ import libcst.matchers as m
 
 from review_bot.records import Param
 
-__all__ = ["mechanical_fixes"]
+__all__ = ["dotted", "mechanical_fixes"]
 
 
-def _dotted(node: cst.BaseExpression) -> str:
+def dotted(node: cst.BaseExpression) -> str:
+    """The dotted name a Name or Attribute chain spells (`pytest.raises`); "" otherwise."""
     if isinstance(node, cst.Name):
         return node.value
     if isinstance(node, cst.Attribute):
-        return f"{_dotted(node.value)}.{node.attr.value}"
+        return f"{dotted(node.value)}.{node.attr.value}"
     return ""
 
 
 def _is_raises(node: cst.BaseExpression | None) -> bool:
-    return isinstance(node, cst.Call) and _dotted(node.func) in ("pytest.raises", "raises")
+    return isinstance(node, cst.Call) and dotted(node.func) in ("pytest.raises", "raises")
 
 
 def _positional(call: cst.Call) -> list[cst.Arg]:

@@ -33,6 +33,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from review_bot.generate.cases import DRIVER as CASES_DRIVER
+from review_bot.generate.mechanical import dotted
 from review_bot.records import Candidate, Disagreement
 from review_bot.sandbox import Sandbox
 from review_bot.verify import import_path
@@ -109,18 +110,10 @@ def _is_literal(node: cst.BaseExpression) -> bool:
     return _literal_value(node)[0]
 
 
-def _dotted(node: cst.BaseExpression) -> str:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        return f"{_dotted(node.value)}.{node.attr.value}"
-    return ""
-
-
 def _is_approx(node: cst.BaseExpression) -> bool:
     return (
         isinstance(node, cst.Call)
-        and _dotted(node.func) in ("pytest.approx", "approx")
+        and dotted(node.func) in ("pytest.approx", "approx")
         and bool(node.args)
         and node.args[0].keyword is None
         and node.args[0].star == ""
@@ -134,7 +127,7 @@ def _parametrize_columns(node: cst.FunctionDef) -> dict[str, _Column]:
         call = decorator.decorator
         if not isinstance(call, cst.Call) or len(call.args) < 2:
             continue
-        if not _dotted(call.func).endswith("parametrize"):
+        if not dotted(call.func).endswith("parametrize"):
             continue
         ok, names_value = _literal_value(call.args[0].value)
         if isinstance(names_value, str):
@@ -159,7 +152,7 @@ def _parametrize_columns(node: cst.FunctionDef) -> dict[str, _Column]:
 def _cells(row: cst.BaseExpression) -> list[cst.BaseExpression]:
     if isinstance(row, cst.Tuple):
         return [e.value for e in row.elements if isinstance(e, cst.Element)]
-    if isinstance(row, cst.Call) and _dotted(row.func) in ("pytest.param", "param"):
+    if isinstance(row, cst.Call) and dotted(row.func) in ("pytest.param", "param"):
         return [a.value for a in row.args if a.keyword is None and a.star == ""]
     return []
 
@@ -299,7 +292,7 @@ class _Sites(cst.CSTTransformer):
         if not self.functions or len(node.items) != 1 or node.items[0].asname is not None:
             return None
         raises = node.items[0].item
-        if not isinstance(raises, cst.Call) or _dotted(raises.func) not in (
+        if not isinstance(raises, cst.Call) or dotted(raises.func) not in (
             "pytest.raises",
             "raises",
         ):
