@@ -764,4 +764,10 @@ def test_real_model_review_is_posted_once(tmp_path: Path, stub: GitHubStub, smol
     assert (comment["path"], comment["line"], comment["side"]) == ("mathx.py", 1, "RIGHT")
     assert "from mathx import triple" in comment["body"]
     assert posts[0].body["commit_id"] == pr.head
-    assert "| `mathx.triple` `mathx.py:1` | kept (inline) |" in summary["body"]
+    # The cell carries the kept test's mutation score: "kept (inline), kills k/n mutants".
+    cell = re.search(
+        r"\| `mathx\.triple` `mathx\.py:1` \| kept \(inline\), kills (\d+)/(\d+) mutants \|",
+        summary["body"],
+    )
+    assert cell is not None, summary["body"]
+    assert 1 <= int(cell[1]) <= int(cell[2])
