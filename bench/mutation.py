@@ -1,6 +1,6 @@
 """Mutation scores of the tests review-bot keeps, per strategy, against the naive baseline.
 
-    flock /tmp/review-bot-model.lock python bench/mutation.py --names clamp,slugify
+    .venv/bin/python bench/mutation.py --names clamp,slugify
     python bench/mutation.py --functions 8 --strategies cases,chat --off --mutmut
 
 On the bench library (bench/core.py), for each selected function:

@@ -1,6 +1,6 @@
 """Capture real chat replies of a model and measure oracle repair on them.
 
-    flock /tmp/review-bot-model.lock python bench/oracle_replies.py OUT.json [--model NAME]
+    .venv/bin/python bench/oracle_replies.py OUT.json [--model NAME]
 
 Runs the `chat` strategy (one reply per function, no model repair) on
 examples/demo/textutils.py and tests/data/oracle/strutils.py, in a temporary copy, with
