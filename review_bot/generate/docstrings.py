@@ -103,7 +103,7 @@ def raised_exceptions(target: Target) -> list[str]:
     names: list[str] = []
     for child in _own_nodes(node):
         if isinstance(child, ast.Raise) and child.exc is not None:
-            exc = child.exc.func if isinstance(child.exc, ast.Call) else child.exc
+            exc = _raised(child)
             if isinstance(exc, ast.Name | ast.Attribute):
                 name = ast.unparse(exc)
                 if name not in names:
@@ -152,10 +152,14 @@ def raise_guards(target: Target) -> dict[str, str]:
     return guards
 
 
-def _raised_name(node: ast.Raise) -> str:
+def _raised(node: ast.Raise) -> ast.expr:
+    """What a `raise` names: `ValueError` for `raise ValueError(...)` and `raise ValueError`."""
     assert node.exc is not None
-    exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
-    return ast.unparse(exc)
+    return node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+
+
+def _raised_name(node: ast.Raise) -> str:
+    return ast.unparse(_raised(node))
 
 
 def _plain(statements: list[ast.stmt], names: set[str]) -> bool:
