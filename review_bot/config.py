@@ -122,6 +122,10 @@ GENERATION_SETTINGS = (
     "base_url",
     "python",
     "oracle_repair",
+    # How generated code runs changes what passes (issue 21: the warm runner's preloaded
+    # plugins failed every run of a project whose warnings are errors).
+    "warm",
+    "jail",
 )
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "Found",
     "Interpreter",
     "describe",
+    "distributions_fingerprint",
     "find_python",
     "identity",
     "lend_tools",
@@ -196,6 +197,18 @@ def identity(found: Found, checkout: Path) -> str:
     if path.startswith(base + os.sep):
         return os.path.relpath(path, base)
     return path
+
+
+def distributions_fingerprint(found: Found) -> list[str]:
+    """The distributions installed beside the interpreter (their dist-info names, so their
+    versions): a cache key's part, since installing a pytest plugin or upgrading a
+    dependency can change a verdict (issue 21). Read from the file system, not by running
+    the interpreter; empty where no site-packages directory is found next to it."""
+    prefix = sys.prefix if found.own else str(Path(found.python).parent.parent)
+    names: set[str] = set()
+    for pattern in ("lib/python*/site-packages/*.dist-info", "Lib/site-packages/*.dist-info"):
+        names.update(p.name for p in Path(prefix).glob(pattern))
+    return sorted(names)
 
 
 # -- what the interpreter has, and what review-bot lends it ---------------------------------

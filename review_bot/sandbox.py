@@ -524,6 +524,7 @@ class Sandbox:
         extra_path: Sequence[str] = (),
         jail: str = "auto",
         warm: bool = True,
+        checkout: Path | None = None,
     ) -> None:
         root = Path(root).resolve()
         if not root.is_dir():
@@ -553,6 +554,9 @@ class Sandbox:
         self.work_dir.mkdir()
         self._warm: WarmRunner | None = None
         self._warm_wanted = warm
+        # The project's own code (the copied root, and the checkout it was exported from,
+        # where an editable install points): never preloaded by the warm interpreter.
+        self.own_code = [root] + ([Path(checkout).resolve()] if checkout is not None else [])
         self._copy_project()
 
     def _copy_project(self) -> None:
@@ -633,6 +637,7 @@ class Sandbox:
                 PYTHONDONTWRITEBYTECODE="1",
                 PYTHONIOENCODING="utf-8",
                 REVIEW_BOT_SANDBOX=self.isolation,
+                REVIEW_BOT_WARM_SKIP=os.pathsep.join(str(d) for d in self.own_code),
             )
             if self.jail.kind == "none":
                 prefix = list(_unshare_prefix(self.python))

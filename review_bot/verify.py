@@ -13,6 +13,7 @@ same parser and default exclusions as that measurement.
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import os
 import re
@@ -37,9 +38,11 @@ from review_bot.source import function_node
 __all__ = [
     "DETAIL_LIMIT",
     "REASONS",
+    "Baseline",
     "baseline_coverage",
     "executable_lines",
     "existing_test_files",
+    "pytest_config_fingerprint",
     "verify_test",
 ]
 
@@ -110,6 +113,31 @@ def existing_test_files(root: Path, target_module: str, tests_dir: str = "tests"
     return sorted(found, key=lambda relpath: (not relpath.startswith(prefix), relpath))
 
 
+# Where pytest reads its configuration (and setuptools-style projects keep theirs).
+PYTEST_CONFIG_FILES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+
+
+def pytest_config_fingerprint(root: Path) -> list[tuple[str, str]]:
+    """(relpath, sha256) of what configures pytest in the project: its configuration files
+    and every conftest.py. A cache key's part: a new warning filter, plugin option or
+    fixture can change a verdict (issue 21)."""
+    import hashlib
+
+    found: list[tuple[str, str]] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = sorted(name for name in dirnames if not is_ignored(here, name))
+        names = [n for n in filenames if n == "conftest.py"]
+        if here == root:
+            names += [n for n in filenames if n in PYTEST_CONFIG_FILES]
+        for name in sorted(names):
+            path = here / name
+            with contextlib.suppress(OSError):
+                data = hashlib.sha256(path.read_bytes()).hexdigest()
+                found.append((path.relative_to(root).as_posix(), data))
+    return found
+
+
 def _imports_module(path: Path, dotted: str, last: str) -> bool:
     try:
         with warnings.catch_warnings():
@@ -130,6 +158,13 @@ def _imports_module(path: Path, dotted: str, last: str) -> bool:
     return False
 
 
+class Baseline(NamedTuple):
+    """What the existing tests cover of a module, or why that could not be measured."""
+
+    lines: frozenset[int]  # lines of the module the existing tests execute
+    problem: str | None = None  # why coverage is unknown (the lines are then empty)
+
+
 def baseline_coverage(
     sandbox: Sandbox,
     module_relpath: str,
@@ -137,13 +172,15 @@ def baseline_coverage(
     timeout_s: float,
     *,
     pythonpath: Sequence[str] = (),
-) -> frozenset[int]:
+) -> Baseline:
     """Lines of the module executed by the existing tests (failing tests tolerated).
 
-    Empty when there are no test files or the run times out.
+    Empty when there are no test files; empty with a `problem` when the run timed out,
+    pytest stopped before running a test, or the tests never imported the module from
+    the project (issue 21: "coverage unavailable" must say why).
     """
     if not test_files:
-        return frozenset()
+        return Baseline(frozenset())
     with sandbox.workspace({_RCFILE: _RC_TEXT}) as ws:
         argv = [
             *_coverage_run(module_relpath),
@@ -155,8 +192,31 @@ def baseline_coverage(
         result = ws.run(argv, timeout_s=timeout_s, pythonpath=pythonpath)
         _require_tools(result, sandbox.python)
         if result.timed_out:
-            return frozenset()
-        return _measured_lines(ws, module_relpath, timeout_s)
+            return Baseline(frozenset(), f"the existing tests ran past {timeout_s:g} s")
+        lines = _measured_lines(ws, module_relpath, timeout_s)
+        if lines:
+            return Baseline(lines)
+        output = _relative_output(result.output, ws)
+    if result.returncode in (0, 1):
+        return Baseline(
+            frozenset(),
+            f"the existing tests ran but never imported {module_relpath} from the project",
+        )
+    return Baseline(frozenset(), f"pytest exited {result.returncode}: {_first_error(output)}")
+
+
+def _first_error(output: str) -> str:
+    """The line of a failed pytest start that says most: the first `E ...` line (the
+    exception), else the first `ERROR` line, else the last line that is not a separator."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for prefixes in (("E ",), ("ERROR", "ImportError", "ModuleNotFoundError")):
+        for line in lines:
+            if line.startswith(prefixes):
+                return line.removeprefix("E ").strip()[:300]
+    for line in reversed(lines):
+        if not _SEPARATOR.match(line):
+            return line[:300]
+    return "no output"
 
 
 def verify_test(

@@ -20,6 +20,20 @@ What a fork cannot give a run: a new hash seed (str hashes, so set order, are th
 the caller runs the last repeat in a fresh interpreter for that), and anything the parent
 imported is already imported (pytest, coverage, installed plugins: imported before any
 untrusted code ran, so a candidate cannot change them for the next one).
+
+Two consequences are undone in the child so that a run behaves as a fresh `python -m
+pytest` would (issue 21):
+- pytest marks every module of a plugin's distribution for assertion rewriting and warns
+  (`PytestAssertRewriteWarning: Module already imported so cannot be rewritten`) about
+  those already imported; a project with `filterwarnings = error` turns that into a failed
+  run. The child tells pytest's hook that the modules this server preloaded are not news;
+  every other module (tests, conftest.py files, plugins it did not preload) is rewritten as
+  usual. Plugin code's own asserts are then not rewritten: their failure messages are
+  plainer, their outcome is the same.
+- a plugin that the project itself provides (an editable install of a pytest plugin) is
+  never preloaded: its module under test must come from the run's workspace, not from
+  the state of the project when the server started. `REVIEW_BOT_WARM_SKIP` names the
+  directories whose modules are not preloaded.
 """
 
 from __future__ import annotations
@@ -53,6 +67,44 @@ def _plugin_modules() -> list[str]:
         if name:
             modules.append(name.replace("-", "_").lower())
     return modules
+
+
+def _outside(name: str, skip: list[str]) -> bool:
+    """Whether top-level module `name` is found outside the `skip` directories (found
+    without importing it; a module that cannot be found is not preloaded either)."""
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec(name.split(".")[0])
+    except Exception:
+        return False
+    if spec is None:
+        return False
+    places = [spec.origin or "", *(spec.submodule_search_locations or ())]
+    for place in places:
+        here = os.path.abspath(place) if place else ""
+        if any(here == d or here.startswith(d + os.sep) for d in skip):
+            return False
+    return True
+
+
+def _quiet_preloaded(preloaded: frozenset[str]) -> None:
+    """In a run's child: pytest's rewrite hook does not warn about the modules the server
+    preloaded (see the module's docstring); any other already-imported module still warns."""
+    try:
+        from _pytest.assertion import rewrite
+    except Exception:
+        return
+    hook = getattr(rewrite, "AssertionRewritingHook", None)
+    original = getattr(hook, "_warn_already_imported", None)
+    if hook is None or original is None:
+        return
+
+    def _warn_already_imported(self: Any, name: str) -> None:
+        if name not in preloaded:
+            original(self, name)
+
+    hook._warn_already_imported = _warn_already_imported
 
 
 def _base_path() -> list[str]:
@@ -94,7 +146,7 @@ def _kill_rest(keep: set[int]) -> None:
             pass
 
 
-def _child(request: dict[str, Any], base_path: list[str]) -> None:
+def _child(request: dict[str, Any], base_path: list[str], preloaded: frozenset[str]) -> None:
     # In the forked child: become `python -m MODULE ARGS` in request["cwd"].
     try:
         os.setsid()
@@ -124,6 +176,8 @@ def _child(request: dict[str, Any], base_path: list[str]) -> None:
             raise ValueError(f"the warm runner runs `python -m MODULE ...` only, not {argv!r}")
         module = argv[1]
         sys.argv = [module, *argv[2:]]
+        if preloaded:
+            _quiet_preloaded(preloaded)
         import runpy
 
         status: object = 0
@@ -200,13 +254,22 @@ def main() -> None:
     for fd in (0, 1, 2):
         os.dup2(null, fd)  # nothing a library prints may corrupt the replies
     base_path = _base_path()
+    skip = [
+        os.path.abspath(d)
+        for d in os.environ.pop("REVIEW_BOT_WARM_SKIP", "").split(os.pathsep)
+        if d
+    ]
     loaded = []
+    before = set(sys.modules)
     for name in (*PRELOAD, *_plugin_modules()):
+        if name not in PRELOAD and not _outside(name, skip):
+            continue
         try:
             __import__(name)
             loaded.append(name)
         except BaseException:  # a project without coverage, say: runs of it fail as usual
             pass
+    preloaded = frozenset(set(sys.modules) - before)
     keep = {os.getpid(), os.getppid(), 1}
     reply.write(json.dumps({"ready": True, "preloaded": loaded}) + "\n")
     reply.flush()
@@ -218,7 +281,7 @@ def main() -> None:
         if pid == 0:
             requests.close()
             reply.close()
-            _child(request, base_path)
+            _child(request, base_path, preloaded)
         # The client ends the child's session itself if this server dies first.
         reply.write(json.dumps({"started": pid}) + "\n")
         reply.flush()

@@ -3,6 +3,7 @@ from __future__ import annotations
 import ast
 import json
 import signal
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -367,7 +368,9 @@ def test_test_that_fails_on_a_later_run_is_flaky(project: Path, sandbox: Sandbox
 def test_baseline_coverage_and_no_gain(project: Path, sandbox: Sandbox) -> None:
     tests = existing_test_files(project, "example")
     assert tests == ["tests/test_existing.py"]
-    baseline = baseline_coverage(sandbox, "src/example.py", tests, 60, pythonpath=["src"])
+    measured = baseline_coverage(sandbox, "src/example.py", tests, 60, pythonpath=["src"])
+    assert measured.problem is None
+    baseline = measured.lines
     add = make_target(project / "src", "example", "add")
     # Module-level lines (the defs) run on import; of the bodies, only add's.
     assert baseline & executable_lines(add) == {2}
@@ -381,10 +384,32 @@ def test_baseline_coverage_and_no_gain(project: Path, sandbox: Sandbox) -> None:
     assert "no line the existing tests miss" in verdict.detail
 
 
-def test_baseline_is_empty_without_tests_or_on_timeout(sandbox: Sandbox) -> None:
-    assert baseline_coverage(sandbox, "src/example.py", [], timeout_s=60) == frozenset()
+def test_baseline_is_empty_without_tests_and_says_why_it_is_unknown(
+    project: Path, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    assert baseline_coverage(sandbox, "src/example.py", [], timeout_s=60) == (frozenset(), None)
     slow = ["tests/check_slow.py"]
-    assert baseline_coverage(sandbox, "src/example.py", slow, 0.5, pythonpath=["src"]) == set()
+    timed_out = baseline_coverage(sandbox, "src/example.py", slow, 0.5, pythonpath=["src"])
+    assert timed_out == (frozenset(), "the existing tests ran past 0.5 s")
+    # pytest stops before any test runs (a conftest.py that fails): the cause is named.
+    project = Path(shutil.copytree(project, tmp_path / "copy"))
+    (project / "tests" / "conftest.py").write_text("import not_installed_anywhere\n")
+    with Sandbox(project, LIMITS) as box:
+        broken = baseline_coverage(
+            box, "src/example.py", ["tests/test_existing.py"], 60, pythonpath=["src"]
+        )
+        (project / "tests" / "conftest.py").unlink()
+        # Tests that never import the project's copy of the module (an installed copy).
+        (project / "tests" / "test_other.py").write_text("def test_x():\n    pass\n")
+    assert broken.lines == frozenset()
+    assert broken.problem is not None and broken.problem.startswith("pytest exited 4: ")
+    assert "not_installed_anywhere" in broken.problem
+    with Sandbox(project, LIMITS) as box:
+        unused = baseline_coverage(box, "src/example.py", ["tests/test_other.py"], 60)
+    assert unused == (
+        frozenset(),
+        "the existing tests ran but never imported src/example.py from the project",
+    )
 
 
 def test_interpreter_without_pytest_and_coverage_is_a_fatal_error(

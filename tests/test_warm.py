@@ -167,3 +167,85 @@ def test_the_sandbox_forks_python_m_runs_and_runs_fresh_ones_fresh(project: Path
     ):
         assert ws.run(["python", "-m", "who"]).output.split()[0] == "fresh"
         assert sandbox.warm_runner() is None
+
+
+def _plugin_distribution(site: Path, module: str, source: str | None) -> None:
+    """A pytest plugin installed into `site` as pip would leave it: the module (unless
+    it lives elsewhere) and a dist-info whose entry point pytest loads at every start."""
+    if source is not None:
+        (site / f"{module}.py").write_text(source)
+    info = site / f"{module}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[pytest11]\n{module} = {module}\n")
+    (info / "RECORD").write_text(f"{module}.py,,\n{module}-1.0.dist-info/METADATA,,\n")
+
+
+STRICT_INI = "[pytest]\nfilterwarnings =\n    error\n"
+
+
+def test_a_preloaded_plugin_passes_where_warnings_are_errors(tmp_path: Path) -> None:
+    # Issue 21: with `filterwarnings = error`, every warm run failed on "Module already
+    # imported so cannot be rewritten" for each plugin the warm interpreter had preloaded.
+    from review_bot.sandbox import Limits, Sandbox
+
+    project = tmp_path / "strict"
+    project.mkdir()
+    (project / "pytest.ini").write_text(STRICT_INI)
+    (project / "test_it.py").write_text(
+        "def test_plugin_fixture(rb_plugin_value):\n    assert rb_plugin_value == 41 + 1\n"
+    )
+    site = tmp_path / "site"
+    site.mkdir()
+    plugin = "import pytest\n\n\n@pytest.fixture\ndef rb_plugin_value():\n    return 42\n"
+    _plugin_distribution(site, "rb_demo_plugin", plugin)
+    limits = Limits(timeout_s=60.0, memory_mb=2048, cpu_s=60)
+    argv = ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    with Sandbox(project, limits, extra_path=[site]) as sandbox, sandbox.workspace() as ws:
+        warm = ws.run(argv)
+        runner = sandbox.warm_runner()
+        fresh = ws.run(argv, fresh=True)
+    assert runner is not None and not runner.broken
+    assert fresh.returncode == 0, fresh.output
+    assert warm.returncode == 0, warm.output
+    assert "1 passed" in warm.output and "cannot be rewritten" not in warm.output
+
+
+def test_a_warning_the_project_makes_an_error_still_fails_a_warm_run(tmp_path: Path) -> None:
+    from review_bot.sandbox import Limits, Sandbox
+
+    project = tmp_path / "strict"
+    project.mkdir()
+    (project / "pytest.ini").write_text(STRICT_INI)
+    (project / "test_it.py").write_text(
+        "import warnings\n\n\ndef test_warns():\n    warnings.warn('old', DeprecationWarning)\n"
+    )
+    limits = Limits(timeout_s=60.0, memory_mb=2048, cpu_s=60)
+    with Sandbox(project, limits) as sandbox, sandbox.workspace() as ws:
+        warm = ws.run(["python", "-m", "pytest", "-q", "-p", "no:cacheprovider"])
+    assert warm.returncode == 1 and "DeprecationWarning: old" in warm.output
+
+
+def test_the_projects_own_plugin_is_not_preloaded(tmp_path: Path) -> None:
+    # A project that is itself a pytest plugin, installed editable: its module must come
+    # from each run's workspace, not from the tree as it was when the server started.
+    from review_bot.sandbox import Limits, Sandbox
+
+    project = tmp_path / "plugin-project"
+    project.mkdir()
+    (project / "rb_own_plugin.py").write_text("VALUE = 1\n")
+    (project / "test_value.py").write_text(
+        "import rb_own_plugin\n\n\ndef test_value():\n    assert rb_own_plugin.VALUE == 2\n"
+    )
+    site = tmp_path / "site"
+    site.mkdir()
+    _plugin_distribution(site, "rb_own_plugin", None)
+    limits = Limits(timeout_s=60.0, memory_mb=2048, cpu_s=60)
+    changed = {"rb_own_plugin.py": "VALUE = 2\n"}
+    # The project's directory on the path stands in for the editable install's finder.
+    with (
+        Sandbox(project, limits, extra_path=[site, project]) as sandbox,
+        sandbox.workspace(changed) as ws,
+    ):
+        warm = ws.run(["python", "-m", "pytest", "-q", "-p", "no:cacheprovider"])
+    assert warm.returncode == 0, warm.output

@@ -96,17 +96,28 @@ class Engine:
             on_first_use=lambda: self.progress.status(starting),
         )
         self._sandbox: Sandbox | None = None
-        self._baselines: dict[str, frozenset[int]] = {}
+        self._baselines: dict[str, verify.Baseline] = {}
         self._import_problems: dict[str, str | None] = {}
         # Where the project's environment lives: the hook and the review run on an export
         # of the tree, whose .venv stayed in the checkout.
+        self.checkout = checkout
         self.python = interpreter.find_python(checkout or project_root, settings.python)
         self.interpreter: interpreter.Interpreter | None = None
+        # Where generated code runs, and how: whatever decides a verdict besides the
+        # model (issue 21: the project's pytest configuration and plugins, what is
+        # installed beside its interpreter, the warm runner and the jail).
+        self.environment_key = digest(
+            interpreter.identity(self.python, checkout or project_root),
+            verify.pytest_config_fingerprint(project_root),
+            interpreter.distributions_fingerprint(self.python),
+            settings.warm,
+            settings.jail,
+        )
         self.context_key = digest(
             self.model_identity,
             self.prompts.fingerprint(),
             generation_settings(settings),
-            interpreter.identity(self.python, checkout or project_root),
+            self.environment_key,
         )
 
     @property
@@ -120,6 +131,7 @@ class Engine:
                 python=interp.python,
                 jail=self.settings.jail,
                 warm=self.settings.warm,
+                checkout=self.checkout,
             )
             if sandbox.jail.kind == "none" and self.settings.jail != "none":
                 # Once per run: generated code runs with the basic guards only.
@@ -194,30 +206,42 @@ class Engine:
     def _tests_fingerprint(self, test_files: Sequence[str]) -> str:
         return digest([(f, (self.root / f).read_text("utf-8", "replace")) for f in test_files])
 
-    def baseline(self, target: Target, test_files: Sequence[str]) -> frozenset[int]:
-        """Lines of the module the existing tests execute, cached by content."""
+    def baseline(self, target: Target, test_files: Sequence[str]) -> verify.Baseline:
+        """Lines of the module the existing tests execute (or why that is unknown),
+        cached by content."""
         module_rel = target.path.relative_to(self.root).as_posix()
         memo = module_rel
         if memo in self._baselines:
             return self._baselines[memo]
         key = digest(
-            "baseline", module_rel, target.module_source, self._tests_fingerprint(test_files)
+            "baseline",
+            self.environment_key,
+            self.settings.timeout_s,
+            module_rel,
+            target.module_source,
+            self._tests_fingerprint(test_files),
         )
         cached = self.cache.peek(key)
-        if isinstance(cached, list):
-            lines = frozenset(int(n) for n in cached)
+        if isinstance(cached, dict) and isinstance(cached.get("lines"), list):
+            problem = cached.get("problem")
+            found = verify.Baseline(
+                frozenset(int(n) for n in cached["lines"]),
+                problem if isinstance(problem, str) else None,
+            )
         else:
             self.progress.status(f"measuring coverage of existing tests for {target.module}")
-            lines = verify.baseline_coverage(
+            found = verify.baseline_coverage(
                 self.sandbox,
                 module_rel,
                 test_files,
                 self.settings.timeout_s * 4,
                 pythonpath=verify.import_path(self.sandbox, target),
             )
-            self.cache.put(key, "baseline", sorted(lines))
-        self._baselines[memo] = lines
-        return lines
+            self.cache.put(
+                key, "baseline", {"lines": sorted(found.lines), "problem": found.problem}
+            )
+        self._baselines[memo] = found
+        return found
 
     def strategies(self) -> tuple[Strategy, ...]:
         if self.settings.strategy != "auto":
@@ -263,10 +287,21 @@ class Engine:
         return outcome._replace(disagreements=())
 
     def _generate_test(self, target: Target, test_files: Sequence[str]) -> Outcome:
-        baseline = self.baseline(target, test_files)
+        measured = self.baseline(target, test_files)
+        baseline = measured.lines
         executable = verify.executable_lines(target)
         if executable and executable <= baseline:
             return Outcome("skipped", "covered by existing tests", None)
+        # Unknown coverage never means "covered" (issue 21): generate, and say that the
+        # gain over the existing tests could not be checked, and why.
+        unchecked = (
+            ()
+            if measured.problem is None
+            else (
+                "coverage of the existing tests unavailable "
+                f"({measured.problem}): the gain over them was not checked",
+            )
+        )
         test_relpath = self.test_relpath(target)
         # Made once per target, when a test first needs scoring.
         mutants = functools.cache(lambda: mutation.mutants(target, self.settings.max_mutants))
@@ -339,12 +374,12 @@ class Engine:
                         "kept",
                         None,
                         c.code,
-                        tuple(attempts.lines),
+                        (*unchecked, *attempts.lines),
                         disagreements=c.disagreements,
                         mutation=None if score is None else (score.killed, score.total),
                     )
         reason = last.reason if last is not None else "unsupported"
-        return Outcome("rejected", reason, None, tuple(attempts.lines))
+        return Outcome("rejected", reason, None, (*unchecked, *attempts.lines))
 
     # -- docstrings ----------------------------------------------------------
 

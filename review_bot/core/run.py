@@ -11,8 +11,10 @@ with the lines it changed. The rules that used to differ between them live here,
   checkout's .venv, ...), and a module that this interpreter cannot import gets the
   `import` reason once, without a model call;
 - a target whose module cannot be imported by name (`my module.py`) gets no test, only a
-  docstring, and so does one that the existing tests name when their coverage cannot be
-  measured (a failing or timed-out baseline run): it errs on the side of not generating;
+  docstring; when the existing tests' coverage cannot be measured (a failing or timed-out
+  baseline run) a test is still written, and its report says why the gain over the
+  existing tests could not be checked (issue 21: skipping then sent new branches out
+  untested);
 - no target, no model: nothing is loaded or even looked for.
 """
 
@@ -26,7 +28,6 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from review_bot import verify
 from review_bot.config import Settings
 from review_bot.core.backends import BackendFactory
 from review_bot.core.engine import OWN_PYTHON_NOTICE, Engine
@@ -162,33 +163,12 @@ def _no_test(engine: Engine, target: Target) -> str | None:
         return None
     if not is_importable(target.module):
         return f"module name {target.module!r} cannot be imported"
-    # A module that does not import fails its existing tests too: the `import` reason,
-    # which test_outcome gives, says why better than their names do.
-    if covered_by_name(engine, target) and engine.import_problem(target) is None:
-        return NAMED_IN_TESTS
     return None
-
-
-NAMED_IN_TESTS = "named in existing tests (coverage unavailable)"
 
 
 def is_importable(module: str) -> bool:
     """Whether `import MODULE` can name it: a file called `my module.py` cannot be."""
     return all(part.isidentifier() and not keyword.iskeyword(part) for part in module.split("."))
-
-
-def covered_by_name(engine: Engine, target: Target) -> bool:
-    """Whether the existing tests name the target although coverage could not be measured.
-
-    The core measures which lines the existing tests execute; when that run fails or times
-    out (an empty baseline although test files exist), a function counts as covered when
-    its name appears as a word in one of those test files: a cheap stand-in that errs on
-    the side of not generating.
-    """
-    files = verify.existing_test_files(engine.root, target.module, engine.settings.tests_dir)
-    return (
-        bool(files) and not engine.baseline(target, files) and named_in(engine.root, files, target)
-    )
 
 
 def named_in(root: Path, files: Sequence[str], target: Target) -> bool:

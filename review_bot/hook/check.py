@@ -9,7 +9,7 @@ from pathlib import Path
 from review_bot import verify
 from review_bot.config import Settings
 from review_bot.core import Engine
-from review_bot.core.run import NAMED_IN_TESTS, named_in
+from review_bot.core.run import named_in
 from review_bot.errors import FatalError
 from review_bot.hook.plan import PlanOutcome, PlanTarget
 from review_bot.progress import Progress
@@ -66,14 +66,21 @@ def _test_gap(
 ) -> PlanOutcome:
     if not files:
         return PlanOutcome(status="missing", reason="no test imports the module", attempts=[])
-    baseline: frozenset[int] = engine.baseline(target, files) if engine is not None else frozenset()
-    if not baseline:
-        if named_in(target.root if engine is None else engine.root, files, target):
+    if engine is None:
+        # No coverage without the core: the name-reference check is all there is.
+        if named_in(target.root, files, target):
             return PlanOutcome(
-                status="skipped",
-                reason=NAMED_IN_TESTS,
+                status="skipped", reason="named in existing tests (coverage not measured)",
                 attempts=[],
-            )
+            )  # fmt: skip
+        return PlanOutcome(status="missing", reason="no existing test runs it", attempts=[])
+    measured = engine.baseline(target, files)
+    baseline = measured.lines
+    if measured.problem is not None:
+        return PlanOutcome(
+            status="missing", reason=f"coverage unavailable ({measured.problem})", attempts=[]
+        )
+    if not baseline:
         return PlanOutcome(status="missing", reason="no existing test runs it", attempts=[])
     missed = executable - baseline
     if not missed:

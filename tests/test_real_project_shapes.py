@@ -1,0 +1,55 @@
+"""What real projects have and our fixtures lacked (issue 21): pytest configuration and
+plugins that decide verdicts, coverage that cannot be measured, generated files that git
+ignores, lint configurations that generated tests must obey."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from review_bot.config import Settings
+from review_bot.llm.scripted import ScriptedBackend, scripted_info
+from review_bot.suggest import suggest
+from tests.helpers.hook import fence
+from tests.helpers.projects import make_project
+
+CALC = "def add(a, b):\n    return a + b\n"
+ADD_TEST = fence("from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n")
+
+
+def _settings(smollm: Path, tmp_path: Path, **extra: object) -> Settings:
+    values: dict[str, object] = {
+        "model": smollm,
+        "home": tmp_path / "home",
+        "runs": 1,
+        "timeout_s": 20,
+        "docstrings": False,
+        "strategy": "chat",
+        "repair_attempts": 0,
+        "mutation": False,
+        **extra,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def test_the_cache_key_holds_what_decides_a_verdict(smollm: Path, tmp_path: Path) -> None:
+    # Issue 21: after `REVIEW_BOT_WARM=false` the cache replayed the warm runner's failures;
+    # a new conftest.py or pytest setting, or another interpreter, can change a verdict too.
+    project = make_project(tmp_path / "p", {"calc.py": CALC})
+    backend = ScriptedBackend(scripted_info(), [])
+    backend.default = ADD_TEST
+
+    def calls_after(settings: Settings) -> int:
+        report = suggest(project / "calc.py", settings, backend_factory=lambda *_: backend)
+        assert report.results[0].test.status == "kept", report.results[0].test.attempts
+        return len(backend.calls)
+
+    settings = _settings(smollm, tmp_path)
+    assert calls_after(settings) == 1
+    assert calls_after(settings) == 1  # unchanged: from the cache
+    assert calls_after(_settings(smollm, tmp_path, warm=False)) == 2
+    assert calls_after(_settings(smollm, tmp_path, jail="none")) == 3
+    (project / "conftest.py").write_text("import pytest\n")
+    assert calls_after(settings) == 4
+    (project / "pytest.ini").write_text("[pytest]\nfilterwarnings =\n    error\n")
+    assert calls_after(settings) == 5
+    assert calls_after(settings) == 5
