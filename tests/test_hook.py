@@ -633,3 +633,26 @@ def test_commit_without_python_changes_imports_nothing_heavy(repo: GitRepo) -> N
         check=True,
     )
     assert result.stdout.startswith("0 [] "), result.stdout
+
+
+def test_a_git_ignored_version_file_the_package_imports_is_there(
+    repo: GitRepo, flags: dict[str, Any]
+) -> None:
+    # Issue 21: hatch-vcs, setuptools-scm and versioneer write `_version.py` at install
+    # time and git ignores it; the export of the index lacked it, so nothing imported.
+    repo.write(".gitignore", "src/pkg/_version.py\n.venv/\n")
+    repo.write("src/pkg/__init__.py", "from pkg._version import version as __version__\n")
+    repo.write("src/pkg/_version.py", "version = '1.2.3'\n")
+    repo.write(".venv/lib/other.py", "x = 1\n")  # an ignored directory: not copied
+    repo.write("pyproject.toml", '[tool.pytest.ini_options]\npythonpath = ["src"]\n')
+    repo.commit_all()
+    repo.write("src/pkg/calc.py", ADD_ONLY)
+    repo.git("add", "src/pkg/calc.py")
+    _, factory = scripted(
+        fence("from pkg.calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n")
+    )
+    result = run(repo, flags, run_core=factory)
+    by_name = {t["name"]: t["test"] for t in (result.plan or {"targets": []})["targets"]}
+    assert by_name["pkg.calc.add"]["status"] == "kept", by_name
+    assert repo.status().splitlines()[0] == "A  src/pkg/calc.py"
+    assert "_version.py" not in repo.status()  # still ignored, never staged

@@ -53,3 +53,25 @@ def test_the_cache_key_holds_what_decides_a_verdict(smollm: Path, tmp_path: Path
     (project / "pytest.ini").write_text("[pytest]\nfilterwarnings =\n    error\n")
     assert calls_after(settings) == 5
     assert calls_after(settings) == 5
+
+
+def test_a_missing_module_of_the_project_is_not_called_a_dependency(
+    smollm: Path, tmp_path: Path
+) -> None:
+    project = make_project(
+        tmp_path / "p",
+        {
+            "src/pkg/__init__.py": "from pkg._version import version\n",
+            "src/pkg/calc.py": CALC,
+        },
+    )
+    (project / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["src"]\n')
+    backend = ScriptedBackend(scripted_info(), [])
+    settings = _settings(smollm, tmp_path)
+    report = suggest(project / "src/pkg/calc.py", settings, backend_factory=lambda *_: backend)
+    test = report.results[0].test
+    assert (test.status, test.reason) == ("rejected", "import")
+    assert "No module named 'pkg._version'" in test.attempts[0]
+    assert "pkg._version belongs to the project but is not in its tree" in test.attempts[0]
+    assert "install the project's dependencies" not in test.attempts[0]
+    assert backend.calls == []

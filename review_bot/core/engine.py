@@ -5,6 +5,7 @@ docstring. Which targets to ask about is run.py's business."""
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -161,9 +162,7 @@ class Engine:
             )
             if cause is not None:
                 cause = f"import: {cause} -- the tests run with {sandbox.python}; " + (
-                    "install the project's dependencies there or set python"
-                    if "module named" in cause or "cannot import" in cause
-                    else f"importing {target.module} must succeed there for tests to run"
+                    _import_advice(cause, target)
                 )
             self._import_problems[target.module] = cause
         return self._import_problems[target.module]
@@ -426,3 +425,19 @@ class Engine:
             n_cases=self.settings.n_cases,
             timeout_s=self.settings.timeout_s,
         )
+
+
+def _import_advice(cause: str, target: Target) -> str:
+    """What to do about a module that does not import, by what is missing: a module of
+    the project itself (a generated file git ignores, issue 21) is not a dependency."""
+    missing = re.search(r"No module named '([^']+)'", cause)
+    if missing is not None:
+        top = missing.group(1).split(".")[0]
+        if (target.root / top).is_dir() or (target.root / f"{top}.py").is_file():
+            return (
+                f"{missing.group(1)} belongs to the project but is not in its tree "
+                "(a file written at install time? commit it, or reinstall the project)"
+            )
+    if "module named" in cause or "cannot import" in cause:
+        return "install the project's dependencies there or set python"
+    return f"importing {target.module} must succeed there for tests to run"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import stat
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -290,6 +291,55 @@ def export_index(repo: Repo, dest: Path) -> None:
         cwd=repo.root,
         env={**repo.env, "GIT_LFS_SKIP_SMUDGE": "1"},
     )
+
+
+# Generated files that a package imports and git ignores (hatch-vcs, setuptools-scm and
+# versioneer write `_version.py` at install time): small Python sources only.
+_GENERATED_SUFFIXES = (".py", ".pyi")
+_GENERATED_MAX_BYTES = 256 * 1024
+
+
+def copy_ignored_sources(repo: Repo, dest: Path) -> list[str]:
+    """Copy into the export at `dest` the git-ignored Python files of the working tree that
+    sit beside exported files: a version file written at install time is git-ignored, and
+    without it the package does not import from the export (issue 21).
+
+    Whole ignored directories (environments, build output) are not descended into, links
+    and files over a size cap are not copied, and nothing is written outside `dest`.
+    Returns the relpaths copied.
+    """
+    out = run(
+        "ls-files", "--others", "--ignored", "--exclude-standard", "--directory", "-z",
+        cwd=repo.root, env=repo.env,
+    ).stdout  # fmt: skip
+    copied: list[str] = []
+    base = dest.resolve()
+    for rel in _z(out):
+        if rel.endswith("/") or not rel.endswith(_GENERATED_SUFFIXES):
+            continue
+        source = repo.root / rel
+        target = base / rel
+        try:
+            info = source.lstat()
+        except OSError:
+            continue
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _GENERATED_MAX_BYTES:
+            continue
+        # Beside exported files only, in a directory of the export that is no link.
+        parent = target.parent
+        if not parent.is_dir() or parent.resolve() != parent or target.exists():
+            continue
+        if not parent.is_relative_to(base):
+            continue
+        try:
+            data = source.read_bytes()
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        except OSError:
+            continue
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        copied.append(rel)
+    return copied
 
 
 class IndexEntry(NamedTuple):

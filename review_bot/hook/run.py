@@ -199,6 +199,9 @@ def _make_plan(
         # Resolved: the core compares paths under it with resolved import roots.
         tmp = Path(tmp_name).resolve()
         git.export_index(repo, tmp / "tree")
+        # Version files written at install time are ignored by git but imported by the
+        # package: without them nothing of a hatch-vcs/setuptools-scm project imports.
+        git.copy_ignored_sources(repo, tmp / "tree")
         generated = []
         for change in changes:
             if change.status != "D" and is_generated_path(change.path, settings.tests_dir):
