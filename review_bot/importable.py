@@ -74,6 +74,23 @@ def import_problem(
     if run.timed_out or run.returncode == 0:
         return None
     found = _IMPORT_ERROR.search(run.output)
-    if found is None or "'pytest'" in found.group(2):
-        return None  # something else: the candidates' own runs will say what
-    return found.group(2).strip()
+    if found is not None and "'pytest'" not in found.group(2):
+        return found.group(2).strip()
+    if "'pytest'" in run.output:
+        return None  # no pytest there: verify.py says so in one line, for every front end
+    # pytest stopped before the probe ran (a plugin, the configuration, a conftest.py):
+    # every candidate would fail the same way, so that is the cause, said once (issue 21).
+    return f"pytest stops before running any test here: {_first_line(run.output)}"
+
+
+def _first_line(output: str) -> str:
+    """The line of a failed pytest start that says most: the first `E ...` line, else the
+    last line naming an exception or error, else the last line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("E "):
+            return line[2:].strip()[:300]
+    for line in reversed(lines):
+        if re.match(r"^[\w.]*(Error|Exception|Warning)\b|^ERROR", line):
+            return line[:300]
+    return lines[-1][:300] if lines else "no output"

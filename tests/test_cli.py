@@ -103,6 +103,8 @@ def test_suggest_on_the_real_model_end_to_end(tmp_path: Path) -> None:
     again = json.loads(second.stdout)
     assert again["model_calls"] == 0 and again["cache"] == {"hits": 4, "misses": 0}
     assert again["targets"] == report["targets"]
+    # No model was used: no banner about it (issue 21).
+    assert "smoke-test model" not in second.stderr
     # --write takes the cached results; the written tests pass under a separate pytest.
     third = run_cli(*args, "--write", cwd=project)
     assert third.returncode == 0, third.stderr

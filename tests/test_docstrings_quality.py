@@ -142,6 +142,7 @@ def test_real_smollm2_docstrings_are_rejected(
         ("slugify - make a slug of the text.", "restates-name"),
         ("This function makes a slug.", "filler"),
         ("Subtract b from the.", "truncated"),
+        ("Return the slug.\n\nArgs:\n    text: The value to.", "truncated"),
         ("Return the result.", "filler"),
         ("Make a slug.\n\nReturns:\n    The computed value is returned by the function.", "filler"),
         ("Make a slug.\n\nThe function is called with a string.", "filler"),
@@ -150,6 +151,13 @@ def test_real_smollm2_docstrings_are_rejected(
 def test_each_quality_reason(text: str, reason: str) -> None:
     problem = quality_problem("slugify", ["text"], text)
     assert problem is not None and problem[0] == reason, problem
+
+
+def test_a_sentence_may_end_on_a_verbs_preposition() -> None:
+    # Issue 21: a real project's "ndigits: The number of decimal places to round to." was
+    # rejected as cut off.
+    text = "Round the percentage.\n\nArgs:\n    ndigits: The number of decimal places to round to."
+    assert quality_problem("percent", ["ndigits"], text) is None
 
 
 # Plain, correct docstrings in the style of real projects (the Google style guide's own

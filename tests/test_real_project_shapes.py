@@ -75,3 +75,20 @@ def test_a_missing_module_of_the_project_is_not_called_a_dependency(
     assert "pkg._version belongs to the project but is not in its tree" in test.attempts[0]
     assert "install the project's dependencies" not in test.attempts[0]
     assert backend.calls == []
+
+
+def test_a_pytest_that_cannot_start_is_one_cause_and_no_model_call(
+    smollm: Path, tmp_path: Path
+) -> None:
+    # Issue 21: a project whose pytest stopped at start (there: a plugin's warning made an
+    # error) had every candidate fail the same way, after 7 model calls.
+    project = make_project(tmp_path / "p", {"calc.py": CALC})
+    (project / "conftest.py").write_text("raise RuntimeError('conftest says no')\n")
+    backend = ScriptedBackend(scripted_info(), [])
+    report = suggest(
+        project / "calc.py", _settings(smollm, tmp_path), backend_factory=lambda *_: backend
+    )
+    test = report.results[0].test
+    assert (test.status, test.reason) == ("rejected", "import"), test.attempts
+    assert "RuntimeError: conftest says no" in test.attempts[0]
+    assert backend.calls == []

@@ -72,6 +72,7 @@ class Engine:
         factory = backend_factory or choose_backend(settings)
         # With a server the model lives there: `model`, if set, only names it (issue 5).
         self.remote = uses_server(settings)
+        notice: str | None = None  # said when the model is first used, not before (issue 21)
         if self.remote:
             if not settings.base_url:
                 raise FatalError(NO_URL)
@@ -80,8 +81,6 @@ class Engine:
             starting = f"connecting to the model server at {settings.base_url}"
         else:
             notice = model_notice(settings.model)
-            if notice:
-                self.progress.notice(notice)
             self.model_path, self.bundled = resolve_model(
                 settings.model, settings.home, self.progress
             )
@@ -94,7 +93,7 @@ class Engine:
             lambda: factory(self.model_path, self.bundled, settings),
             max_tokens=settings.max_tokens,
             temperature=settings.temperature,
-            on_first_use=lambda: self.progress.status(starting),
+            on_first_use=lambda: self._first_use(starting, notice),
         )
         self._sandbox: Sandbox | None = None
         self._baselines: dict[str, verify.Baseline] = {}
@@ -120,6 +119,11 @@ class Engine:
             generation_settings(settings),
             self.environment_key,
         )
+
+    def _first_use(self, starting: str, notice: str | None) -> None:
+        if notice:
+            self.progress.notice(notice)
+        self.progress.status(starting)
 
     @property
     def sandbox(self) -> Sandbox:

@@ -161,11 +161,20 @@ _PLACEHOLDERS = (
 
 # A sentence ending on one of these was cut off ("to be.", "False for.", "and the.").
 _DANGLING = {
-    "a", "an", "the", "and", "or", "nor", "but", "of", "to", "than", "which", "whose",
+    "a", "an", "the", "and", "or", "nor", "but", "of", "than", "which", "whose",
     "following", "such", "its", "their", "your", "our", "my", "if", "whether", "because",
     "unless", "be", "e.g", "i.e", "is a", "with the",
 }  # fmt: skip
 _FOR_OK = {"look", "looking", "search", "searching", "wait", "waiting", "ask", "account"}
+# A sentence may end on "to" after a verb that takes it ("the number of places to round
+# to.", issue 21); after anything else it was cut off ("the value to.").
+_TO_OK = {
+    "round", "convert", "compare", "refer", "refers", "apply", "map", "add", "append",
+    "prepend", "point", "points", "belong", "belongs", "limit", "clamp", "cast", "pad",
+    "scale", "resize", "switch", "write", "send", "listen", "go", "set", "default",
+    "defaults", "fall", "falls", "back", "up", "due", "close", "equal", "similar",
+    "attach", "bind", "join", "reply", "respond", "jump", "move", "truncate", "cut",
+}  # fmt: skip
 _TERMINAL = re.compile(r"[.!?][)\]\"'`]*$")
 
 # Words that would fit any function: a piece made only of these says nothing.
@@ -238,6 +247,8 @@ def _truncated(where: str, text: str, names: Sequence[str] = ()) -> str:
         if words[-1] in _DANGLING or last_two in _DANGLING:
             return " ".join(sentence.split()[-4:])
         if words[-1] == "for" and (len(words) < 2 or words[-2] not in _FOR_OK):
+            return " ".join(sentence.split()[-4:])
+        if words[-1] == "to" and (len(words) < 2 or words[-2] not in _TO_OK):
             return " ".join(sentence.split()[-4:])
     return ""
 
