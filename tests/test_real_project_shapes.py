@@ -92,3 +92,22 @@ def test_a_pytest_that_cannot_start_is_one_cause_and_no_model_call(
     assert (test.status, test.reason) == ("rejected", "import"), test.attempts
     assert "RuntimeError: conftest says no" in test.attempts[0]
     assert backend.calls == []
+
+
+def test_cases_that_did_not_run_say_why(tmp_path: Path) -> None:
+    from review_bot.generate.cases import Case, run_cases
+    from review_bot.sandbox import Limits, Sandbox
+    from review_bot.targets import targets_in_source
+
+    project = make_project(tmp_path / "p", {"calc.py": "import not_here_at_all\n\n" + CALC})
+    source = (project / "calc.py").read_text()
+    import ast
+
+    [target] = targets_in_source(project, project / "calc.py", source, ast.parse(source))
+    problems: list[str] = []
+    with Sandbox(project, Limits(timeout_s=30.0, memory_mb=2048, cpu_s=30)) as sandbox:
+        results = run_cases(sandbox, target, [Case((1, 2), {})], 30.0, problems=problems)
+    assert results == []
+    assert problems == [
+        "the cases did not run: ModuleNotFoundError: No module named 'not_here_at_all'"
+    ]

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from review_bot.config import Settings
-from review_bot.generate.cases import Case, Result, case_schema, parse_cases, render_test
+from review_bot.generate.cases import (
+    Case,
+    Result,
+    case_schema,
+    parse_cases,
+    render_test,
+    unusable_causes,
+)
 from review_bot.generate.tests import Attempts, complete_strategy
 from review_bot.llm import FimTokens
 from review_bot.llm.scripted import ScriptedBackend, scripted_info
@@ -81,6 +88,23 @@ def test_parse_cases_drops_invalid_entries(targets: dict[str, Target]) -> None:
     assert parse_cases(text, targets["scale"]) == [Case(([1], 3), {}), Case(([],), {})]
     assert parse_cases("not json", targets["scale"]) == []
     assert parse_cases('{"cases": 3}', targets["scale"]) == []
+
+
+def test_unusable_cases_say_why_counted(targets: dict[str, Target]) -> None:
+    # Issue 21: "no usable case among N proposed" gave no cause.
+    cases = [Case(([5.0],), {}), Case(([6.0],), {}), Case(([9.0],), {}), Case(([],), {})]
+    results = [
+        Result(cases[0], "returns", "[1.0]", None, False),
+        Result(cases[1], "returns", "[1.2]", None, False),
+        Result(cases[2], "timeout", None, None, True),
+        Result(cases[3], "returns", None, None, True),
+    ]
+    assert unusable_causes(targets["scale"], cases, results) == (
+        "2 its outcome varied between runs; 1 timed out; 1 its value has no literal form"
+    )
+    assert unusable_causes(targets["scale"], [], []) == (
+        "the reply held no case that fits the signature"
+    )
 
 
 def test_render_groups_and_reserved_names(targets: dict[str, Target]) -> None:

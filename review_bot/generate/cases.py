@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -224,10 +225,12 @@ def run_cases(
     timeout_s: float,
     *,
     mutant: Mutant | None = None,
+    problems: list[str] | None = None,
 ) -> list[Result]:
     """Call the target on each case in the sandbox; results that vary are marked.
 
-    With `mutant`, the target's module in the workspace is that mutant's source.
+    With `mutant`, the target's module in the workspace is that mutant's source. When
+    the driver leaves no results, why is appended to `problems` (when given).
     """
     payload = json.dumps([{"args": list(c.args), "kwargs": c.kwargs} for c in cases])
     files = {
@@ -246,9 +249,11 @@ def run_cases(
             "_review_bot_results.json",
             str(PER_CASE_S),
         ]
-        ws.run(argv, timeout_s=timeout_s, pythonpath=import_path(sandbox, target))
+        run = ws.run(argv, timeout_s=timeout_s, pythonpath=import_path(sandbox, target))
         raw = ws.read("_review_bot_results.json")
     if raw is None:
+        if problems is not None:
+            problems.append(_driver_problem(run.output, run.timed_out, timeout_s))
         return []
     try:
         records = json.loads(raw)
@@ -280,6 +285,52 @@ def _exception_ref(target: Target, module: str, qualname: str) -> tuple[str, str
     return f"{module}.{qualname}", f"import {module}"
 
 
+def _driver_problem(output: str, timed_out: bool, timeout_s: float) -> str:
+    if timed_out:
+        return f"the cases ran past {timeout_s:g} s"
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    last = lines[-1][:300] if lines else "no output"
+    return f"the cases did not run: {last}"
+
+
+def _usable(
+    target: Target, result: Result, params: Sequence[Param], defaults: dict[str, str | None]
+) -> tuple[list[str], str, str | None] | str:
+    """(row values, expected, import needed) for a result a test can state, else why not."""
+    if result.kind == "timeout":
+        return "timed out"
+    if not result.stable:
+        return "its outcome varied between runs"
+    values = _row_values(result.case, params, defaults)
+    if values is None:
+        return "an argument without a value"
+    if result.kind == "raises" and result.exception is not None:
+        ref = _exception_ref(target, *result.exception)
+        if ref is None:
+            return f"raised {result.exception[1]}, which a test cannot name"
+        return values, ref[0], ref[1]
+    if result.kind in ("returns", "yields") and result.value is not None:
+        return values, result.value, None
+    return f"its {'value' if result.kind != 'raises' else 'exception'} has no literal form"
+
+
+def unusable_causes(target: Target, cases: Sequence[Case], results: Sequence[Result]) -> str:
+    """Why none of `cases` became a row, the causes counted, most common first
+    (issue 21: "no usable case among N proposed" said nothing of why)."""
+    if not cases:
+        return "the reply held no case that fits the signature"
+    if not results:
+        return "the cases did not run"
+    params = case_params(target) or []
+    defaults = {p.name: p.default for p in params}
+    causes = Counter(
+        cause
+        for result in results
+        if isinstance(cause := _usable(target, result, params, defaults), str)
+    )
+    return "; ".join(f"{n} {cause}" for cause, n in causes.most_common())
+
+
 def render_test(target: Target, results: Sequence[Result], prompts: Prompts) -> tuple[str, int]:
     """A parametrized pytest module from the recorded results, and how many rows it has."""
     params = case_params(target) or []
@@ -291,22 +342,12 @@ def render_test(target: Target, results: Sequence[Result], prompts: Prompts) -> 
     # Each case fills every column: missing arguments show their default.
     defaults = {p.name: p.default for p in params}
     for result in results:
-        if not result.stable or result.kind == "timeout":
+        usable = _usable(target, result, params, defaults)
+        if isinstance(usable, str):
             continue
-        values = _row_values(result.case, params, defaults)
-        if values is None:
-            continue
-        if result.kind == "raises" and result.exception is not None:
-            ref = _exception_ref(target, *result.exception)
-            if ref is None:
-                continue
-            expected, needed = ref
-            if needed:
-                imports.add(needed)
-        elif result.kind in ("returns", "yields") and result.value is not None:
-            expected = result.value
-        else:
-            continue
+        values, expected, needed = usable
+        if needed:
+            imports.add(needed)
         key = (result.kind, tuple(values))
         if key in seen or len(groups[result.kind]) >= MAX_ROWS:
             continue
@@ -478,11 +519,13 @@ def cases_strategy(
         collected.extend(fresh)
         if not fresh and verdict is not None:
             continue  # nothing new to try
-        results = run_cases(sandbox, target, collected, timeout_s)
+        problems: list[str] = []
+        results = run_cases(sandbox, target, collected, timeout_s, problems=problems)
         code, rows = render_test(target, results, prompts)
         candidate = Candidate(target, "cases", code, attempt)
         if rows == 0:
-            detail = f"no usable case among {len(collected)} proposed"
+            why = problems[0] if problems else unusable_causes(target, collected, results)
+            detail = f"no usable case among {len(collected)} proposed: {why}"
             verdict = Verdict(candidate, False, "collect", detail, 0, 0, frozenset(), frozenset())
         else:
             verdict = verify(candidate)
