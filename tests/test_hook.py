@@ -656,3 +656,24 @@ def test_a_git_ignored_version_file_the_package_imports_is_there(
     assert by_name["pkg.calc.add"]["status"] == "kept", by_name
     assert repo.status().splitlines()[0] == "A  src/pkg/calc.py"
     assert "_version.py" not in repo.status()  # still ignored, never staged
+
+
+def test_committing_the_inserted_docstring_is_no_new_work(
+    repo: GitRepo, flags: dict[str, Any]
+) -> None:
+    # Issues 21 and 23: after `git add` of the docstring the hook had inserted, the second
+    # attempt generated from scratch and staged a second batch of tests of the function.
+    repo.write("calc.py", ADD_ONLY)
+    repo.git("add", "calc.py")
+    settings = {**flags, "docstrings": True}
+    _, factory = scripted(ADD_TEST, DOC_REPLY)
+    first = run(repo, settings, run_core=factory)
+    assert first.exit_code == 1 and first.docstrings == ("calc.py",)
+    staged = repo.staged("tests/test_calc_generated.py")
+    assert staged is not None and b"def test_add" in staged
+    repo.git("add", "calc.py")  # the user takes the docstring
+    silent, quiet_factory = scripted()  # any model call would fail the run
+    second = run(repo, settings, run_core=quiet_factory)
+    assert second.exit_code == 0, second.lines
+    assert silent.calls == []
+    assert repo.staged("tests/test_calc_generated.py") == staged  # no second batch

@@ -44,6 +44,7 @@ from review_bot.records import (
     Verdict,
 )
 from review_bot.sandbox import Limits, Sandbox
+from review_bot.source import code_fingerprint
 
 OWN_PYTHON_NOTICE = (
     "review-bot: no project environment found (.venv, venv, $VIRTUAL_ENV, $CONDA_PREFIX, "
@@ -221,7 +222,7 @@ class Engine:
             self.environment_key,
             self.settings.timeout_s,
             module_rel,
-            target.module_source,
+            code_fingerprint(target.module_source),
             self._tests_fingerprint(test_files),
         )
         cached = self.cache.peek(key)
@@ -258,7 +259,7 @@ class Engine:
         key = digest(
             "test",
             self.context_key,
-            target.module_source,
+            code_fingerprint(target.module_source),
             target.qualname,
             self._tests_fingerprint(test_files),
         )
@@ -393,7 +394,7 @@ class Engine:
             "docstring",
             CHECKS_VERSION,
             self.context_key,
-            target.module_source,
+            code_fingerprint(target.module_source),
             target.qualname,
         )
         cached = self.cache.get(key)
