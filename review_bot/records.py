@@ -10,7 +10,16 @@ STRATEGIES: tuple[Strategy, ...] = ("chat", "complete", "cases")
 
 # Why a candidate test was rejected.
 TestReason = Literal[
-    "import", "syntax", "collect", "fail", "flaky", "no-gain", "timeout", "no-kill", "low-mutation"
+    "import",
+    "syntax",
+    "style",
+    "collect",
+    "fail",
+    "flaky",
+    "no-gain",
+    "timeout",
+    "no-kill",
+    "low-mutation",
 ]
 # Why a candidate docstring was rejected.
 DocReason = Literal[
@@ -23,6 +32,8 @@ REASONS: dict[str, str] = {
     "import": "the module under test cannot be imported by the Python that runs the tests; "
     "no model call was made",
     "syntax": "no code in the reply, or code that does not compile",
+    "style": "fails the project's own lint or formatting (ruff, isort, black as it configures "
+    "them) even after their fixes were applied",
     "collect": "pytest collected no test, or collection failed (an import error)",
     "fail": "a test failed on the first run",
     "flaky": "passed the first run but failed a later one",

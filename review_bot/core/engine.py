@@ -45,6 +45,7 @@ from review_bot.records import (
 )
 from review_bot.sandbox import Limits, Sandbox
 from review_bot.source import code_fingerprint
+from review_bot.style import conform, project_style
 
 OWN_PYTHON_NOTICE = (
     "review-bot: no project environment found (.venv, venv, $VIRTUAL_ENV, $CONDA_PREFIX, "
@@ -99,6 +100,9 @@ class Engine:
         self._sandbox: Sandbox | None = None
         self._baselines: dict[str, verify.Baseline] = {}
         self._import_problems: dict[str, str | None] = {}
+        # The project's own lint and formatting tools, which kept tests must obey.
+        self.style = project_style(project_root)
+        self._style_notes: set[str] = set()
         # Where the project's environment lives: the hook and the review run on an export
         # of the tree, whose .venv stayed in the checkout.
         self.checkout = checkout
@@ -311,6 +315,18 @@ class Engine:
         mutants = functools.cache(lambda: mutation.mutants(target, self.settings.max_mutants))
 
         def check(candidate: Candidate) -> Verdict:
+            if self.style.any:
+                # The project's lint and format first: what is verified is what is kept.
+                code, problem = conform(
+                    self.root, test_relpath, candidate.code, self.style, self.sandbox
+                )
+                if problem is not None and not problem.startswith("note:"):
+                    none: frozenset[int] = frozenset()
+                    return Verdict(candidate, False, "style", problem, 0, 0, none, none)
+                if problem is not None and problem not in self._style_notes:
+                    self._style_notes.add(problem)
+                    self.progress.notice(f"review-bot: {problem.removeprefix('note: ')}")
+                candidate = candidate._replace(code=code)
             self.progress.status(f"verifying {candidate.strategy} test for {target.display}")
             verdict = verify.verify_test(
                 self.sandbox,

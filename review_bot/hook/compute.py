@@ -32,6 +32,7 @@ from review_bot.hook.plan import (
 from review_bot.paths import generated_test_relpath
 from review_bot.progress import Progress
 from review_bot.records import TargetResult
+from review_bot.style import finish
 from review_bot.write.docstrings import with_docstrings
 from review_bot.write.tests import is_generated, merge_kept_tests
 
@@ -158,7 +159,11 @@ def _plan_tests(
         except (SyntaxError, FatalError) as exc:
             entry["error"] = f"cannot merge the new tests into it: {exc}"
         else:
-            entry["text"] = text
+            text, problem = finish(tree, rel, text)
+            if problem is not None:
+                entry["error"] = f"fails the project's lint ({problem}); not staged"
+            else:
+                entry["text"] = text
         out.append(entry)
     return out
 
