@@ -233,33 +233,57 @@ def _cwd_relative(python: str) -> str:
 
 
 def pytest_tests_dir(root: Path) -> str | None:
-    """The first of pytest's `testpaths` that is a directory of the project, if any: where
-    the project's own tests live (pyproject.toml's [tool.pytest.ini_options], pytest.ini)."""
-    paths: Any = None
-    ini = root / "pytest.ini"
-    if ini.is_file():
-        import configparser
+    """The first of pytest's `testpaths` that is a test directory of the project, if any:
+    where the project's own tests live (pytest.ini, pyproject.toml's [tool.pytest] or
+    [tool.pytest.ini_options], tox.ini's [pytest], setup.cfg's [tool:pytest]).
 
-        parser = configparser.ConfigParser()
-        try:
-            parser.read(ini, encoding="utf-8")
-            paths = parser.get("pytest", "testpaths", fallback="").split()
-        except (configparser.Error, UnicodeDecodeError):
-            return None
-    else:
+    A source directory listed for its doctests (`testpaths = ["src", "tests"]`, issue 21)
+    is not where tests are written: `src`, `lib` and package directories whose name does
+    not start with "test" are passed over.
+    """
+    paths: Any = None
+    for name, section in (("pytest.ini", "pytest"), (".pytest.ini", "pytest")):
+        if paths is None and (root / name).is_file():
+            paths = _ini_testpaths(root / name, section)
+    if paths is None:
         try:
             data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-            return None
-        options = data.get("tool", {}).get("pytest", {}).get("ini_options", {})
-        paths = options.get("testpaths") if isinstance(options, dict) else None
-        if isinstance(paths, str):
-            paths = paths.split()
+            data = {}
+        pytest_table = data.get("tool", {}).get("pytest", {})
+        if isinstance(pytest_table, dict) and pytest_table:
+            options = pytest_table.get("ini_options", pytest_table)  # pytest 9: [tool.pytest]
+            paths = options.get("testpaths") if isinstance(options, dict) else None
+            if isinstance(paths, str):
+                paths = paths.split()
+    for name, section in (("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
+        if paths is None and (root / name).is_file():
+            paths = _ini_testpaths(root / name, section)
     for entry in paths if isinstance(paths, list) else ():
         text = str(entry).strip().rstrip("/")
-        if text and not any(c in text for c in "*?[") and (root / text).is_dir():
+        if not text or any(c in text for c in "*?[") or not (root / text).is_dir():
+            continue
+        base = text.rsplit("/", 1)[-1]
+        source = base in ("src", "lib") or (
+            (root / text / "__init__.py").is_file() and not base.startswith("test")
+        )
+        if not source:
             return text
     return None
+
+
+def _ini_testpaths(path: Path, section: str) -> list[str] | None:
+    """`testpaths` of an ini file's section; None when the section is not there."""
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError):
+        return None
+    if not parser.has_section(section):
+        return None
+    return parser.get(section, "testpaths", fallback="").split()
 
 
 def load_settings(

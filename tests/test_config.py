@@ -68,3 +68,28 @@ def test_hook_and_backend_settings(tmp_path: Path) -> None:
     assert (settings.mode, settings.on_error) == ("check", "fail")
     with pytest.raises(FatalError, match="mode must be one of"):
         load_settings(_project(tmp_path, 'mode = "yolo"'), {}, environ={})
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        # pytest 9's own table, and a source directory listed for its doctests (issue 21).
+        ({"pyproject.toml": '[tool.pytest]\ntestpaths = ["src", "tests"]\n'}, "tests"),
+        ({"pyproject.toml": '[tool.pytest.ini_options]\ntestpaths = ["testing"]\n'}, "testing"),
+        ({"setup.cfg": "[tool:pytest]\ntestpaths = pkg tests\n"}, "tests"),
+        ({"tox.ini": "[pytest]\ntestpaths = tests\n"}, "tests"),
+        ({"pytest.ini": "[pytest]\ntestpaths = lib\n"}, None),
+    ],
+)
+def test_the_tests_directory_comes_from_pytests_testpaths(
+    tmp_path: Path, files: dict[str, str], expected: str | None
+) -> None:
+    from review_bot.config import pytest_tests_dir
+
+    for directory in ("src/pkg", "pkg", "tests", "testing", "lib"):
+        (tmp_path / directory).mkdir(parents=True, exist_ok=True)
+    (tmp_path / "src" / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert pytest_tests_dir(tmp_path) == expected
