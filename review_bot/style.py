@@ -109,7 +109,9 @@ def ruff_conform(
         formatted = _ruff(root, ["format", "--quiet"], relpath, text)
         if formatted.returncode == 0 and formatted.stdout:
             text = formatted.stdout
-    checked = _ruff(root, ["check", "--output-format", "json", "--exit-zero"], relpath, text)
+    # --no-fix: a project's `fix = true` would print the fixed code instead of the report.
+    report = ["check", "--no-fix", "--output-format", "json", "--exit-zero"]
+    checked = _ruff(root, report, relpath, text)
     try:
         found = json.loads(checked.stdout) if checked.stdout.strip() else []
     except json.JSONDecodeError:

@@ -191,3 +191,15 @@ def test_which_tools_a_project_configures(tmp_path: Path) -> None:
     assert project_style(tmp_path) == Style(ruff=True, black=True, isort=True)
     (tmp_path / "pyproject.toml").write_text("not toml [")
     assert project_style(tmp_path) == Style(ruff=True, isort=True)
+
+
+def test_a_project_whose_ruff_fixes_by_default_is_still_checked(tmp_path: Path) -> None:
+    from review_bot.style import ruff_conform
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.ruff]\nfix = true\n\n[tool.ruff.lint]\nselect = ["F"]\n'
+    )
+    text, problem = ruff_conform(
+        tmp_path, "tests/test_x.py", "def test_x():\n    assert y\n", format_code=True
+    )
+    assert problem is not None and problem.startswith("ruff F821"), problem
