@@ -199,7 +199,7 @@ def test_a_project_whose_ruff_fixes_by_default_is_still_checked(tmp_path: Path) 
     (tmp_path / "pyproject.toml").write_text(
         '[tool.ruff]\nfix = true\n\n[tool.ruff.lint]\nselect = ["F"]\n'
     )
-    text, problem = ruff_conform(
+    _, problem = ruff_conform(
         tmp_path, "tests/test_x.py", "def test_x():\n    assert y\n", format_code=True
     )
     assert problem is not None and problem.startswith("ruff F821"), problem
