@@ -98,8 +98,9 @@ def executable_lines(target: Target) -> frozenset[int]:
 
 
 def existing_test_files(root: Path, target_module: str, tests_dir: str = "tests") -> list[str]:
-    """Test files under `root` that import the target's module: those under `tests_dir`
-    first, then the rest, each group sorted."""
+    """Test files under `root` that import the target's module, or its top-level package
+    (`import humanize` reaches `humanize.filesize` through the package's re-exports, issue
+    21): those under `tests_dir` first, then the rest, each group sorted."""
     last = target_module.rsplit(".", 1)[-1]
     found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -152,8 +153,11 @@ def _imports_module(path: Path, dotted: str, last: str) -> bool:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             names = [base, *(f"{base}.{alias.name}".lstrip(".") for alias in node.names)]
+        top = dotted.split(".")[0]
         for name in names:
             if name == dotted or name.startswith(dotted + ".") or last in name.split("."):
+                return True
+            if top != dotted and name.split(".")[0] == top:
                 return True
     return False
 

@@ -210,6 +210,7 @@ def test_existing_test_files_are_the_ones_importing_the_module(tmp_path: Path) -
         "tests/test_from.py": "from pkg import util\n",
         "tests/test_dotted.py": "import pkg.util as u\n",
         "tests/test_relative.py": "from .util import helper\n",
+        "tests/test_package.py": "import pkg\n",  # the package re-exports util's names
         "other/util_test.py": "from pkg.util import f\n",
         "tests/test_unrelated.py": "import os\nutil = 1\n",
         "tests/test_broken.py": "from pkg import util\ndef (:\n",
@@ -223,6 +224,7 @@ def test_existing_test_files_are_the_ones_importing_the_module(tmp_path: Path) -
     assert existing_test_files(tmp_path, "pkg.util") == [
         "tests/test_dotted.py",
         "tests/test_from.py",
+        "tests/test_package.py",
         "tests/test_relative.py",
         "other/util_test.py",
     ]
