@@ -286,24 +286,29 @@ def test_write_renames_a_test_that_clashes_with_another(project: Path, settings:
 
 
 def test_core_rules_hold_for_suggest_too(project: Path, settings: Settings) -> None:
-    # The importability filter and the name-reference fallback used to exist only in the
-    # hook; they are the core's now, for every front end. No model call is made for either.
+    # The importability filter and unknown coverage are the core's rules, for every front
+    # end: an unimportable module name costs no model call; coverage that cannot be
+    # measured is never taken for "covered" (issue 21), and the report says why.
     (project / "my calc.py").write_text(CALC)
     (project / "tests").mkdir()
-    # Importing this test module never finishes: the coverage run times out, the baseline
-    # is empty, and the function's name in the file counts instead.
+    # Importing this test module never finishes: the coverage run times out.
     (project / "tests" / "test_slow.py").write_text(
         "import time\n\nfrom calc import add\n\ntime.sleep(60)\n\n\ndef test_add():\n"
         "    assert add(1, 1) == 2\n"
     )
     backend = ScriptedBackend(scripted_info())
+    backend.default = "```python\nfrom calc import add\n\n\ndef test_add():\n    add(1, 2)\n```"
     quick = dataclasses.replace(settings, timeout_s=1.0)
-    named = suggest(project / "calc.py", quick, functions=["add"], backend_factory=factory(backend))
-    assert named.results[0].test == Outcome(
-        "skipped", "named in existing tests (coverage unavailable)", None
-    )
     odd = suggest(
         project / "my calc.py", quick, functions=["add"], backend_factory=factory(backend)
     )
     assert odd.results[0].test.reason == "module name 'my calc' cannot be imported"
     assert backend.calls == []
+    unknown = suggest(
+        project / "calc.py", quick, functions=["add"], backend_factory=factory(backend)
+    )
+    assert unknown.results[0].test.attempts[0] == (
+        "coverage of the existing tests unavailable (the existing tests ran past 4 s): "
+        "the gain over them was not checked"
+    )
+    assert backend.calls
