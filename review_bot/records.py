@@ -12,6 +12,7 @@ STRATEGIES: tuple[Strategy, ...] = ("chat", "complete", "cases")
 TestReason = Literal[
     "import",
     "syntax",
+    "unsafe",
     "style",
     "collect",
     "fail",
@@ -32,6 +33,9 @@ REASONS: dict[str, str] = {
     "import": "the module under test cannot be imported by the Python that runs the tests; "
     "no model call was made",
     "syntax": "no code in the reply, or code that does not compile",
+    "unsafe": "the test's own text does what generated tests may not: spawn processes, open "
+    "sockets or URLs, load native code, read the environment, write outside pytest's "
+    "temporary directories, or import or run code by name (docs/sandbox.md)",
     "style": "fails the project's own lint or formatting (ruff, isort, black as it configures "
     "them) even after their fixes were applied",
     "collect": "pytest collected no test, or collection failed (an import error)",

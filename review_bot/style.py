@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from review_bot.sandbox import Sandbox
+from review_bot.screen import unsafe_construct
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -149,10 +150,14 @@ def conform(
 
 
 def finish(root: Path, relpath: str, text: str) -> tuple[str, str | None]:
-    """The whole generated file, as merged, through the project's ruff (its fixes, its
-    format unless black formats the project, its check): each kept test obeyed it alone,
-    and merging them must not undo that (imports of several tests in one block). Returns
-    the text and the violation that remains (None when clean or ruff is not configured)."""
+    """The whole generated file, as merged, screened once more (screen.py) and through the
+    project's ruff (its fixes, its format unless black formats the project, its check):
+    each kept test obeyed both alone, and merging them must not undo that. Returns the
+    text and the problem that remains (None when clean or ruff is not configured)."""
+    unsafe = unsafe_construct(text)
+    if unsafe is not None:
+        # The last guard before a file is written, staged or posted (issue 22).
+        return text, f"unsafe: {unsafe}"
     style = project_style(root)
     if not style.ruff:
         return text, None
@@ -160,7 +165,9 @@ def finish(root: Path, relpath: str, text: str) -> tuple[str, str | None]:
         text, problem = ruff_conform(root, relpath, text, format_code=not style.black)
     except (OSError, subprocess.TimeoutExpired):
         return text, None
-    return text, None if problem is None or problem.startswith("note:") else problem
+    if problem is None or problem.startswith("note:"):
+        return text, None
+    return text, f"fails the project's lint ({problem})"
 
 
 def _python_tools(

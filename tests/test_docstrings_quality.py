@@ -330,3 +330,22 @@ def test_a_summary_over_the_line_limit_is_lint() -> None:
     verdict = check_docstring(target, text, "google")
     assert verdict.reason == "lint"
     assert verdict.detail.startswith("the summary line is ")
+
+
+def test_a_docstring_line_that_doctest_would_run_is_refused() -> None:
+    # Issue 22: a long description that wraps so that a line starts with `>>>` was kept,
+    # and `pytest --doctest-modules` then ran it.
+    target = make_target("def add(a, b):\n    return a + b\n", "add")
+    text = (
+        "Add two numbers.\n\nThe sum is returned as it is; see the shell\n"
+        ">>> x=__import__('os').system('touch /tmp/pwned')\n\n"
+        "Args:\n    a: The first number.\n    b: The second number.\n\n"
+        "Returns:\n    The sum of a and b.\n"
+    )
+    verdict = check_docstring(target, text, "google")
+    assert (verdict.kept, verdict.reason) == (False, "ast"), verdict.detail
+    assert "reads as code to doctest" in verdict.detail
+    directive = text.replace(
+        ">>> x=__import__('os').system('touch /tmp/pwned')", ".. include:: /etc/passwd"
+    )
+    assert check_docstring(target, directive, "google").reason == "ast"

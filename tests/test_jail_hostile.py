@@ -454,9 +454,11 @@ def _with_port(body: str, stub: Stub) -> str:
     return f"STUB_PORT = {stub.port}\n" + textwrap.dedent(body)
 
 
-# The test around an attack passes (kept) unless the attack fails it on purpose, to put
-# what it read into the report; links pointed at review-bot's own files may fail pytest.
-EXPECTED = {"home-secret-in-output": "rejected", "proc-environ": "rejected"}
+# The test around an attack passes in the jail unless the attack fails it on purpose, to
+# put what it read into the report; links pointed at review-bot's own files may fail
+# pytest. What passed is then rejected by the screening policy (issue 22): its text
+# imports subprocess and socket, and a kept test runs later outside the jail.
+EXPECTED = {"home-secret-in-output": "fail", "proc-environ": "fail"}
 
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))
@@ -474,8 +476,9 @@ def test_nothing_escapes_the_jail(name: str, attempt: Any, stub: Stub) -> None:
     # The poisoning of the pristine copy would show as the second function's test failing.
     for target in targets:
         if name != "symlink-tricks":
-            expected = EXPECTED.get(name, "kept")
-            assert target["test"]["status"] == expected, target["test"]["attempts"]
+            expected = EXPECTED.get(name, "unsafe")
+            assert target["test"]["status"] == "rejected", target["test"]["attempts"]
+            assert target["test"]["reason"] == expected, target["test"]["attempts"]
 
 
 def test_without_the_jail_the_checks_find_escapes(attempt: Any, stub: Stub) -> None:

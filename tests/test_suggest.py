@@ -14,7 +14,6 @@ import pytest
 
 from review_bot.config import Settings
 from review_bot.llm.scripted import ScriptedBackend, scripted_info
-from review_bot.records import Outcome
 from review_bot.suggest import suggest
 from tests.helpers.projects import make_project
 

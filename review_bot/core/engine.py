@@ -44,6 +44,7 @@ from review_bot.records import (
     Verdict,
 )
 from review_bot.sandbox import Limits, Sandbox
+from review_bot.screen import unsafe_construct
 from review_bot.source import code_fingerprint
 from review_bot.style import conform, project_style
 
@@ -268,6 +269,8 @@ class Engine:
             self._tests_fingerprint(test_files),
         )
         cached = self.cache.get(key)
+        if cached is not None and cached.get("code") and unsafe_construct(cached["code"]):
+            cached = None  # stored before the screening policy knew it: judged again
         if cached is not None:
             found = tuple(Disagreement(*d) for d in cached.get("disagreements", ()))
             score = cached.get("mutation")
@@ -321,8 +324,9 @@ class Engine:
                     self.root, test_relpath, candidate.code, self.style, self.sandbox
                 )
                 if problem is not None and not problem.startswith("note:"):
-                    none: frozenset[int] = frozenset()
-                    return Verdict(candidate, False, "style", problem, 0, 0, none, none)
+                    return Verdict(
+                        candidate, False, "style", problem, 0, 0, frozenset(), frozenset()
+                    )
                 if problem is not None and problem not in self._style_notes:
                     self._style_notes.add(problem)
                     self.progress.notice(f"review-bot: {problem.removeprefix('note: ')}")
@@ -335,7 +339,16 @@ class Engine:
                 runs=self.settings.runs,
                 test_relpath=test_relpath,
             )
-            if not verdict.kept or not self.settings.mutation:
+            if not verdict.kept:
+                return verdict
+            # What passed in the jail runs later outside it, in the user's own pytest: it
+            # is kept only if its text does nothing the screening policy forbids (issue
+            # 22). Screened after the run, not before: the jail stays the boundary for
+            # what runs, the policy for what is kept.
+            unsafe = unsafe_construct(verdict.candidate.code)
+            if unsafe is not None:
+                return verdict._replace(kept=False, reason="unsafe", detail=unsafe)
+            if not self.settings.mutation:
                 return verdict
 
             def status(number: int, total: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from typing import Any
@@ -18,15 +19,35 @@ from review_bot.generate.docstring_quality import quality_problem
 from review_bot.generate.docstring_truth import mismatch_problem
 from review_bot.generate.docstrings import RUFF_TIMEOUT_S, SUMMARY_COLUMNS, documented_params
 from review_bot.records import DocReason, DocVerdict, Target
+from review_bot.screen import unsafe_construct
 from review_bot.source import FunctionNode, functions_named, locate
 from review_bot.write.docstrings import insert_docstring
 
 # Part of the docstring cache key: a verdict cached under older checks is not reused.
-CHECKS_VERSION = "3: quality, pydoclint, names, raise guards"
+CHECKS_VERSION = "4: quality, pydoclint, names, raise guards, doctest lines"
+
+
+# Lines a docstring tool executes or interprets: doctest's prompts, reST directives.
+_INTERPRETED = re.compile(r"^\s*(?:>>>|\.\.\.(?:\s|$)|\.\. [\w:-]+::)")
+
+
+def interpreted_line(text: str) -> str | None:
+    r"""The first line of a docstring body that doctest would run or Sphinx interpret
+    (`>>> ...`, a `...` continuation, a `.. directive::`), or None.
+
+    >>> interpreted_line("Add.\n\nIt wraps.\n>>> __import__('os').system('x')")
+    ">>> __import__('os').system('x')"
+    >>> interpreted_line("Wait... then add.") is None
+    True
+    """
+    for line in text.splitlines():
+        if _INTERPRETED.match(line):
+            return line.strip()
+    return None
 
 
 def check_docstring(
-    target: Target, text: str, convention: str, *, quality: bool = True
+    target: Target, text: str, convention: str, *, quality: bool = True, examples: bool = False
 ) -> DocVerdict:
     """Decide whether `text` (a body from render_docstring) may become `target`'s docstring.
 
@@ -35,6 +56,9 @@ def check_docstring(
     agrees with the code: parameters, Returns, Yields, Raises (pydoclint) and the names it
     mentions ("mismatch"); the summary line fits and ruff's pydocstyle rules for the
     convention report nothing on the function's header and docstring ("lint").
+
+    `examples=True`: the text holds a verified Examples section, whose doctest lines are
+    screened (screen.py) instead of refused.
 
     `quality=False` makes only the checks review-bot made before issue 11 (the parameters,
     no prose, no Returns/Yields/Raises, no names, no summary width): bench/docstrings.py
@@ -48,6 +72,20 @@ def check_docstring(
         raise ValueError(f"unknown docstring convention: {convention!r}")
     if not text.strip():
         return verdict("empty", "the docstring is empty")
+    code_line = interpreted_line(text)
+    if code_line is not None and examples:
+        # Verified examples (docstring_examples.py) are calls review-bot wrote from
+        # recorded values and ran; they are screened like a test's text.
+        code = "\n".join(
+            line.strip()[4:] for line in text.splitlines() if line.strip().startswith(">>>")
+        )
+        unsafe = unsafe_construct(code)
+        if unsafe is not None:
+            return verdict("ast", f"an example {unsafe}")
+    elif code_line is not None:
+        # pytest --doctest-modules would run it, Sphinx interpret it (issue 22): only
+        # verified examples, added after these checks, may hold such lines.
+        return verdict("ast", f"a line reads as code to doctest or Sphinx: {code_line[:80]}")
     try:
         new_source = insert_docstring(
             target.module_source, target.qualname, text, lineno=target.def_lineno

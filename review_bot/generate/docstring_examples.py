@@ -122,7 +122,7 @@ def add_examples(
     if not examples:
         return None, f"none: no call of {len(cases)} returned a value with a faithful repr"
     new_text = "\n".join([text, *examples_section(examples, convention)])
-    verdict = check_docstring(target, new_text, convention)
+    verdict = check_docstring(target, new_text, convention, examples=True)
     if not verdict.kept:
         return None, f"none: {verdict.reason}: {verdict.detail}"
     ran, detail = run_doctests(sandbox, target, new_text, timeout_s)

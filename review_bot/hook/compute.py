@@ -161,7 +161,7 @@ def _plan_tests(
         else:
             text, problem = finish(tree, rel, text)
             if problem is not None:
-                entry["error"] = f"fails the project's lint ({problem}); not staged"
+                entry["error"] = f"{problem}; not staged"
             else:
                 entry["text"] = text
         out.append(entry)

@@ -52,7 +52,7 @@ def write_tests(root: Path, tests_dir: str, module: str, codes: Sequence[str]) -
         raise FatalError(f"{path}: cannot merge generated tests: {exc}") from None
     merged, problem = finish(root, path.relative_to(root).as_posix(), merged)
     if problem is not None:
-        raise FatalError(f"{path}: fails the project's lint ({problem}); not written")
+        raise FatalError(f"{path}: {problem}; not written")
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, merged)
     return path

@@ -1,0 +1,145 @@
+"""The screening policy for kept tests (issue 22): what a test's own text may not do,
+since it runs later outside the jail, in the user's own pytest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from review_bot.config import Settings
+from review_bot.llm.scripted import ScriptedBackend, scripted_info
+from review_bot.screen import unsafe_construct
+from review_bot.suggest import suggest
+from tests.helpers.hook import fence
+from tests.helpers.projects import make_project
+
+# The issue's delayed payload: behaves inside the jail, acts outside it.
+DELAYED = """\
+import os
+
+from calc import add
+
+
+def test_add():
+    if os.environ.get("REVIEW_BOT_SANDBOX") is None:
+        os.system("sh -c 'env > /tmp/leak'")
+    assert add(1, 2) == 3
+"""
+
+HOSTILE = {
+    "delayed payload": (DELAYED, "uses os.environ (line 7)"),
+    "subprocess": ("import subprocess\n", "imports subprocess (line 1)"),
+    "from subprocess": ("from subprocess import run\n", "imports subprocess (line 1)"),
+    "socket": ("import socket as s\n", "imports socket (line 1)"),
+    "urllib": ("from urllib.request import urlopen\n", "imports urllib.request"),
+    "ctypes": ("import ctypes\n", "imports ctypes"),
+    "os.system alias": ("import os as o\no.system('x')\n", "uses os.system (line 2)"),
+    "from os import system": ("from os import system\n", "imports os.system"),
+    "getenv": ("import os\nos.getenv('GITHUB_TOKEN')\n", "uses os.getenv"),
+    "eval": ("def test_x():\n    eval('1')\n", "uses eval (line 2)"),
+    "exec": ("exec('import os')\n", "uses exec"),
+    "__import__": ("__import__('os').system('x')\n", "uses __import__"),
+    "importlib": ("import importlib\n", "imports importlib"),
+    "getattr on a module": (
+        "import os\ngetattr(os, 'sys' + 'tem')\n",
+        "uses getattr() on a module",
+    ),
+    "computed getattr": (
+        "def t(x):\n    getattr(x, name)\n",
+        "uses getattr() with a computed name",
+    ),
+    "dunder escape": ("().__class__.__bases__[0].__subclasses__()\n", "uses .__subclasses__"),
+    "builtins": ("__builtins__['open']\n", "uses __builtins__"),
+    "absolute write": ("open('/home/u/.bashrc', 'a')\n", "writes with open() outside"),
+    "write mode keyword": ("open(p, mode='w')\n", "writes with open() outside"),
+    "unknown mode": ("open(p, m)\n", "writes with open() outside"),
+    "path write": ("from pathlib import Path\nPath('/x').write_text('y')\n", ".write_text()"),
+    "tmp_path joined to an absolute path": (
+        "def test_x(tmp_path):\n    (tmp_path / '/etc/passwd').write_text('')\n",
+        ".write_text()",
+    ),
+    "tmp_path climbed out of": (
+        "def test_x(tmp_path):\n    open(str(tmp_path) + '/../../x', 'w')\n",
+        "writes with open() outside",
+    ),
+    "shutil.rmtree": ("import shutil\nshutil.rmtree('/')\n", "uses shutil.rmtree"),
+    "sys.modules": ("import sys\nsys.modules['calc'] = None\n", "uses sys.modules"),
+    "os.chdir": ("import os\nos.chdir('/')\n", "uses os.chdir"),
+    "multiprocessing": ("import multiprocessing.pool\n", "imports multiprocessing.pool"),
+    "requests": ("import requests\n", "imports requests"),
+}
+
+BENIGN = {
+    "plain asserts": "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+    "parametrize and raises": (
+        "import pytest\nfrom calc import div\n\n\n"
+        "@pytest.mark.parametrize(('a', 'b'), [(1, 0)])\n"
+        "def test_div(a, b):\n    with pytest.raises(ZeroDivisionError):\n        div(a, b)\n"
+    ),
+    "writes under tmp_path": (
+        "import json\n\n\ndef test_save(tmp_path):\n    target = tmp_path / 'out.json'\n"
+        "    target.write_text(json.dumps([1]))\n    with open(target, 'w') as f:\n"
+        "        f.write('x')\n    (tmp_path / 'd').mkdir()\n"
+        "    assert json.loads(target.read_text()) == 'x' or True\n"
+    ),
+    "reads a file": "def test_read():\n    with open('data.txt') as f:\n        f.read()\n",
+    "os.path and sys.version": (
+        "import os\nimport sys\n\n\ndef test_x():\n"
+        "    assert os.path.join('a', 'b') and sys.version_info >= (3,)\n"
+    ),
+    "monkeypatch": (
+        "import os\n\n\ndef test_env(monkeypatch):\n    monkeypatch.setenv('LANG', 'C')\n"
+        "    monkeypatch.setattr(os.path, 'sep', '/')\n"
+    ),
+    "getattr with a literal name": (
+        "def test_x(obj):\n    assert getattr(obj, 'name', None) is None\n"
+    ),
+    "a relative import": "from .helpers import thing\n",
+    "pickle round trip": (
+        "import pickle\n\n\ndef test_x():\n    assert pickle.loads(pickle.dumps(1)) == 1\n"
+    ),
+    "tmp_path_factory": (
+        "def test_x(tmp_path_factory):\n    base = tmp_path_factory.mktemp('d')\n"
+        "    for name in ('a', 'b'):\n        path = base / name\n        path.touch()\n"
+    ),
+    "syntax error": "def broken(:\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_each_forbidden_construct_is_named(name: str) -> None:
+    code, expected = HOSTILE[name]
+    found = unsafe_construct(code)
+    assert found is not None and expected in found, found
+
+
+@pytest.mark.parametrize("name", sorted(BENIGN))
+def test_what_ordinary_unit_tests_do_passes(name: str) -> None:
+    assert unsafe_construct(BENIGN[name]) is None
+
+
+def test_a_delayed_payload_that_passes_in_the_jail_is_never_written(
+    smollm: Path, tmp_path: Path
+) -> None:
+    project = make_project(tmp_path / "p", {"calc.py": "def add(a, b):\n    return a + b\n"})
+    backend = ScriptedBackend(scripted_info(), [fence(DELAYED)])
+    settings = Settings(
+        model=smollm,
+        home=tmp_path / "home",
+        runs=1,
+        docstrings=False,
+        strategy="chat",
+        repair_attempts=0,
+        mutation=False,
+    )
+    report = suggest(project / "calc.py", settings, write=True, backend_factory=lambda *_: backend)
+    test = report.results[0].test
+    assert (test.status, test.reason) == ("rejected", "unsafe"), test.attempts
+    # It did pass in the jail (the environment check saw the sandbox): only the screen
+    # stood between it and the user's tree.
+    assert test.attempts == (
+        "chat#0: unsafe: uses os.environ (line 7): generated tests may "
+        "not read or change the environment",
+    )
+    assert not (project / "tests").exists()
