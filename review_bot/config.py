@@ -90,6 +90,20 @@ class Settings:
     # report what oracle repair replaced as disagreements; None: on, except for the smoke
     # model smollm2 (llm/models.py)
     disagreements: bool | None = None
+    # what the repository's pyproject.toml set and was not allowed to (USER_ONLY)
+    ignored: tuple[str, ...] = ()
+
+    @property
+    def ignored_notice(self) -> str | None:
+        """The one line that says what the repository could not set, or None."""
+        if not self.ignored:
+            return None
+        return (
+            f"review-bot: ignored {', '.join(self.ignored)} from the repository's "
+            "pyproject.toml: settings that weaken the sandbox, send code elsewhere or run "
+            "an interpreter outside the repository come only from flags, REVIEW_BOT_* "
+            "variables or your own config file (docs/sandbox.md)"
+        )
 
     @property
     def cache_path(self) -> Path:
@@ -286,17 +300,78 @@ def _ini_testpaths(path: Path, section: str) -> list[str] | None:
     return parser.get(section, "testpaths", fallback="").split()
 
 
+# Settings a repository's pyproject.toml may not set (issue 22): they weaken the sandbox
+# or send the code and the user's key elsewhere, and on a pull request the repository's
+# files are its author's. They come from the user's side only: flags, REVIEW_BOT_*
+# variables and the user's config file.
+USER_ONLY = ("jail", "backend", "base_url", "api_key", "home")
+
+
+def user_config_path(environ: Mapping[str, str]) -> Path:
+    """The user's own config file: REVIEW_BOT_CONFIG, else
+    `$XDG_CONFIG_HOME/review-bot/config.toml` (`~/.config/review-bot/config.toml`)."""
+    explicit = environ.get("REVIEW_BOT_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = environ.get("XDG_CONFIG_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".config"
+    return base / "review-bot" / "config.toml"
+
+
+def _read_user_config(path: Path) -> dict[str, Any]:
+    """The user's config file's keys (the same names as [tool.review-bot]); {} if none."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FatalError(f"{path}: cannot read: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise FatalError(f"{path}: cannot parse: {exc}") from None
+    return {key.replace("-", "_"): value for key, value in data.items()}
+
+
+def _inside(root: Path, python: str) -> bool:
+    """Whether the `python` a repository names lies inside the repository (its own venv)."""
+    path = Path(python)
+    if not path.is_absolute():
+        path = root / path
+    try:
+        return Path(os.path.abspath(path)).is_relative_to(os.path.abspath(root))
+    except ValueError:
+        return False
+
+
 def load_settings(
     root: Path,
     flags: Mapping[str, Any],
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Merge the layers; `flags` holds only the options given on the command line."""
+    """Merge the layers; `flags` holds only the options given on the command line.
+
+    defaults < the user's config file < [tool.review-bot] < REVIEW_BOT_* < flags; the
+    repository's pyproject.toml cannot set USER_ONLY settings, nor a `python` outside the
+    repository: those it sets are listed in `Settings.ignored` and said once.
+    """
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
+    config = user_config_path(environ)
+    for name, value in _read_user_config(config).items():
+        if name not in _FIELDS:
+            raise FatalError(f"{config}: unknown key: {name}")
+        converted = _convert(name, value, str(config))
+        if name in ("model", "home") and not converted.is_absolute():
+            converted = converted.expanduser()
+        values[name] = converted
+    ignored: list[str] = []
     for name, value in read_pyproject(root).items():
         if name not in _FIELDS:
             raise FatalError(f"{root / 'pyproject.toml'}: unknown [tool.review-bot] key: {name}")
+        if name in USER_ONLY or (name == "python" and not _inside(root, str(value))):
+            ignored.append(name)
+            continue
         converted = _convert(name, value, "pyproject.toml")
         if name in ("model", "home") and not converted.is_absolute():
             # A packaged model's name stays a name, unless the project has such a file.
@@ -316,6 +391,7 @@ def load_settings(
             values[name] = _convert(name, value, f"--{name.replace('_', '-')}")
             if name == "python":
                 values[name] = _cwd_relative(values[name])
+    values["ignored"] = tuple(ignored)
     settings = Settings(**values)
     if settings.strategy not in STRATEGY_CHOICES:
         raise FatalError(f"strategy must be one of {', '.join(STRATEGY_CHOICES)}")

@@ -4,7 +4,10 @@ ignores, lint configurations that generated tests must obey."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+import pytest
 
 from review_bot.config import Settings
 from review_bot.llm.scripted import ScriptedBackend, scripted_info
@@ -203,3 +206,40 @@ def test_a_project_whose_ruff_fixes_by_default_is_still_checked(tmp_path: Path) 
         tmp_path, "tests/test_x.py", "def test_x():\n    assert y\n", format_code=True
     )
     assert problem is not None and problem.startswith("ruff F821"), problem
+
+
+def test_a_repository_that_turns_the_jail_off_is_ignored_and_told(
+    smollm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 22: `jail = "none"` in the repository's pyproject.toml turned the jail off.
+    from review_bot.config import load_settings
+
+    if not _bwrap_available():
+        pytest.skip("no bwrap here")
+    project = make_project(tmp_path / "p", {"calc.py": CALC})
+    with (project / "pyproject.toml").open("a") as handle:
+        handle.write('\n[tool.review-bot]\njail = "none"\n')
+    monkeypatch.setenv("REVIEW_BOT_CONFIG", str(tmp_path / "absent.toml"))
+    flags = {"model": smollm, "home": tmp_path / "home", "runs": 1, "strategy": "chat"}
+    settings = load_settings(project, {**flags, "docstrings": False, "mutation": False})
+    notices: list[str] = []
+
+    class Recorder:
+        def status(self, message: str) -> None:
+            pass
+
+        def notice(self, message: str) -> None:
+            notices.append(message)
+
+    backend = ScriptedBackend(scripted_info(), [ADD_TEST])
+    report = suggest(
+        project / "calc.py", settings, backend_factory=lambda *_: backend, progress=Recorder()
+    )
+    assert report.stats.jail == "bwrap"
+    assert any(n.startswith("review-bot: ignored jail from the repository's") for n in notices)
+
+
+def _bwrap_available() -> bool:
+    from review_bot import jail
+
+    return jail.resolve("auto", sys.executable).kind == "bwrap"

@@ -70,6 +70,8 @@ class Engine:
         self.root = project_root
         self.settings = settings
         self.progress = progress or SilentProgress()
+        if settings.ignored_notice:
+            self.progress.notice(settings.ignored_notice)
         self.prompts = Prompts(project_root)
         self.cache = Cache(settings.cache_path if settings.cache else None)
         factory = backend_factory or choose_backend(settings)

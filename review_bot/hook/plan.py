@@ -119,4 +119,6 @@ def settings_from_json(data: Mapping[str, Any]) -> Settings:
         hint = hints.get(name)
         wants_path = hint is Path or Path in typing.get_args(hint)
         values[name] = Path(value) if wants_path and value is not None else value
+    if "ignored" in values:
+        values["ignored"] = tuple(values["ignored"])
     return Settings(**values)
