@@ -124,7 +124,7 @@ def _python_line(root: Path, settings: Settings, problems: list[str], notes: lis
     from review_bot import interpreter
 
     try:
-        interp = interpreter.prepare(interpreter.find_python(root, settings.python))
+        interp = interpreter.prepare(interpreter.find_python(root, settings.python), settings.jail)
     except FatalError as exc:
         problems.append(str(exc))
         return "python: unusable"

@@ -263,18 +263,15 @@ def _modules(dist: importlib.metadata.Distribution) -> list[str]:
     return out
 
 
-def _probe(python: str, names: Sequence[str]) -> dict[str, object]:
+def _probe(python: str, names: Sequence[str], jail_setting: str) -> dict[str, object]:
+    # In the jail: the interpreter may be a file the repository committed (issue 22: a
+    # `venv/bin/python` script ran outside it); the jail's own check already ran it there.
+    from review_bot import jail as jails
+
+    jail = jails.resolve(jail_setting, python)
     try:
-        done = subprocess.run(
-            [python, "-I", "-c", _PROBE, *names],
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            env={"PATH": os.environ.get("PATH", os.defpath)},
-            timeout=_PROBE_TIMEOUT_S,
-            check=False,
-        )
-        data = json.loads(done.stdout.strip().splitlines()[-1])
+        done = jails.run_alone(jail, python, ["-I", "-c", _PROBE, *names], _PROBE_TIMEOUT_S)
+        data = json.loads(done.stdout.decode("utf-8", "replace").strip().splitlines()[-1])
     except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
         raise FatalError(f"{python}: cannot run it to ask for its version ({exc})") from None
     if not isinstance(data, dict):
@@ -282,8 +279,9 @@ def _probe(python: str, names: Sequence[str]) -> dict[str, object]:
     return data
 
 
-def prepare(found: Found) -> Interpreter:
-    """Ask the interpreter what it has; decide what review-bot lends it.
+def prepare(found: Found, jail_setting: str = "auto") -> Interpreter:
+    """Ask the interpreter what it has (in the jail `jail_setting` gives); decide what
+    review-bot lends it.
 
     Raises FatalError (exit 1) when it lacks pytest or coverage and review-bot cannot lend
     them (another Python version): the line says what to install where.
@@ -293,7 +291,7 @@ def prepare(found: Found) -> Interpreter:
         return Interpreter(found.python, found.why, True, version, ())
     dists = _closure(TOOLS)
     by_module = {module: dist for dist in dists for module in _modules(dist)}
-    data = _probe(found.python, sorted({*TOOLS, *by_module}))
+    data = _probe(found.python, sorted({*TOOLS, *by_module}), jail_setting)
     numbers = data.get("version")
     version = ".".join(str(n) for n in numbers) if isinstance(numbers, list) else "?"
     present = set(data.get("found") or ())  # type: ignore[call-overload]

@@ -314,25 +314,35 @@ def command_prefix(jail: Jail, python: str, layout: Layout) -> list[str]:
     return []
 
 
-def _probe(jail: Jail, python: str) -> str | None:
-    """Run the interpreter once in the jail; None if it works, else why not."""
+def run_alone(
+    jail: Jail, python: str, args: Sequence[str], timeout_s: float = 30.0
+) -> subprocess.CompletedProcess[bytes]:
+    """Run `python ARGS` in `jail` in an empty scratch directory, with PATH alone in its
+    environment: how review-bot asks an interpreter it did not choose (one a repository
+    may have committed, issue 22) anything at all. Raises OSError or SubprocessError."""
     with tempfile.TemporaryDirectory(prefix="review-bot-jail-probe-") as scratch:
         base = Path(scratch).resolve()
         (base / "tmp").mkdir()
         (base / "p").mkdir()
         layout = Layout(base, base / "tmp", base / "p", base / "p", base / "hidden")
-        argv = [*command_prefix(jail, python, layout), python, "-c", "import sys, encodings"]
-        try:
-            probe = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                env={"PATH": os.environ.get("PATH", os.defpath)},
-                timeout=30,
-                check=False,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            return str(exc)
+        argv = [*command_prefix(jail, python, layout), python, *args]
+        return subprocess.run(
+            argv,
+            cwd=base / "p",
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env={"PATH": os.environ.get("PATH", os.defpath)},
+            timeout=timeout_s,
+            check=False,
+        )
+
+
+def _probe(jail: Jail, python: str) -> str | None:
+    """Run the interpreter once in the jail; None if it works, else why not."""
+    try:
+        probe = run_alone(jail, python, ["-c", "import sys, encodings"])
+    except (OSError, subprocess.SubprocessError) as exc:
+        return str(exc)
     if probe.returncode == 0:
         return None
     lines = probe.stderr.decode("utf-8", "replace").strip().splitlines()

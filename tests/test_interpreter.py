@@ -197,3 +197,29 @@ def test_an_interpreter_that_does_not_run_is_one_clear_line(tmp_path: Path) -> N
     broken.chmod(0o755)
     with pytest.raises(FatalError, match="cannot run it to ask for its version"):
         prepare(Found(str(broken), "the python setting", False))
+
+
+def test_an_interpreter_the_repository_committed_runs_only_in_the_jail(
+    checkout: Path, tmp_path: Path
+) -> None:
+    # Issue 22: a repository that commits `venv/bin/python` (a script) had it run outside
+    # the jail by the version probe, in suggest, the hook and review.
+    from review_bot import jail
+
+    if jail.resolve("auto", sys.executable).kind != "bwrap":
+        pytest.skip("no bwrap here")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    python = venv_python(checkout / "venv")
+    python.parent.mkdir(parents=True)
+    python.write_text(f'#!/bin/sh\necho ran >> {outside}/marker\nexec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    found = find_python(checkout, None)
+    assert found.python == str(python)
+    interp = prepare(found, "auto")
+    assert interp.version.startswith(f"{sys.version_info[0]}.{sys.version_info[1]}")
+    assert not (outside / "marker").exists()
+    # With the jail turned off by the user, the same probe runs as it is (the check can fail).
+    jail.available.cache_clear()
+    prepare(found, "none")
+    assert (outside / "marker").read_text() == "ran\n"

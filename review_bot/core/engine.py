@@ -136,7 +136,7 @@ class Engine:
     @property
     def sandbox(self) -> Sandbox:
         if self._sandbox is None:
-            interp = interpreter.prepare(self.python)
+            interp = interpreter.prepare(self.python, self.settings.jail)
             limits = Limits(self.settings.timeout_s, self.settings.memory_mb, self.settings.cpu_s)
             sandbox = Sandbox(
                 self.root,
