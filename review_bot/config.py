@@ -77,7 +77,11 @@ class Settings:
     # the commit-time hook
     mode: str = "stage"  # stage | write | check
     on_error: str = "warn"  # warn | fail
-    hook_timeout_s: float | None = None  # the hook's whole model run; None: no limit
+    hook_timeout_s: float | None = None  # the hook's worker is killed past it; None: budget + 300
+    # The run's time budget: past it, the functions not yet reached are skipped (reason
+    # "time budget") and the run ends cleanly. None: no budget, except the hook's default
+    # (HOOK_BUDGET_S): a commit must not wait without end (issue 22).
+    budget_s: float | None = None
     # the interpreter that runs the tests (interpreter.py); None: detected
     python: str | None = None
     # the jail around generated code: auto | bwrap | none (review_bot/jail.py)
@@ -173,6 +177,7 @@ _FIELDS: dict[str, Any] = {
     "cache": _to_bool,
     "home": lambda v: Path(str(v)).expanduser(),
     "timeout_s": float,
+    "budget_s": float,
     "memory_mb": int,
     "cpu_s": int,
     "n_ctx": int,

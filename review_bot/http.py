@@ -75,6 +75,10 @@ class Policy(NamedTuple):
     limited: Callable[[httpx.Response], bool] = lambda response: False
     limit_wait_s: float = 60.0
     sleep: Callable[[float], None] = time.sleep
+    # One attempt's whole answer, not only each read (a server that sends one byte every
+    # few seconds never trips a read timeout, issue 22), and its largest body.
+    deadline_s: float | None = None
+    max_bytes: int | None = None
 
 
 class Answer(NamedTuple):
@@ -92,6 +96,22 @@ class Unreachable(Exception):
         super().__init__(str(error))
         self.error = error
         self.attempts = attempts
+
+
+class TooSlow(Exception):
+    """An answer that did not arrive whole within the policy's `deadline_s`."""
+
+    def __init__(self, deadline_s: float) -> None:
+        super().__init__(f"no whole answer within {deadline_s:g} s")
+        self.deadline_s = deadline_s
+
+
+class TooLarge(Exception):
+    """An answer whose body passed the policy's `max_bytes`: cut, never read whole."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"an answer larger than {max_bytes} bytes")
+        self.max_bytes = max_bytes
 
 
 class WaitTooLong(Exception):
@@ -172,7 +192,10 @@ def send(
     for attempt in range(policy.retries + 1):
         last = attempt == policy.retries
         try:
-            response = client.request(method, url, json=json, params=params)
+            if policy.deadline_s is None and policy.max_bytes is None:
+                response = client.request(method, url, json=json, params=params)
+            else:
+                response = _bounded(client, method, url, policy, json=json, params=params)
         except httpx.TransportError as exc:
             if last or not policy.retry_transport(exc):
                 raise Unreachable(exc, attempt + 1) from exc
@@ -187,3 +210,34 @@ def send(
             raise WaitTooLong(response, wait, attempt + 1)
         policy.sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _bounded(
+    client: httpx.Client,
+    method: str,
+    url: str | httpx.URL,
+    policy: Policy,
+    *,
+    json: Any,
+    params: Mapping[str, str | int] | None,
+) -> httpx.Response:
+    """The answer read in chunks against the policy's deadline and size cap."""
+    start = time.monotonic()
+    request = client.build_request(method, url, json=json, params=params)
+    streamed = client.send(request, stream=True)
+    body = bytearray()
+    try:
+        for chunk in streamed.iter_bytes():
+            body += chunk
+            if policy.max_bytes is not None and len(body) > policy.max_bytes:
+                raise TooLarge(policy.max_bytes)
+            if policy.deadline_s is not None and time.monotonic() - start > policy.deadline_s:
+                raise TooSlow(policy.deadline_s)
+    finally:
+        streamed.close()
+    if policy.deadline_s is not None and time.monotonic() - start > policy.deadline_s:
+        raise TooSlow(policy.deadline_s)
+    headers = [(k, v) for k, v in streamed.headers.items() if k.lower() != "content-encoding"]
+    return httpx.Response(
+        streamed.status_code, headers=headers, content=bytes(body), request=request
+    )

@@ -51,6 +51,8 @@ REASONS: Final[Mapping[TestReason, str]] = {
 }
 
 DETAIL_LIMIT = 1500  # characters of pytest output fed back to the model for repair
+# A first run that takes more than this share of the per-run limit is rejected at once.
+SLOW_SHARE = 0.5
 
 # Files of ours in the workspace; the leading dot keeps them out of pytest's way.
 _RCFILE = ".rb_coveragerc"
@@ -286,6 +288,14 @@ def verify_test(
         if rejection is not None:
             return verdict(rejection[0], rejection[1], collected=collected)
 
+        if runs > 1 and first.seconds > SLOW_SHARE * timeout:
+            # Its repeats and the mutants would each take most of the limit: minutes for
+            # one function, for a test no reviewer wants to wait on (issue 22).
+            detail = (
+                f"the first run took {first.seconds:.1f} s of the {timeout:g} s limit; "
+                f"a unit test should take a fraction of it"
+            )
+            return verdict("timeout", detail, collected=collected, passes=1)
         covered = _measured_lines(ws, module_relpath, timeout) & lines
         new = covered - known
         if not new:

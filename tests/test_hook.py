@@ -677,3 +677,23 @@ def test_committing_the_inserted_docstring_is_no_new_work(
     assert second.exit_code == 0, second.lines
     assert silent.calls == []
     assert repo.staged("tests/test_calc_generated.py") == staged  # no second batch
+
+
+def test_a_spent_time_budget_skips_what_is_left_and_lets_the_commit_go_on(
+    repo: GitRepo, flags: dict[str, Any]
+) -> None:
+    # Issue 22: the hook had no overall limit by default.
+    repo.write("calc.py", CALC)
+    repo.git("add", "calc.py")
+    silent, factory = scripted()
+    spent = run(repo, {**flags, "budget_s": 0}, run_core=factory)
+    assert spent.exit_code == 0 and silent.calls == []
+    tests = [t["test"] for t in (spent.plan or {"targets": []})["targets"]]
+    assert [t["status"] for t in tests] == ["skipped", "skipped"]
+    assert tests[0]["reason"] == "time budget: the run's 0 s were spent (budget_s)"
+    assert any("time budget" in line for line in spent.lines), spent.lines
+    # Not memoised: the next attempt goes on where this one stopped.
+    backend, factory = scripted()
+    backend.default = ADD_TEST
+    again = run(repo, flags, run_core=factory)
+    assert not again.memo_hit and backend.calls

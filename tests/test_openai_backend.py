@@ -103,6 +103,32 @@ def test_retries_are_bounded(stub: Stub) -> None:
     http.close()
 
 
+def test_a_trickling_server_is_cut_at_the_deadline(stub: Stub) -> None:
+    # Issue 22: one byte every 5 s kept the hook waiting past 900 s; a read timeout never
+    # fired because every read got a byte.
+    import time
+
+    body = {"choices": [{"text": "x" * 200}]}
+    stub.on("POST /v1/completions", Reply(200, body, trickle_s=0.02))
+    http = Client(stub.url, timeout_s=1.0, retries=0)
+    start = time.monotonic()
+    with pytest.raises(ServerError, match=r"did not finish answering /completions within 1 s"):
+        http.request("POST", "completions", {})
+    assert time.monotonic() - start < 10
+    http.close()
+
+
+def test_an_answer_over_the_size_cap_is_cut_and_not_used(stub: Stub) -> None:
+    # Issue 22: a 52 MB reply was kept as a 52 MB test.
+    stub.on("POST /v1/completions", Reply(200, {"choices": [{"text": "x" * 1_200_000}]}))
+    http = Client(stub.url, retries=0)
+    with pytest.raises(ServerError, match=r"sent more than 1000000 bytes for /completions"):
+        http.request("POST", "completions", {})
+    stub.on("POST /v1/completions", Reply(200, {"choices": [{"text": "ok"}]}))
+    assert http.request("POST", "completions", {}) == {"choices": [{"text": "ok"}]}
+    http.close()
+
+
 def test_client_errors_are_not_retried(stub: Stub) -> None:
     stub.on("POST /v1/completions", Reply(400, {"error": {"message": "context length exceeded"}}))
     http = client(stub, [])

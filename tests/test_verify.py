@@ -514,3 +514,19 @@ def test_null_byte_is_a_syntax_problem_and_unknown_function_has_no_lines(
     assert "null" in verdict.detail
     moved = make_target(project / "src", "example", "add")._replace(def_lineno=999)
     assert executable_lines(moved) == frozenset()
+
+
+def test_a_test_that_takes_most_of_the_limit_is_rejected_after_one_run(project: Path) -> None:
+    # Issue 22: a test that slept just under the limit cost 5 runs and 20 mutants.
+    box_limits = Limits(timeout_s=6.0, memory_mb=2048, cpu_s=60)
+    with Sandbox(project, box_limits) as box:
+        cand = candidate(
+            project,
+            "add",
+            "import time\n\nfrom example import add\n\n\n"
+            "def test_slow():\n    time.sleep(3.5)\n    assert add(1, 2) == 3\n",
+        )
+        verdict = verify_test(box, cand, baseline=frozenset(), runs=3, test_relpath=GENERATED)
+    assert verdict.reason == "timeout", verdict.detail
+    assert verdict.passes == 1
+    assert "of the 6 s limit" in verdict.detail

@@ -137,9 +137,26 @@ def run(
         engine.close()
 
 
+BUDGET_REASON = "time budget"
+
+
 def results_for(engine: Engine, targets: Sequence[Target]) -> list[TargetResult]:
-    """A test and a docstring outcome per target, with one engine (one model load)."""
-    return [_result(engine, target, _no_test(engine, target)) for target in targets]
+    """A test and a docstring outcome per target, with one engine (one model load).
+
+    With a time budget (`budget_s`), the targets not reached when it is spent are skipped
+    (`time budget`): the run ends cleanly and says what it left, instead of being killed.
+    """
+    budget = engine.settings.budget_s
+    deadline = None if budget is None else time.monotonic() + budget
+    results: list[TargetResult] = []
+    for target in targets:
+        if deadline is not None and time.monotonic() > deadline:
+            why = f"{BUDGET_REASON}: the run's {budget:g} s were spent (budget_s)"
+            left = Outcome("skipped", why, None)
+            results.append(TargetResult(target, left, left))
+            continue
+        results.append(_result(engine, target, _no_test(engine, target)))
+    return results
 
 
 def _result(engine: Engine, target: Target, no_test: str | None) -> TargetResult:

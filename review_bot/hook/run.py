@@ -73,6 +73,8 @@ def run_hook(
         return HookResult(0, [f"{PREFIX}skipped ({options.hook_id} is in SKIP)"])
     repo = git.find_repo(cwd)
     settings = load_settings(repo.root, flags, environ)
+    if settings.budget_s is None:
+        settings = dataclasses.replace(settings, budget_s=HOOK_BUDGET_S)
     if options.hook_id == "llm-docstrings":
         settings = dataclasses.replace(settings, tests=False)
     if "llm-docstrings" in skips:
@@ -119,7 +121,10 @@ def run_hook(
                 )
             except WorkerFailure as failure:
                 return _on_error(settings, str(failure))
-            memo.put(key, plan)
+            if not _budget_spent(plan):
+                # A plan cut short by the time budget is not the answer for this tree: the
+                # next commit attempt goes on where it stopped (the cache keeps what is done).
+                memo.put(key, plan)
         # Writing and staging take milliseconds: a Ctrl-C meanwhile waits for them, so that
         # a plan is applied whole or not at all, and then stops the hook (issue 14).
         with deferred_interrupts():
@@ -230,4 +235,19 @@ def _make_plan(
             except FatalError as exc:
                 raise WorkerFailure(str(exc)) from None
         timeout_s = options.timeout_s if options.timeout_s is not None else settings.hook_timeout_s
+        if timeout_s is None and settings.budget_s is not None:
+            # The budget ends the run between functions; this kills one that overruns it.
+            timeout_s = settings.budget_s + WORKER_GRACE_S
         return run_worker(tmp, request, timeout_s)
+
+
+# A commit's default time budget, and how long past it a worker still in a function may
+# take before it is stopped (issue 22: a slow server kept a commit waiting past 900 s).
+HOOK_BUDGET_S = 300.0
+WORKER_GRACE_S = 300.0
+
+
+def _budget_spent(plan: Plan) -> bool:
+    return any(
+        (t["test"]["reason"] or "").startswith("time budget") for t in plan.get("targets", [])
+    )

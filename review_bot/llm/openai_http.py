@@ -25,6 +25,9 @@ RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 DEFAULT_RETRIES = 3
 DEFAULT_BACKOFF_S = 0.5
 MAX_RETRY_AFTER_S = 30.0
+# The largest answer read from a model server: a reply of a few thousand tokens is tens of
+# kilobytes; a 52 MB one became a 52 MB test (issue 22).
+MAX_REPLY_BYTES = 1_000_000
 CONNECT_TIMEOUT_S = 10.0
 
 # Server kinds, told apart by `owned_by` in /v1/models; each takes constraints its way.
@@ -145,6 +148,8 @@ class Client:
             retry_transport=_retry_transport,
             max_retry_after_s=MAX_RETRY_AFTER_S,
             sleep=self._sleep,
+            deadline_s=self.timeout_s,
+            max_bytes=MAX_REPLY_BYTES,
         )
 
     def request(
@@ -153,6 +158,16 @@ class Client:
         """One JSON request; connection errors, 429 and 5xx are retried `retries` times."""
         try:
             answer = http.send(self._http, method, path, self.policy, json=body)
+        except http.TooSlow:
+            raise ServerError(
+                f"the model server at {self.base_url} did not finish answering /{path} within "
+                f"{self.timeout_s:g} s; raise request_timeout_s (REVIEW_BOT_REQUEST_TIMEOUT_S)"
+            ) from None
+        except http.TooLarge:
+            raise ServerError(
+                f"the model server at {self.base_url} sent more than {MAX_REPLY_BYTES} bytes "
+                f"for /{path}; the answer was cut off and not used"
+            ) from None
         except http.Unreachable as exc:
             if isinstance(exc.error, httpx.ConnectTimeout):
                 raise ServerError(

@@ -25,6 +25,7 @@ class Reply(NamedTuple):
     body: Any = None
     headers: dict[str, str] = {}  # noqa: RUF012 - never mutated
     delay_s: float = 0.0
+    trickle_s: float = 0.0  # the body one byte at a time, this long apart
 
 
 @dataclass
@@ -90,7 +91,12 @@ def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                if not reply.trickle_s:
+                    self.wfile.write(payload)
+                for index in range(len(payload)) if reply.trickle_s else ():
+                    self.wfile.write(payload[index : index + 1])
+                    self.wfile.flush()
+                    time.sleep(reply.trickle_s)
             except OSError:
                 pass  # the client gave up (a timeout test)
 
