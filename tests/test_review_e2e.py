@@ -660,12 +660,13 @@ def test_generated_tests_never_see_the_token(
 
     backend = ScriptedBackend(scripted_info())
     backend.default = model
-    ok(pr.review(smollm, backend=backend, REVIEW_BOT_DOCSTRINGS="false"))
+    result = ok(pr.review(smollm, backend=backend, REVIEW_BOT_DOCSTRINGS="false"))
     assert seen == [TOKEN]
-    # Kept: the assertion that the token is absent passed inside the sandbox.
-    [post] = stub.calls("POST", r"/reviews$")
-    [comment] = post.body["comments"]
-    assert 'assert os.environ.get("GITHUB_TOKEN") is None' in comment["body"]
+    # The assertion that the token is absent passed inside the sandbox; then the test was
+    # screened out (issue 22): its own text reads the environment, which a kept test
+    # would do outside the jail, in the user's pytest.
+    assert "chat#0: unsafe: uses os.environ (line 7)" in result.stdout + result.stderr
+    assert stub.calls("POST", r"/reviews$") == []
     assert TOKEN not in json.dumps(stub.issue_comments)
 
 
@@ -692,7 +693,7 @@ def test_unreadable_files_are_noted_and_a_kept_token_is_warned_about(
     result = ok(pr.review(smollm, backend=scripted(), REVIEW_BOT_TESTS="false"))
     assert "check out with persist-credentials: false" in result.stderr
     [summary] = stub.issue_comments
-    assert "- `broken.py`: skipped (line 1: syntax error" in summary["body"]
+    assert "- broken.py: skipped (line 1: syntax error" in summary["body"]
     assert "Checked **3** changed functions in 2 files" in summary["body"]
     assert "test_nothing" not in summary["body"]
 

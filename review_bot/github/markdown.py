@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 from review_bot import __version__
@@ -16,8 +17,43 @@ def fence(content: str, info: str) -> str:
     return f"{ticks}{info}\n{content.rstrip(chr(10))}\n{ticks}"
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+# Everything that comes from outside (file names of the pull request, qualnames, the
+# model server's metadata, reasons, notes) reaches Markdown through `code` or `text`
+# (issue 22: a file name with backticks, `@octocat` or `<img>` broke out of inline code).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def code(value: object) -> str:
+    """`value` as inline code that nothing inside can end: a delimiter longer than any
+    backtick run, newlines and control characters as spaces, `|` escaped (a table cell
+    ends at one even inside code on GitHub).
+
+    >>> code("a`b|c")
+    '``a`b\\\\|c``'
+    >>> code("@octocat <img src=x>")
+    '`@octocat <img src=x>`'
+    """
+    content = _CONTROL.sub(" ", str(value)).replace("|", "\\|")
+    longest = max((len(run) for run in re.findall(r"`+", content)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if content.startswith("`") or content.endswith("`") else ""
+    return f"{ticks}{pad}{content}{pad}{ticks}"
+
+
+def text(value: object) -> str:
+    """`value` as plain Markdown text on one line: no emphasis, link, heading, table cell
+    break, HTML or @-mention can come of it.
+
+    >>> text("fail: *x* <b>@team</b> | [a](b)")
+    'fail: \\\\*x\\\\* &lt;b&gt;@\u200bteam&lt;/b&gt; \\\\| \\\\[a\\\\](b)'
+    """
+    out = html.escape(_CONTROL.sub(" ", str(value)), quote=False)
+    out = re.sub(r"([\\`*_\[\]#|~!])", r"\\\1", out)
+    return out.replace("@", "@\u200b")  # a zero-width space: no mention, same look
+
+
+def _cell(value: str) -> str:
+    return text(value)
 
 
 def _decision_cell(decision: Decision, placed: str | None) -> str:
@@ -64,7 +100,7 @@ def render_summary(plan: ReviewPlan, inline: set[str], *, heading_note: str | No
         for c in plan.checked:
             place = places.get(c.code, {})
             out.append(
-                f"| `{_cell(c.name)}` `{_cell(c.path)}:{c.line}` "
+                f"| {code(c.name)} {code(f'{c.path}:{c.line}')} "
                 f"| {_decision_cell(c.test, place.get('test'))} "
                 f"| {_decision_cell(c.docstring, place.get('docstring'))} |"
             )
@@ -78,7 +114,7 @@ def render_summary(plan: ReviewPlan, inline: set[str], *, heading_note: str | No
         for s in below:
             out.append(_suggestion_markdown(s))
     if plan.notes:
-        out += ["", *[f"- {note}" for note in plan.notes]]
+        out += ["", *[f"- {text(note)}" for note in plan.notes]]
     out += _disagreements(plan)
     attempts = [
         f"{c.name} {kind}: {line}"
@@ -90,22 +126,46 @@ def render_summary(plan: ReviewPlan, inline: set[str], *, heading_note: str | No
     if attempts:
         block = fence("\n".join(attempts), "")
         details = ["", "<details><summary>Attempts</summary>", "", block, "", "</details>"]
-        text = "\n".join(out + details + footer) + "\n"
-        if len(text) <= MAX_BODY:
-            return text
+        body = "\n".join(out + details + footer) + "\n"
+        if len(body) <= MAX_BODY:
+            return body
         out += ["", "(The attempts are too long for a comment; the review step's log has them.)"]
-    text = "\n".join(out + footer) + "\n"
-    if len(text) > MAX_BODY:
-        cut = "\n\n(Truncated: the review step's log has every result.)\n"
-        text = text[: MAX_BODY - len(cut) - len(footer[1]) - 2] + cut + footer[1] + "\n"
-    return text
+    body = "\n".join(out + footer) + "\n"
+    if len(body) > MAX_BODY:
+        body = _closed_cut(out, footer)
+    return body
+
+
+def _closed_cut(out: list[str], footer: list[str]) -> str:
+    """The summary cut to MAX_BODY at a whole line, never inside a fence, a details block
+    or a table row (issue 22: a 200 KB test was cut in the middle of a fence), with a
+    line that says so; the model line stays last."""
+    cut = ["", "(Truncated: the review step's log has every result.)"]
+    room = MAX_BODY - len("\n".join(cut + footer)) - 2
+    kept: list[str] = []
+    size = 0
+    open_fence: str | None = None
+    safe = 0  # how many lines of `kept` end outside any block
+    for line in out:
+        size += len(line) + 1
+        if size > room:
+            break
+        kept.append(line)
+        stripped = line.strip()
+        ticks = re.match(r"`{3,}", stripped)
+        if ticks and (open_fence is None or stripped == open_fence):
+            open_fence = None if open_fence is not None else ticks.group()
+        depth = sum(k.count("<details>") - k.count("</details>") for k in kept)
+        if open_fence is None and depth == 0:
+            safe = len(kept)
+    return "\n".join(kept[:safe] + cut + footer) + "\n"
 
 
 def _disagreements(plan: ReviewPlan) -> list[str]:
     """One collapsed list of the expected values the model wrote and the code contradicts."""
     rows = [
-        f"- `{c.name}`: `{_code(d.call)}` returns `{_code(d.actual)}`; "
-        f"the model expected `{_code(d.expected)}`"
+        f"- {code(c.name)}: {code(d.call)} returns {code(d.actual)}; "
+        f"the model expected {code(d.expected)}"
         for c in plan.checked
         for d in c.test.disagreements
     ]
@@ -122,21 +182,17 @@ def _disagreements(plan: ReviewPlan) -> list[str]:
     ]
 
 
-def _code(text: str) -> str:
-    # Inline code cannot hold a backtick; a newline would end the list item.
-    return text.replace("`", "'").replace("\n", " ")
-
-
 def _suggestion_markdown(s: Suggestion) -> str:
     if s.kind == "docstring":
         lines = f"lines {s.start_line}-{s.line}" if s.start_line else f"line {s.line}"
         return (
-            f"- docstring for `{s.qualname}`: replace {lines} of `{s.path}` with\n\n"
+            f"- docstring for {code(s.qualname)}: replace {lines} of {code(s.path)} with\n\n"
             f"{_indent(fence(s.content, 'python'))}\n"
         )
     return (
-        f"- test for `{s.qualname}` (`{s.path}:{s.line}`), for `{s.destination}`\n\n"
-        f"  <details><summary>Test for <code>{s.qualname}</code></summary>\n\n"
+        f"- test for {code(s.qualname)} ({code(f'{s.path}:{s.line}')}), "
+        f"for {code(s.destination)}\n\n"
+        f"  <details><summary>Test for <code>{html.escape(s.qualname)}</code></summary>\n\n"
         f"{_indent(fence(s.content, 'python'))}\n\n  </details>\n"
     )
 
@@ -147,7 +203,11 @@ def _indent(text: str) -> str:
 
 def _model_line(plan: ReviewPlan) -> str:
     stats = plan.stats
-    model = f"model `{stats.model.path}` ({stats.model.arch})" if stats.model else "no model needed"
+    model = (
+        f"model {code(stats.model.path)} ({text(stats.model.arch)})"
+        if stats.model
+        else "no model needed"
+    )
     return (
         f"<sub>review-bot {__version__} · {model} · {stats.model_calls} model calls · "
         f"model {stats.model_s:.1f} s · total {stats.total_s:.1f} s · "

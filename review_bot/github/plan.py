@@ -9,6 +9,7 @@ suggestions.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import time
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from review_bot.errors import FatalError
+from review_bot.github.markdown import code as code_span
 from review_bot.github.markdown import fence
 from review_bot.github.records import (
     MAX_BODY,
@@ -94,7 +96,7 @@ def _docstring_suggestion(
     fp = fingerprint(rel, target.qualname, "docstring", content)
     body = (
         f"{marker(fp, code, 'docstring')}\n"
-        f"**review-bot** suggests a docstring for `{target.qualname}` "
+        f"**review-bot** suggests a docstring for {code_span(target.qualname)} "
         f"(checked: pydocstyle, {convention} convention, every parameter named).\n\n"
         f"{fence(content, 'suggestion')}\n"
     )
@@ -134,11 +136,13 @@ def _test_suggestion(
         )
     body = (
         f"{marker(fp, code, 'test')}\n"
-        f"**review-bot** wrote a test for `{target.qualname}` that passed "
+        f"**review-bot** wrote a test for {code_span(target.qualname)} that passed "
         f"{runs} of {runs} runs in a sandbox and covers lines the existing tests miss.{catches} "
-        f"It would go in `{dest}`; `review-bot suggest {rel} --function {target.qualname} "
-        f"--write` writes it there.\n\n"
-        f"<details><summary>Test for <code>{target.qualname}</code> ({lines} lines)</summary>"
+        f"It would go in {code_span(dest)}; "
+        f"{code_span(f'review-bot suggest {rel} --function {target.qualname} --write')} "
+        f"writes it there.\n\n"
+        f"<details><summary>Test for <code>{html.escape(target.qualname)}</code> "
+        f"({lines} lines)</summary>"
         f"\n\n{fence(test_code, 'python')}\n\n</details>\n"
     )
     # The `def` line when it is in a hunk, else the first changed line of the function.
@@ -209,7 +213,7 @@ def build_plan(
     with git.head_tree(repo, head) as tree:
         settings = load_settings(tree, flags)
         files = [
-            FileChange(tree / d.path, d.ranges, f"`{d.path}`")
+            FileChange(tree / d.path, d.ranges, d.path)
             for d in diffs
             if (tree / d.path).is_file() and not (tree / d.path).is_symlink()
         ]
