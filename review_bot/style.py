@@ -19,22 +19,38 @@ the report's attempts and skipped: the test is not rejected for it.
 
 from __future__ import annotations
 
+import ast
 import configparser
 import json
+import re
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
+import libcst as cst
+
+from review_bot.generate.mechanical import dotted
+from review_bot.records import Target
 from review_bot.sandbox import Sandbox
 from review_bot.screen import unsafe_construct
+from review_bot.source import function_node
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Style", "conform", "finish", "project_style", "ruff_conform"]
+__all__ = [
+    "Style",
+    "add_raises_match",
+    "conform",
+    "finish",
+    "project_style",
+    "raise_messages",
+    "ruff_conform",
+]
 
 RUFF_TIMEOUT_S = 30.0
 _RUFF_FILES = ("ruff.toml", ".ruff.toml")
@@ -93,8 +109,106 @@ def _ruff(root: Path, args: list[str], relpath: str, text: str) -> subprocess.Co
     )
 
 
+def raise_messages(target: Target) -> dict[str, str]:
+    r"""Exception class name -> the message (or its literal start) of the one `raise` of
+    it in the function, where that message is a literal: `raise ValueError("...")`, a
+    `msg = "..."` raised (flake8-errmsg's style), an f-string's literal start.
+
+    >>> from review_bot.targets import targets_in_source
+    >>> code = "def f(x):\n    if x:\n        msg = 'no x'\n        raise ValueError(msg)\n"
+    >>> [t] = targets_in_source(Path("."), Path("m.py"), code, ast.parse(code))
+    >>> raise_messages(t)
+    {'ValueError': 'no x'}
+    """
+    node = function_node(target)
+    if node is None:
+        return {}
+    literals: dict[str, set[str]] = {}
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Assign) and len(sub.targets) == 1:
+            name, value = sub.targets[0], _literal(sub.value)
+            if isinstance(name, ast.Name) and value:
+                literals.setdefault(name.id, set()).add(value)
+    found: dict[str, set[str]] = {}
+    for sub in ast.walk(node):
+        if not (isinstance(sub, ast.Raise) and isinstance(sub.exc, ast.Call) and sub.exc.args):
+            continue
+        func = sub.exc.func
+        kind = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+        arg = sub.exc.args[0]
+        message = _literal(arg)
+        if not message and isinstance(arg, ast.Name) and len(literals.get(arg.id, ())) == 1:
+            [message] = literals[arg.id]
+        found.setdefault(kind, set()).add(message)
+    return {kind: next(iter(m)) for kind, m in found.items() if len(m) == 1 and all(m)}
+
+
+def _literal(node: ast.expr) -> str:
+    """A string literal's text, or an f-string's literal start (at least 3 characters)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        start = ""
+        for part in node.values:
+            if not (isinstance(part, ast.Constant) and isinstance(part.value, str)):
+                break
+            start += part.value
+        return start if len(start) >= 3 else ""
+    return ""
+
+
+def add_raises_match(code: str, messages: Mapping[str, str]) -> str:
+    """`pytest.raises(E)` without `match` gets `match=` the message the function raises E
+    with (`messages`, from raise_messages), escaped: what flake8-pytest-style's PT011
+    asks of a broad exception, and the run that follows verifies it."""
+    try:
+        module = cst.parse_module(code)
+    except cst.ParserSyntaxError:
+        return code
+
+    class AddMatch(cst.CSTTransformer):
+        def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+            if dotted(updated.func) not in ("pytest.raises", "raises") or not updated.args:
+                return updated
+            if any(a.keyword is not None and a.keyword.value == "match" for a in updated.args):
+                return updated
+            kind = dotted(updated.args[0].value).rsplit(".", 1)[-1]
+            if kind not in messages or len(updated.args) > 1:
+                return updated
+            pattern = cst.SimpleString(_pattern_literal(messages[kind]))
+            first = updated.args[0].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+            tight = cst.AssignEqual(
+                whitespace_before=cst.SimpleWhitespace(""),
+                whitespace_after=cst.SimpleWhitespace(""),
+            )
+            match = cst.Arg(keyword=cst.Name("match"), value=pattern, equal=tight)
+            return updated.with_changes(args=[first, match])
+
+    return module.visit(AddMatch()).code
+
+
+def _pattern_literal(message: str) -> str:
+    r"""A string literal of a regular expression that finds `message` (pytest's `match`
+    searches): its special characters escaped, a raw string where that reads better.
+
+    >>> print(_pattern_literal("whole must not be zero"))
+    "whole must not be zero"
+    >>> print(_pattern_literal("a.b (c) "))
+    r"a\.b \(c\)"
+    """
+    pattern = re.sub(r"([.^$*+?{}\[\]\\|()])", r"\\\1", message.strip())
+    if "\\" in pattern and '"' not in pattern and not pattern.endswith("\\"):
+        return f'r"{pattern}"'
+    return json.dumps(pattern)
+
+
 def ruff_conform(
-    root: Path, relpath: str, text: str, *, format_code: bool
+    root: Path,
+    relpath: str,
+    text: str,
+    *,
+    format_code: bool,
+    messages: Mapping[str, str] | None = None,
 ) -> tuple[str, str | None]:
     """`text` fixed (and formatted) by ruff with the project's configuration, and the
     first violation that remains (None when clean). Raises OSError or TimeoutExpired
@@ -119,6 +233,11 @@ def ruff_conform(
         return text, f"note: ruff's report could not be read: {_first(checked.stderr)}"
     if not isinstance(found, list) or not found:
         return text, None
+    codes = {r.get("code") for r in found if isinstance(r, dict)}
+    if messages and "PT011" in codes:
+        matched = add_raises_match(text, messages)
+        if matched != text:
+            return ruff_conform(root, relpath, matched, format_code=format_code)
     first = found[0] if isinstance(found[0], dict) else {}
     line = (first.get("location") or {}).get("row", "?")
     more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
@@ -131,7 +250,12 @@ def _first(text: str) -> str:
 
 
 def conform(
-    root: Path, relpath: str, text: str, style: Style, sandbox: Sandbox | None = None
+    root: Path,
+    relpath: str,
+    text: str,
+    style: Style,
+    sandbox: Sandbox | None = None,
+    messages: Mapping[str, str] | None = None,
 ) -> tuple[str, str | None]:
     """The test module `text`, to be written at `relpath`, in the project's style, and
     why it still is not (None: it is, or the project configures no tool). A problem that
@@ -145,7 +269,7 @@ def conform(
         if problem is not None:
             return text, problem
     if style.ruff:
-        return ruff_conform(root, relpath, text, format_code=not style.black)
+        return ruff_conform(root, relpath, text, format_code=not style.black, messages=messages)
     return text, None
 
 

@@ -243,3 +243,41 @@ def _bwrap_available() -> bool:
     from review_bot import jail
 
     return jail.resolve("auto", sys.executable).kind == "bwrap"
+
+
+def test_a_broad_raises_gets_the_functions_own_message_as_match(
+    smollm: Path, tmp_path: Path
+) -> None:
+    # The corpus (humanize): every chat test was rejected `style` for PT011,
+    # `pytest.raises(ValueError)` without `match`, which ruff cannot fix.
+    half = (
+        "def half(x):\n    if x < 0:\n        msg = f'negative: {x} (use abs)'\n"
+        "        raise ValueError(msg)\n    return x / 2\n"
+    )
+    project = make_project(tmp_path / "p", {"calc.py": half})
+    with (project / "pyproject.toml").open("a") as handle:
+        handle.write(STRICT_RUFF)
+    broad = fence(
+        "import pytest\nfrom calc import half\n\n\ndef test_half():\n"
+        "    assert half(4) == 2\n    with pytest.raises(ValueError):\n        half(-1)\n"
+    )
+    backend = ScriptedBackend(scripted_info(), [broad])
+    report = suggest(
+        project / "calc.py", _settings(smollm, tmp_path), backend_factory=lambda *_: backend
+    )
+    test = report.results[0].test
+    assert test.status == "kept", test.attempts
+    assert test.code is not None and 'pytest.raises(ValueError, match="negative:")' in test.code
+
+
+def test_the_match_is_added_only_where_the_message_is_known() -> None:
+    from review_bot.style import add_raises_match
+
+    code = (
+        "import pytest\n\n\ndef test_x():\n    with pytest.raises(ValueError):\n        f()\n"
+        "    with pytest.raises(KeyError):\n        g()\n"
+        "    with pytest.raises(ValueError, match='x'):\n        h()\n"
+    )
+    fixed = add_raises_match(code, {"ValueError": "a.b (c)"})
+    assert 'pytest.raises(ValueError, match=r"a\\.b \\(c\\)")' in fixed
+    assert "pytest.raises(KeyError):" in fixed and "match='x'" in fixed

@@ -46,7 +46,7 @@ from review_bot.records import (
 from review_bot.sandbox import Limits, Sandbox
 from review_bot.screen import unsafe_construct
 from review_bot.source import code_fingerprint
-from review_bot.style import conform, project_style
+from review_bot.style import conform, project_style, raise_messages
 
 OWN_PYTHON_NOTICE = (
     "review-bot: no project environment found (.venv, venv, $VIRTUAL_ENV, $CONDA_PREFIX, "
@@ -323,7 +323,12 @@ class Engine:
             if self.style.any:
                 # The project's lint and format first: what is verified is what is kept.
                 code, problem = conform(
-                    self.root, test_relpath, candidate.code, self.style, self.sandbox
+                    self.root,
+                    test_relpath,
+                    candidate.code,
+                    self.style,
+                    self.sandbox,
+                    messages=raise_messages(target),
                 )
                 if problem is not None and not problem.startswith("note:"):
                     return Verdict(
