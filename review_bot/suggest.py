@@ -78,6 +78,6 @@ def write_outcomes(
         # The file may have changed while the model ran: never overwrite an edit.
         if path.read_text(encoding="utf-8") != source:
             raise FatalError(f"{path}: changed while review-bot ran; docstrings not written")
-        atomic_write(path, new_source)
+        atomic_write(path, new_source, root=root)
         written.append(path)
     return written

@@ -697,3 +697,25 @@ def test_a_spent_time_budget_skips_what_is_left_and_lets_the_commit_go_on(
     backend.default = ADD_TEST
     again = run(repo, flags, run_core=factory)
     assert not again.memo_hit and backend.calls
+
+
+def test_a_committed_link_never_takes_a_write_outside_the_repository(
+    repo: GitRepo, flags: dict[str, Any], tmp_path: Path
+) -> None:
+    # Issue 22: with `build -> <outside>` committed and `testpaths = ["build"]`, the hook
+    # wrote the generated test outside the repository; a linked module got its docstring
+    # written into the link's target.
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "real.py").write_text(ADD_ONLY)
+    (repo.root / "build").symlink_to(outside)
+    (repo.root / "linked.py").symlink_to(outside / "real.py")
+    repo.write("pyproject.toml", '[tool.pytest.ini_options]\ntestpaths = ["build"]\n')
+    repo.write("calc.py", ADD_ONLY)
+    repo.git("add", "-A")
+    backend, factory = scripted()
+    backend.default = ADD_TEST
+    result = run(repo, {**flags, "docstrings": True}, run_core=factory)
+    assert sorted(p.name for p in outside.iterdir()) == ["real.py"]
+    assert (outside / "real.py").read_text() == ADD_ONLY
+    assert any("a symbolic link; review-bot writes only inside" in line for line in result.lines)

@@ -13,7 +13,7 @@ import pytest
 from review_bot.errors import FatalError
 from review_bot.paths import generated_test_path
 from review_bot.write.docstrings import insert_docstring
-from review_bot.write.files import atomic_write
+from review_bot.write.files import OutsideRoot, atomic_write
 from review_bot.write.tests import (
     GENERATED_HEADER,
     MergeConflictError,
@@ -206,7 +206,7 @@ def test_atomic_write_replaces_content_and_keeps_the_mode(tmp_path: Path) -> Non
     path = tmp_path / "mod.py"
     path.write_bytes(b"old\n")
     path.chmod(0o751)
-    atomic_write(path, "new\r\nline\n")
+    atomic_write(path, "new\r\nline\n", root=tmp_path)
     assert path.read_bytes() == b"new\r\nline\n"  # newlines exactly as given
     assert stat.S_IMODE(path.stat().st_mode) == 0o751
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mod.py"]
@@ -214,28 +214,38 @@ def test_atomic_write_replaces_content_and_keeps_the_mode(tmp_path: Path) -> Non
 
 def test_atomic_write_creates_a_new_file(tmp_path: Path) -> None:
     path = tmp_path / "new.py"
-    atomic_write(path, "héllo\n")
+    atomic_write(path, "héllo\n", root=tmp_path)
     assert path.read_text(encoding="utf-8") == "héllo\n"
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
 
 
-def test_atomic_write_follows_a_symlink(tmp_path: Path) -> None:
-    real = tmp_path / "real.py"
-    real.write_text("old\n")
-    link = tmp_path / "link.py"
-    link.symlink_to(real)
-    atomic_write(link, "new\n")
-    assert link.is_symlink()
-    assert real.read_text() == "new\n"
+def test_writes_never_leave_the_root_or_go_through_a_link(tmp_path: Path) -> None:
+    # Issue 22: a committed link sent a generated test, or a docstring, outside the
+    # repository.
+    root, outside = tmp_path / "repo", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "real.py").write_text("old\n")
+    (root / "link.py").symlink_to(outside / "real.py")
+    (root / "build").symlink_to(outside)
+    for path in (root / "link.py", root / "build" / "test_x.py", root / "build" / "new" / "t.py"):
+        with pytest.raises(OutsideRoot, match="a symbolic link; review-bot writes only inside"):
+            atomic_write(path, "new\n", root=root)
+    with pytest.raises(OutsideRoot, match="outside the repository"):
+        atomic_write(root / ".." / "outside" / "x.py", "new\n", root=root)
+    assert sorted(p.name for p in outside.iterdir()) == ["real.py"]
+    assert (outside / "real.py").read_text() == "old\n"
+    atomic_write(root / "tests" / "deep" / "t.py", "ok\n", root=root)  # made as directories
+    assert (root / "tests" / "deep" / "t.py").read_text() == "ok\n"
 
 
 def test_a_failed_write_leaves_the_original_and_no_temp_file(tmp_path: Path) -> None:
     path = tmp_path / "mod.py"
     path.write_text("original\n")
     with pytest.raises(UnicodeEncodeError):
-        atomic_write(path, "lone surrogate \ud800\n")
+        atomic_write(path, "lone surrogate \ud800\n", root=tmp_path)
     assert path.read_text() == "original\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mod.py"]
 
@@ -432,7 +442,7 @@ def test_write_tests_refuses_a_symlink(tmp_path: Path) -> None:
     path = generated_test_path(tmp_path, "tests", "pkg.util")
     path.parent.mkdir()
     path.symlink_to(elsewhere)
-    with pytest.raises(FatalError, match="not a regular file"):
+    with pytest.raises(FatalError, match="a symbolic link; review-bot writes only inside"):
         write_tests(tmp_path, "tests", "pkg.util", [FIRST])
     assert elsewhere.read_text() == f"{GENERATED_HEADER}\n"
 

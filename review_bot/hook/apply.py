@@ -21,7 +21,7 @@ from review_bot.errors import FatalError
 from review_bot.hook.plan import Plan, PlanDocItem, PlanDocs, PlanTests
 from review_bot.hook.stash import framework_stashed_paths
 from review_bot.targets import targets_in_source
-from review_bot.write.files import atomic_write
+from review_bot.write.files import atomic_write, check_inside
 
 # review_bot.write.docstrings loads libcst: it is imported where a docstring is inserted,
 # never at module level, so that a commit without a Python change does not load it.
@@ -114,9 +114,14 @@ def _apply_tests(
         report.blocked.append(f"{rel}: {what}; not touched: stage or remove it and commit again")
         return
     if current != data:
+        try:
+            check_inside(repo.root, path)
+        except FatalError as exc:
+            report.blocked.append(str(exc))
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         _sweep_temporaries(path)
-        atomic_write(path, text)
+        atomic_write(path, text, root=repo.root)
     if settings.mode != "stage":
         (report.written if current != data else report.unstaged).append(rel)
         return
@@ -165,13 +170,18 @@ def _apply_docstrings(repo: git.Repo, entry: PlanDocs, report: ApplyReport) -> N
     if current is None:
         report.docstrings_blocked.append(f"{rel}: deleted in the working tree; not inserted")
         return
+    try:
+        check_inside(repo.root, path)
+    except FatalError as exc:
+        report.docstrings_blocked.append(f"{exc}; docstrings not inserted")
+        return
     target_text = entry["text"]
     if current == target_text.encode("utf-8"):
         report.docstrings_pending.append(rel)
         return
     _sweep_temporaries(path)
     if hashlib.sha256(current).hexdigest() == entry["base_sha256"]:
-        atomic_write(path, target_text)
+        atomic_write(path, target_text, root=repo.root)
         report.docstrings.append(rel)
         return
     # Unstaged edits in the file: insert each docstring into its function if that function
@@ -186,7 +196,7 @@ def _apply_docstrings(repo: git.Repo, entry: PlanDocs, report: ApplyReport) -> N
         if _read(path) != current:  # edited while we worked: never overwrite an edit
             report.docstrings_blocked.append(f"{rel}: changed while the hook ran; not inserted")
             return
-        atomic_write(path, new_text)
+        atomic_write(path, new_text, root=repo.root)
         report.docstrings.append(rel)
     for qualname in missing:
         report.docstrings_blocked.append(

@@ -8,15 +8,55 @@ import secrets
 import stat
 from pathlib import Path
 
+from review_bot.errors import FatalError
 
-def atomic_write(path: Path, text: str) -> None:
+
+class OutsideRoot(FatalError):
+    """A write that would leave the repository, or go through a symbolic link."""
+
+
+def check_inside(root: Path, path: Path) -> Path:
+    """`path`, once it is sure that writing it stays inside `root`: it lies under `root`
+    as written, and no component from `root` down, the file itself included, is a
+    symbolic link (issue 22: a committed `build -> /elsewhere` with `testpaths =
+    ["build"]` sent a generated test outside the repository; a symlinked module got its
+    docstring written into the link's target). Raises OutsideRoot with one line.
+    Components that do not exist yet are fine: they are made as directories here.
+    """
+    base = Path(os.path.abspath(root))
+    full = Path(os.path.abspath(path))
+    if not full.is_relative_to(base) or full == base:
+        raise OutsideRoot(f"{path}: outside the repository {root}; review-bot writes nothing there")
+    if base.is_symlink():
+        base = base.resolve()
+        full = base / Path(os.path.abspath(path)).relative_to(Path(os.path.abspath(root)))
+    current = base
+    for part in full.relative_to(base).parts:
+        current = current / part
+        try:
+            info = current.lstat()
+        except FileNotFoundError:
+            break
+        if stat.S_ISLNK(info.st_mode):
+            shown = current.relative_to(base).as_posix()
+            raise OutsideRoot(
+                f"{shown}: a symbolic link; review-bot writes only inside the repository, "
+                f"never through a link ({full.relative_to(base).as_posix()} not written)"
+            )
+    return full
+
+
+def atomic_write(path: Path, text: str, *, root: Path) -> None:
     """Replace `path`'s content with exactly `text` (UTF-8), all or nothing.
 
     The text goes to a temporary file in the same directory, is flushed to disk, then renamed
     over the original, so a crash never leaves a half-written file. The original's mode is
-    kept; a symlink is followed, so the link stays and its target gets the new text.
+    kept. `path` must stay inside `root` without a symbolic link on the way (check_inside);
+    missing directories are made.
     """
-    path = path.resolve() if path.is_symlink() else path
+    path = check_inside(root, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    check_inside(root, path)  # nothing was swapped for a link while they were made
     try:
         mode: int | None = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
