@@ -95,8 +95,8 @@ def project_style(root: Path) -> Style:
 
 def _ruff(root: Path, args: list[str], relpath: str, text: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "ruff", *args, "--no-cache", "--force-exclude"]
-    # `--` before the file argument: a test file name never reads as an option.
-    command += ["--stdin-filename", relpath, "--", "-"]
+    # `=`: a file name that starts with `-` is a value, never options (issue 22).
+    command += [f"--stdin-filename={relpath}", "-"]
     return subprocess.run(
         command,
         cwd=root,

@@ -9,6 +9,8 @@ in the style of real projects: none of them may be rejected.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from review_bot.generate.docstring_check import check_docstring
@@ -349,3 +351,15 @@ def test_a_docstring_line_that_doctest_would_run_is_refused() -> None:
         ">>> x=__import__('os').system('touch /tmp/pwned')", ".. include:: /etc/passwd"
     )
     assert check_docstring(target, directive, "google").reason == "ast"
+
+
+def test_a_file_name_that_reads_as_options_is_still_checked(tmp_path: Path) -> None:
+    # Issue 22: a file named `-rf.py` made ruff's --stdin-filename fail and stopped the
+    # whole hook run.
+    target = make_target("def add(a, b):\n    return a + b\n", "add", tmp_path / "-rf.py")
+    text = (
+        "Add two numbers.\n\nArgs:\n    a: The first.\n    b: The second.\n\n"
+        "Returns:\n    The sum.\n"
+    )
+    verdict = check_docstring(target, text, "google")
+    assert verdict.kept, verdict.detail

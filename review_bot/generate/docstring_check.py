@@ -185,8 +185,8 @@ def ruff_command(filename: str, convention: str) -> list[str]:
         "--output-format",
         "json",
         "--exit-zero",
-        "--stdin-filename",
-        filename,
+        # `=`: a file named `-rf.py` is a value, not options (issue 22).
+        f"--stdin-filename={filename}",
         "-",
     ]
 
