@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from review_bot.errors import FatalError
 from review_bot.github.markdown import code as code_span
 from review_bot.github.markdown import fence
+from review_bot.github.markdown import text as text_escape
 from review_bot.github.records import (
     MAX_BODY,
     Checked,
@@ -28,6 +30,7 @@ from review_bot.github.records import (
     Suggestion,
 )
 from review_bot.progress import Progress, SilentProgress
+from review_bot.screen import unsafe_construct
 
 if TYPE_CHECKING:
     from review_bot.core import BackendFactory
@@ -88,18 +91,88 @@ def docstring_change(source: str, target: Target, text: str) -> tuple[int, int, 
     return start, end, new_lines[start - 1 : new_end + (end - old_end)]
 
 
+def docstring_body(fp: str, code: str, qualname: str, convention: str, content: str) -> str:
+    """A docstring suggestion's comment: the one rendering `--post-from` checks against."""
+    return (
+        f"{marker(fp, code, 'docstring')}\n"
+        f"**review-bot** suggests a docstring for {code_span(qualname)} "
+        f"(checked: pydocstyle, {text_escape(convention)} convention, every parameter "
+        f"named).\n\n{fence(content, 'suggestion')}\n"
+    )
+
+
+def test_body(
+    fp: str,
+    code: str,
+    qualname: str,
+    rel: str,
+    dest: str,
+    runs: int,
+    mutation: tuple[int, int] | None,
+    test_code: str,
+) -> str:
+    """A kept test's comment: the one rendering `--post-from` checks against."""
+    lines = test_code.rstrip("\n").count("\n") + 1
+    catches = ""
+    if mutation is not None and mutation[1] > 0:
+        catches = (
+            f" It fails against {mutation[0]} of {mutation[1]} mutants of the function "
+            "(small bugs made in its body), so it would catch such a bug."
+        )
+    return (
+        f"{marker(fp, code, 'test')}\n"
+        f"**review-bot** wrote a test for {code_span(qualname)} that passed "
+        f"{runs} of {runs} runs in a sandbox and covers lines the existing tests miss.{catches} "
+        f"It would go in {code_span(dest)}; "
+        f"{code_span(f'review-bot suggest {rel} --function {qualname} --write')} "
+        f"writes it there.\n\n"
+        f"<details><summary>Test for <code>{html.escape(qualname)}</code> "
+        f"({lines} lines)</summary>"
+        f"\n\n{fence(test_code, 'python')}\n\n</details>\n"
+    )
+
+
+def body_problem(s: Suggestion) -> str | None:
+    """Why a suggestion read from a plan file may not be posted, or None: its content is
+    screened again (screen.py; a docstring's doctest lines), and its body must be exactly
+    what review-bot renders for that content (issue 22: an edited plan's body was posted
+    verbatim by `--post-from`)."""
+    if fingerprint(s.path, s.qualname, s.kind, s.content) != s.fingerprint:
+        return "its fingerprint does not match its content"
+    if s.kind == "test":
+        unsafe = unsafe_construct(s.content)
+        if unsafe is not None:
+            return f"unsafe: {unsafe}"
+        runs = re.search(r"passed (\d+) of \1 runs", s.body)
+        score = re.search(r"fails against (\d+) of (\d+) mutants", s.body)
+        mutation = (int(score[1]), int(score[2])) if score else None
+        if runs is None or s.destination is None:
+            return "its body is not review-bot's"
+        expected = test_body(
+            s.fingerprint, s.code, s.qualname, s.path, s.destination, int(runs[1]), mutation,
+            s.content,
+        )  # fmt: skip
+    else:
+        examples = "\n".join(
+            line.strip()[4:] for line in s.content.splitlines() if line.strip().startswith(">>>")
+        )
+        unsafe = unsafe_construct(examples)
+        if unsafe is not None:
+            return f"unsafe example: {unsafe}"
+        convention = re.search(r"pydocstyle, (\w+) convention", s.body)
+        if convention is None:
+            return "its body is not review-bot's"
+        expected = docstring_body(s.fingerprint, s.code, s.qualname, convention[1], s.content)
+    return None if expected == s.body else "its body differs from what review-bot renders"
+
+
 def _docstring_suggestion(
     target: Target, rel: str, code: str, text: str, diff: FileDiff, convention: str
 ) -> Suggestion:
     start, end, lines = docstring_change(target.module_source, target, text)
     content = "\n".join(lines)
     fp = fingerprint(rel, target.qualname, "docstring", content)
-    body = (
-        f"{marker(fp, code, 'docstring')}\n"
-        f"**review-bot** suggests a docstring for {code_span(target.qualname)} "
-        f"(checked: pydocstyle, {convention} convention, every parameter named).\n\n"
-        f"{fence(content, 'suggestion')}\n"
-    )
+    body = docstring_body(fp, code, target.qualname, convention, content)
     inline = diff.hunk_of(start, end) is not None and len(body) <= MAX_BODY
     return Suggestion(
         kind="docstring",
@@ -127,24 +200,7 @@ def _test_suggestion(
     mutation: tuple[int, int] | None = None,
 ) -> Suggestion:
     fp = fingerprint(rel, target.qualname, "test", test_code)
-    lines = test_code.rstrip("\n").count("\n") + 1
-    catches = ""
-    if mutation is not None and mutation[1] > 0:
-        catches = (
-            f" It fails against {mutation[0]} of {mutation[1]} mutants of the function "
-            "(small bugs made in its body), so it would catch such a bug."
-        )
-    body = (
-        f"{marker(fp, code, 'test')}\n"
-        f"**review-bot** wrote a test for {code_span(target.qualname)} that passed "
-        f"{runs} of {runs} runs in a sandbox and covers lines the existing tests miss.{catches} "
-        f"It would go in {code_span(dest)}; "
-        f"{code_span(f'review-bot suggest {rel} --function {target.qualname} --write')} "
-        f"writes it there.\n\n"
-        f"<details><summary>Test for <code>{html.escape(target.qualname)}</code> "
-        f"({lines} lines)</summary>"
-        f"\n\n{fence(test_code, 'python')}\n\n</details>\n"
-    )
+    body = test_body(fp, code, target.qualname, rel, dest, runs, mutation, test_code)
     # The `def` line when it is in a hunk, else the first changed line of the function.
     line = target.def_lineno
     inline = diff.hunk_of(line, line) is not None

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from review_bot.errors import FatalError
 from review_bot.github.client import GitHub, GitHubError
 from review_bot.github.env import step_summary_path, token_from, workflow_run_from_env
+from review_bot.github.plan import body_problem
 from review_bot.github.publish import publish
 from review_bot.github.records import PullRequest, ReviewPlan, WorkflowRun
 
@@ -121,6 +122,15 @@ def post_from(
     expected = explicit_head or (run.head_sha if run else None) or pr.head
     if expected is not None and expected != plan.head:
         raise FatalError(f"the review is for commit {plan.head}, not {expected}; not posting it")
+    for suggestion in plan.suggestions:
+        # The plan is the unprivileged job's output: each comment is checked against what
+        # review-bot renders for its content, and the content screened again.
+        problem = body_problem(suggestion)
+        if problem is not None:
+            raise FatalError(
+                f"the review's suggestion for {suggestion.qualname} in {suggestion.path}: "
+                f"{problem}; not posting it"
+            )
     github = how.client(pr.api_url, token_from(environ))
     try:
         pull = github.json("GET", f"repos/{repo}/pulls/{number}")
