@@ -6,8 +6,24 @@ implementation. No click here: the hook's worker and the core use it too.
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any, Protocol
+
+# C0 and C1 controls but newline and tab, and DEL: a file name may hold ESC sequences
+# that would move the cursor, recolour or retitle the user's terminal (issue 22).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    r"""`text` as the terminal may show it: control characters as `\xNN`, a file name
+    that is not UTF-8 (kept as surrogates) with U+FFFD.
+
+    >>> print(terminal_safe("name\x1b]0;owned\x07.py"))
+    name\x1b]0;owned\x07.py
+    """
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 class Progress(Protocol):
@@ -43,6 +59,7 @@ class ConsoleProgress:
             self._status.update(message)
 
     def notice(self, message: str) -> None:
+        message = terminal_safe(message)
         if self._status is not None:
             self._status.console.print(message, markup=False, highlight=False)
         else:

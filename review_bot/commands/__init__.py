@@ -20,6 +20,7 @@ import click
 
 from review_bot import __version__
 from review_bot.errors import EXIT_BUG, EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, FatalError
+from review_bot.progress import terminal_safe
 
 # Every command lives in its own module, imported only when used: a commit with no Python
 # change must not pay for importing the model stack.
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except FatalError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {terminal_safe(str(exc))}", err=True)
         return EXIT_FATAL
     except KeyboardInterrupt:
         click.echo("Interrupted", err=True)

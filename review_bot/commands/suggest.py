@@ -22,6 +22,7 @@ from review_bot.commands.options import (
 )
 from review_bot.config import find_project_root, load_settings
 from review_bot.errors import EXIT_OK
+from review_bot.progress import terminal_safe
 
 
 @click.command()
@@ -71,5 +72,5 @@ def suggest(
     if as_json:
         click.echo(json.dumps(report.to_json(result), indent=2))
     else:
-        click.echo(report.to_text(result), nl=False)
+        click.echo(terminal_safe(report.to_text(result)), nl=False)
     return EXIT_OK

@@ -5,6 +5,7 @@ from __future__ import annotations
 from review_bot.config import Settings
 from review_bot.hook.apply import ApplyReport
 from review_bot.hook.plan import Plan, PlanOutcome
+from review_bot.progress import terminal_safe
 
 PREFIX = "review-bot: "
 
@@ -96,5 +97,6 @@ def summary(
 
 
 def printable(line: str) -> str:
-    """A file name that is not UTF-8 (kept as surrogates) shown with U+FFFD, not a crash."""
-    return line.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    """A line as the terminal may show it (progress.terminal_safe): control characters
+    escaped, a file name that is not UTF-8 shown with U+FFFD, not a crash."""
+    return terminal_safe(line)
