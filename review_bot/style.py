@@ -25,7 +25,7 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -273,16 +273,26 @@ def conform(
     return text, None
 
 
-def finish(root: Path, relpath: str, text: str) -> tuple[str, str | None]:
-    """The whole generated file, as merged, screened once more (screen.py) and through the
-    project's ruff (its fixes, its format unless black formats the project, its check):
-    each kept test obeyed both alone, and merging them must not undo that. Returns the
-    text and the problem that remains (None when clean or ruff is not configured)."""
+def finish(
+    root: Path, relpath: str, text: str, sandbox: Callable[[], Sandbox] | None = None
+) -> tuple[str, str | None]:
+    """The whole generated file, as merged, screened once more (screen.py) and in the
+    project's style: isort and black by the project's interpreter in a sandbox that
+    `sandbox` makes (when they are configured and it is given), then ruff (its fixes, its
+    format unless black formats the project, its check). Each kept test obeyed them alone;
+    merging them must not undo that (the corpus: isort wanted a blank line between the
+    merged `import pytest` and the project's import). Returns the text and the problem
+    that remains (None when clean or no tool is configured)."""
     unsafe = unsafe_construct(text)
     if unsafe is not None:
         # The last guard before a file is written, staged or posted (issue 22).
         return text, f"unsafe: {unsafe}"
     style = project_style(root)
+    if (style.isort or style.black) and sandbox is not None:
+        with sandbox() as box:
+            text, problem = _python_tools(box, relpath, text, style)
+        if problem is not None:
+            return text, f"fails the project's formatting ({problem})"
     if not style.ruff:
         return text, None
     try:

@@ -7,13 +7,14 @@ pull-request review.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 from review_bot import core
 from review_bot.config import Settings, find_project_root
-from review_bot.core import BackendFactory, FileChange
+from review_bot.core import BackendFactory, FileChange, tool_sandbox
 from review_bot.errors import FatalError
 from review_bot.progress import Progress, SilentProgress
 from review_bot.records import RunStats, TargetResult
@@ -73,7 +74,9 @@ def write_outcomes(
     kept = [r.test.code for r in results if r.test.status == "kept" and r.test.code]
     if kept:
         # The one rule for clashing names (write.tests.merge_kept_tests): rename, never drop.
-        written.append(write_tests(root, settings.tests_dir, results[0].target.module, kept))
+        module = results[0].target.module
+        tools = functools.partial(tool_sandbox, root, settings)
+        written.append(write_tests(root, settings.tests_dir, module, kept, tools))
     if new_source != source:
         # The file may have changed while the model ran: never overwrite an edit.
         if path.read_text(encoding="utf-8") != source:

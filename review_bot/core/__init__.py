@@ -8,7 +8,7 @@ model.
 from __future__ import annotations
 
 from review_bot.core.backends import BackendFactory
-from review_bot.core.engine import Engine
+from review_bot.core.engine import Engine, tool_sandbox
 from review_bot.core.run import CoreRun, FileChange, run, select_targets
 from review_bot.records import ModelRef, RunStats
 
@@ -21,4 +21,5 @@ __all__ = [
     "RunStats",
     "run",
     "select_targets",
+    "tool_sandbox",
 ]

@@ -482,3 +482,14 @@ def _import_advice(cause: str, target: Target) -> str:
     if "module named" in cause or "cannot import" in cause:
         return "install the project's dependencies there or set python"
     return f"importing {target.module} must succeed there for tests to run"
+
+
+def tool_sandbox(root: Path, settings: Settings, checkout: Path | None = None) -> Sandbox:
+    """A sandbox with the project's interpreter in which to run the project's own tools
+    (isort, black) on a generated file: the jail of the settings, no warm runner, nothing
+    lent. The caller closes it."""
+    found = interpreter.find_python(checkout or root, settings.python)
+    limits = Limits(settings.timeout_s, settings.memory_mb, settings.cpu_s)
+    return Sandbox(
+        root, limits, python=found.python, jail=settings.jail, warm=False, checkout=checkout
+    )

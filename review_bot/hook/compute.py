@@ -7,6 +7,7 @@ worker process (or a test running the core in-process) loads this module.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import shutil
 from collections.abc import Callable, Mapping, Sequence
@@ -32,6 +33,7 @@ from review_bot.hook.plan import (
 from review_bot.paths import generated_test_relpath
 from review_bot.progress import Progress
 from review_bot.records import TargetResult
+from review_bot.sandbox import Sandbox
 from review_bot.style import finish
 from review_bot.write.docstrings import with_docstrings
 from review_bot.write.tests import is_generated, merge_kept_tests
@@ -85,7 +87,8 @@ def compute_plan(
         )
         for r in output.results
     ]
-    plan["tests"] = _plan_tests(tree, index_versions, settings, output.results)
+    tools = functools.partial(core.tool_sandbox, tree, settings, checkout)
+    plan["tests"] = _plan_tests(tree, index_versions, settings, output.results, tools)
     plan["docstrings"] = _plan_docstrings(tree, output.results)
     return plan
 
@@ -130,6 +133,7 @@ def _plan_tests(
     index_versions: Mapping[str, bytes],
     settings: Settings,
     results: Sequence[TargetResult],
+    tools: Callable[[], Sandbox] | None = None,
 ) -> list[PlanTests]:
     by_module: dict[str, list[TargetResult]] = {}
     for result in results:
@@ -159,7 +163,7 @@ def _plan_tests(
         except (SyntaxError, FatalError) as exc:
             entry["error"] = f"cannot merge the new tests into it: {exc}"
         else:
-            text, problem = finish(tree, rel, text)
+            text, problem = finish(tree, rel, text, tools)
             if problem is not None:
                 entry["error"] = f"{problem}; not staged"
             else:

@@ -4,7 +4,7 @@ for clashing names (rename, never drop or replace), never over a hand-written fi
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -12,6 +12,7 @@ import libcst as cst
 
 from review_bot.errors import FatalError
 from review_bot.paths import generated_test_path
+from review_bot.sandbox import Sandbox
 from review_bot.style import finish
 from review_bot.write.files import atomic_write, check_inside
 
@@ -27,7 +28,13 @@ def is_generated(text: str) -> bool:
     return text.split("\n", 1)[0].rstrip("\r") == GENERATED_HEADER
 
 
-def write_tests(root: Path, tests_dir: str, module: str, codes: Sequence[str]) -> Path:
+def write_tests(
+    root: Path,
+    tests_dir: str,
+    module: str,
+    codes: Sequence[str],
+    sandbox: Callable[[], Sandbox] | None = None,
+) -> Path:
     """Merge kept test `codes` into the generated test file for `module` (merge_kept_tests)
     and write it; return its path.
 
@@ -50,7 +57,7 @@ def write_tests(root: Path, tests_dir: str, module: str, codes: Sequence[str]) -
         merged = merge_kept_tests(existing, codes)
     except SyntaxError as exc:
         raise FatalError(f"{path}: cannot merge generated tests: {exc}") from None
-    merged, problem = finish(root, path.relative_to(root).as_posix(), merged)
+    merged, problem = finish(root, path.relative_to(root).as_posix(), merged, sandbox)
     if problem is not None:
         raise FatalError(f"{path}: {problem}; not written")
     atomic_write(path, merged, root=root)
