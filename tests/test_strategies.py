@@ -231,3 +231,21 @@ def test_repo_prompts_cannot_reach_python_internals(tmp_path: Path) -> None:
     (override / "test_system.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}\n")
     with pytest.raises(FatalError, match=r"test_system\.j2"):
         Prompts(project).render("test_system.j2", target=None)
+
+
+def test_an_empty_reply_cut_at_max_tokens_says_so(targets: dict[str, Target]) -> None:
+    # The corpus (async-lru): on a long module every chat reply was "no compilable test
+    # code", and nothing said the replies had run into max_tokens.
+    from review_bot.generate.tests import checked
+
+    def never(candidate: Candidate) -> Verdict:
+        raise AssertionError("an empty candidate is not run")
+
+    empty = Candidate(targets["scale"], "chat", "", 0)
+    verdict = checked(never, empty, cut_at=512)
+    assert verdict.reason == "syntax"
+    assert verdict.detail == (
+        "no compilable test code in the model's reply: it was cut off at max_tokens (512); "
+        "raise max_tokens"
+    )
+    assert checked(never, empty).detail == "no compilable test code in the model's reply"

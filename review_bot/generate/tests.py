@@ -66,10 +66,14 @@ def module_names(target: Target) -> list[str]:
     return top_level_names(ast.parse(target.module_source))
 
 
-def checked(verify: Verifier, candidate: Candidate) -> Verdict:
-    """Verify a candidate; one with no code at all is rejected without starting pytest."""
+def checked(verify: Verifier, candidate: Candidate, *, cut_at: int | None = None) -> Verdict:
+    """Verify a candidate; one with no code at all is rejected without starting pytest.
+    `cut_at`: the reply stopped at this many tokens (max_tokens), which is then the cause
+    named (the corpus: a long module's context left a 0.5B model no room to finish)."""
     if not candidate.code.strip():
         detail = "no compilable test code in the model's reply"
+        if cut_at is not None:
+            detail += f": it was cut off at max_tokens ({cut_at}); raise max_tokens"
         return Verdict(candidate, False, "syntax", detail, 0, 0, frozenset(), frozenset())
     return verify(candidate)
 
@@ -173,7 +177,8 @@ def chat_strategy(
         reply = session.chat(messages, seed=attempt)
         code, fixes = finish(target, extract_code(reply))
         log_fixes(attempts, "chat", attempt, fixes)
-        verdict = checked(verify, Candidate(target, "chat", code, attempt))
+        cut = session.max_tokens if session.last_cut else None
+        verdict = checked(verify, Candidate(target, "chat", code, attempt), cut_at=cut)
         attempts.add(verdict)
         if verdict.kept or verdict.reason == "no-gain":
             return verdict  # a passing test with no gain will not gain from a repair
@@ -237,7 +242,8 @@ def complete_strategy(
             finish(target, head + INDENT + body.rstrip() + "\n") if body.strip() else ("", [])
         )
         log_fixes(attempts, "complete", attempt, fixes)
-        verdict = checked(verify, Candidate(target, "complete", code, attempt))
+        cut = session.max_tokens if session.last_cut else None
+        verdict = checked(verify, Candidate(target, "complete", code, attempt), cut_at=cut)
         attempts.add(verdict)
         if verdict.kept or verdict.reason == "no-gain":
             return verdict

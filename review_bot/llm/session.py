@@ -53,6 +53,7 @@ class ModelSession:
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.prompts: list[str] = []  # every prompt sent, for --verbose and tests
+        self.last_cut = False  # the last reply stopped at max_tokens, not on its own
 
     @property
     def backend(self) -> Backend:
@@ -153,5 +154,6 @@ class ModelSession:
         self.calls += 1
         self.prompt_tokens += result.prompt_tokens
         self.completion_tokens += result.completion_tokens
+        self.last_cut = result.finish_reason == "length"
         self.prompts.append(prompt)
         return result.text
