@@ -4,6 +4,7 @@ docstring. Which targets to ask about is run.py's business."""
 
 from __future__ import annotations
 
+import ast
 import functools
 import re
 from collections.abc import Sequence
@@ -321,7 +322,7 @@ class Engine:
         mutants = functools.cache(lambda: mutation.mutants(target, self.settings.max_mutants))
 
         def check(candidate: Candidate) -> Verdict:
-            if self.style.any:
+            if self.style.any and _parses(candidate.code):
                 # The project's lint and format first: what is verified is what is kept.
                 code, problem = conform(
                     self.root,
@@ -494,3 +495,12 @@ def tool_sandbox(root: Path, settings: Settings, checkout: Path | None = None) -
     return Sandbox(
         root, limits, python=found.python, jail=settings.jail, warm=False, checkout=checkout
     )
+
+
+def _parses(code: str) -> bool:
+    """Whether `code` parses: what does not is the syntax check's to report, not lint's."""
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    return True
