@@ -269,7 +269,10 @@ def conform(
         if problem is not None:
             return text, problem
     if style.ruff:
-        return ruff_conform(root, relpath, text, format_code=not style.black, messages=messages)
+        try:
+            return ruff_conform(root, relpath, text, format_code=not style.black, messages=messages)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return text, f"note: cannot run ruff on the generated tests: {exc}"
     return text, None
 
 
