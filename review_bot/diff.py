@@ -148,7 +148,7 @@ def parse_diff(text: str) -> list[FileDiff]:
     from unidiff.patch import PatchSet
 
     try:
-        patch = PatchSet(text)
+        patch = PatchSet(_unambiguous(text))
     except UnidiffParseError as exc:
         raise FatalError(f"cannot read the output of git diff: {exc}") from None
     files: list[FileDiff] = []
@@ -194,6 +194,37 @@ def parse_diff(text: str) -> list[FileDiff]:
         binary = bool(patched.is_binary_file)
         files.append(FileDiff(path, old, status, binary, to_ranges(touched), tuple(hunks)))
     return files
+
+
+def _unambiguous(text: str) -> str:
+    """git's diff as unidiff can read it when a path holds a space (issue 22: a path with
+    ` b/` in it stopped the commit). git ends such a `---`/`+++` name with a tab, which
+    unidiff takes for a timestamp that is missing; and `diff --git a/x b/y b/x b/y` splits
+    at the wrong ` b/`: that header is dropped where the block's `---` and `+++` lines
+    name the files (they are unambiguous, one name a line)."""
+    lines = text.split("\n")
+    out: list[str] = []
+    skipping = False  # inside a dropped header, up to its `---` line
+    for index, line in enumerate(lines):
+        if line.startswith(("--- ", "+++ ")) and line.endswith("\t"):
+            line = line[:-1]
+        if line.startswith("diff --git "):
+            skipping = False
+            if line.count(" b/") > 1:
+                block = []
+                for later in lines[index + 1 :]:
+                    if later.startswith("diff --git "):
+                        break
+                    block.append(later)
+                names = [b for b in block if b.startswith(("--- ", "+++ "))]
+                skipping = len(names) >= 2
+                if skipping:
+                    continue
+        if skipping and not line.startswith("--- "):
+            continue  # its mode, index and rename lines: the `---`/`+++` lines say it all
+        skipping = False
+        out.append(line)
+    return "\n".join(out)
 
 
 def common_changes(per_parent: Sequence[Sequence[FileDiff]]) -> list[FileDiff]:

@@ -194,3 +194,26 @@ def test_common_changes_keeps_what_differs_from_every_parent() -> None:
 def test_garbage_is_one_clear_error() -> None:
     with pytest.raises(FatalError, match="cannot read the output of git diff"):
         parse_diff("diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n+only one line\n")
+
+
+def test_paths_with_a_space_and_b_slash_are_read(tmp_path: Path) -> None:
+    # Issue 22: a path containing ` b/` stopped the commit ("cannot read the output of git
+    # diff"): git ends such names with a tab, and its `diff --git` header splits wrongly.
+    repo = GitRepo.create(tmp_path / "repo")
+    repo.git("config", "user.email", "dev@example.invalid")
+    repo.git("config", "user.name", "Dev")
+    repo.write("dir b/m.py", "def f():\n    return 1\n")
+    repo.write("old b/n.py", "def g():\n    return 1\n")
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "-m", "base")
+    repo.write("dir b/m.py", "def f():\n    return 2\n")
+    repo.write("new b/o.py", "def h():\n    return 3\n")
+    (repo.root / "moved b").mkdir()
+    repo.git("mv", "old b/n.py", "moved b/n.py")
+    repo.write("moved b/n.py", "def g():\n    return 1\n\n\nX = 5\n")
+    repo.git("add", "-A")
+    found = {d.path: d for d in parse_diff(git.staged_diff(git.find_repo(repo.root)))}
+    assert found["dir b/m.py"].status == "modified" and found["dir b/m.py"].ranges == ((2, 2),)
+    assert found["new b/o.py"].status == "added" and found["new b/o.py"].ranges == ((1, 2),)
+    assert found["moved b/n.py"].status == "renamed"
+    assert found["moved b/n.py"].old_path == "old b/n.py"
