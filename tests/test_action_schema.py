@@ -422,13 +422,13 @@ def test_posting_needs_nothing_but_the_pinned_packages(tmp_path: Path) -> None:
     import json
 
     from review_bot.github.plan_json import plan_to_json
-    from tests.helpers.github_plans import SHA1, SHA2, plan, suggestion
+    from tests.helpers.github_plans import SHA1, SHA2, plan, rendered_suggestion
     from tests.helpers.github_stub import GitHubStub, workflow_run_event
 
     allowed = {"review_bot", "click", "httpx", "httpcore", "h11", "anyio", "idna", "certifi"}
     allowed |= {"sniffio", "typing_extensions", "exceptiongroup", "tomli"}
     review = tmp_path / "review.json"
-    review.write_text(json.dumps(plan_to_json(plan(suggestion()))))
+    review.write_text(json.dumps(plan_to_json(plan(rendered_suggestion()))))
     event = tmp_path / "event.json"
     run = workflow_run_event(
         SHA2, head_repository="octo/demo", head_branch="feature", pull_requests=[7]

@@ -47,3 +47,15 @@ def plan(*suggestions: Suggestion) -> ReviewPlan:
         notes=(),
         stats=RunStats(ModelRef("m.gguf", "llama", False), 2, 1.5, 0, 2, 3.25),
     )
+
+
+def rendered_suggestion(**changes: Any) -> Suggestion:
+    """A docstring suggestion whose fingerprint and body are what review-bot renders for
+    its content: what `--post-from` accepts."""
+    from review_bot.github.plan import docstring_body, fingerprint
+
+    s = suggestion(**changes)
+    fp = fingerprint(s.path, s.qualname, s.kind, s.content)
+    return s._replace(
+        fingerprint=fp, body=docstring_body(fp, s.code, s.qualname, "google", s.content)
+    )
