@@ -24,9 +24,11 @@ LIMITS = Limits(timeout_s=30.0, memory_mb=2048, cpu_s=30)
 
 
 def test_the_setting_takes_three_values(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text('[tool.review-bot]\njail = "none"\n')
-    assert load_settings(tmp_path, {}, environ={}).jail == "none"
-    assert load_settings(tmp_path, {}, environ={"REVIEW_BOT_JAIL": "bwrap"}).jail == "bwrap"
+    # The user's own config file sets it; a repository's pyproject.toml cannot (issue 22).
+    (tmp_path / "user.toml").write_text('jail = "none"\n')
+    user = {"REVIEW_BOT_CONFIG": str(tmp_path / "user.toml")}
+    assert load_settings(tmp_path, {}, environ=user).jail == "none"
+    assert load_settings(tmp_path, {}, environ={**user, "REVIEW_BOT_JAIL": "bwrap"}).jail == "bwrap"
     with pytest.raises(FatalError, match="jail must be one of auto, bwrap, none"):
         load_settings(tmp_path, {}, environ={"REVIEW_BOT_JAIL": "docker"})
 
