@@ -346,7 +346,8 @@ def test_disagreements_in_the_pr_review_as_one_collapsed_list() -> None:
     summary = render_summary(reviewed, set())
     assert summary.count("<details><summary>Disagreements (2)") == 1
     assert "- `a.f`: `add(2, 2)` returns `4`; the model expected `5`" in summary
-    assert "- `a.f`: `add('x')` returns `'b'`; the model expected `'a'`" in summary
+    # A backtick in the call stays as it is, inside a longer code delimiter (issue 22).
+    assert "- `a.f`: ``add(`x`)`` returns `'b'`; the model expected `'a'`" in summary
     assert "Disagreements" not in render_summary(base, set())
     # Through the plan the unprivileged job writes and the posting job reads.
     back = plan_from_json(json.loads(json.dumps(plan_to_json(reviewed))))
