@@ -12,7 +12,10 @@ from review_bot.llm.scripted import ScriptedBackend, scripted_info
 from review_bot.screen import unsafe_construct
 from review_bot.suggest import suggest
 from tests.helpers.hook import fence
+from tests.helpers.openai_stub import Reply, Stub, models_list, stub
 from tests.helpers.projects import make_project
+
+__all__ = ["stub"]  # the OpenAI-compatible stub fixture
 
 # The issue's delayed payload: behaves inside the jail, acts outside it.
 DELAYED = """\
@@ -143,3 +146,33 @@ def test_a_delayed_payload_that_passes_in_the_jail_is_never_written(
         "not read or change the environment",
     )
     assert not (project / "tests").exists()
+
+
+def test_the_hook_with_a_hostile_server_stages_nothing_unsafe(
+    tmp_path: Path, stub: Stub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 22: the delayed payload was staged and committed by the hook (exit 0, the code
+    # never shown). Through the real worker process and a stand-in OpenAI-compatible server.
+    from review_bot.hook.run import HookOptions, run_hook
+    from tests.helpers.repos import GitRepo, scrub_git_env
+
+    def chat_reply(text: str) -> dict[str, object]:
+        message = {"role": "assistant", "content": text}
+        usage = {"prompt_tokens": 7, "completion_tokens": 3}
+        return {"choices": [{"message": message, "finish_reason": "stop"}], "usage": usage}
+
+    scrub_git_env(monkeypatch)
+    repo = GitRepo.create(tmp_path / "repo")
+    repo.write("calc.py", "def add(a, b):\n    return a + b\n")
+    repo.git("add", "calc.py")
+    stub.on("GET /v1/models", Reply(200, models_list("m", owned_by="x")))
+    stub.on("POST /v1/chat/completions", Reply(200, chat_reply(fence(DELAYED))))
+    monkeypatch.setenv("REVIEW_BOT_BACKEND", "openai")
+    monkeypatch.setenv("REVIEW_BOT_BASE_URL", stub.url)
+    monkeypatch.setenv("REVIEW_BOT_HOME", str(tmp_path / "home"))
+    flags = {"strategy": "chat", "repair_attempts": 0, "runs": 1, "docstrings": False}
+    result = run_hook(repo.root, flags, HookOptions(memo=False))
+    assert repo.staged("tests/test_calc_generated.py") is None
+    assert not (repo.root / "tests").exists()
+    text = "\n".join(result.lines)
+    assert "test rejected (unsafe)" in text and "uses os.environ (line 7)" in text, text
