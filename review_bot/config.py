@@ -278,6 +278,7 @@ def pytest_tests_dir(root: Path) -> str | None:
     for name, section in (("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
         if paths is None and (root / name).is_file():
             paths = _ini_testpaths(root / name, section)
+    inside: str | None = None  # a test directory inside a listed package (toolz/tests)
     for entry in paths if isinstance(paths, list) else ():
         text = str(entry).strip().rstrip("/")
         if not text or any(c in text for c in "*?[") or not (root / text).is_dir():
@@ -288,7 +289,12 @@ def pytest_tests_dir(root: Path) -> str | None:
         )
         if not source:
             return text
-    return None
+        for name in ("tests", "test", "testing"):
+            if inside is None and base not in ("src", "lib") and (root / text / name).is_dir():
+                # Tests kept inside the package (`testpaths = ["toolz"]`): there, or the
+                # project's own pytest never runs what review-bot writes (the corpus).
+                inside = f"{text}/{name}"
+    return inside
 
 
 def _ini_testpaths(path: Path, section: str) -> list[str] | None:

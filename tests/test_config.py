@@ -79,6 +79,8 @@ def test_hook_and_backend_settings(tmp_path: Path) -> None:
         ({"setup.cfg": "[tool:pytest]\ntestpaths = pkg tests\n"}, "tests"),
         ({"tox.ini": "[pytest]\ntestpaths = tests\n"}, "tests"),
         ({"pytest.ini": "[pytest]\ntestpaths = lib\n"}, None),
+        # Tests inside the package (toolz): where the project's own pytest finds them.
+        ({"pyproject.toml": '[tool.pytest.ini_options]\ntestpaths = ["pkg"]\n'}, "pkg/tests"),
     ],
 )
 def test_the_tests_directory_comes_from_pytests_testpaths(
@@ -86,7 +88,7 @@ def test_the_tests_directory_comes_from_pytests_testpaths(
 ) -> None:
     from review_bot.config import pytest_tests_dir
 
-    for directory in ("src/pkg", "pkg", "tests", "testing", "lib"):
+    for directory in ("src/pkg", "pkg/tests", "tests", "testing", "lib"):
         (tmp_path / directory).mkdir(parents=True, exist_ok=True)
     (tmp_path / "src" / "pkg" / "__init__.py").write_text("")
     (tmp_path / "pkg" / "__init__.py").write_text("")
