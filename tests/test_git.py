@@ -66,7 +66,7 @@ def test_ctrl_c_waits_for_git_and_is_raised_after_it(repo: GitRepo) -> None:
     # SIGINT to this process alone (a terminal's would reach git too): git is neither
     # killed nor abandoned; it finishes its work, then the interrupt is raised (issue 14).
     started, marker = repo.root / "started", repo.root / "finished"
-    alias = f"alias.slow=!touch '{started}' && sleep 0.5 && touch '{marker}'"
+    alias = f"alias.slow=!touch '{started}' && sleep 2 && touch '{marker}'"
 
     def interrupt_once_git_runs() -> None:
         # Not on a fixed delay: on a busy machine git may not have started by then.

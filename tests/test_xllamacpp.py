@@ -319,7 +319,7 @@ def test_serve_then_suggest_against_it(smollm: Path, tmp_path: Path) -> None:
         assert report["model"]["path"] == str(smollm.resolve()) and report["model_calls"] >= 1
         assert report["targets"][0]["test"]["status"] in ("kept", "rejected")
         serve.send_signal(signal.SIGINT)
-        assert serve.wait(30) == 130
+        assert serve.wait(90) == 130  # a busy machine stops it slowly
         rest = serve.stderr.read()
         assert "review-bot: server stopped" in rest and rest.rstrip().endswith("Interrupted")
         with pytest.raises(httpx.ConnectError):
