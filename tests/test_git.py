@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -65,17 +64,9 @@ def test_errors_show_command_code_stdout_and_stderr(repo: GitRepo) -> None:
 def test_ctrl_c_waits_for_git_and_is_raised_after_it(repo: GitRepo) -> None:
     # SIGINT to this process alone (a terminal's would reach git too): git is neither
     # killed nor abandoned; it finishes its work, then the interrupt is raised (issue 14).
-    started, marker = repo.root / "started", repo.root / "finished"
-    alias = f"alias.slow=!touch '{started}' && sleep 2 && touch '{marker}'"
-
-    def interrupt_once_git_runs() -> None:
-        # Not on a fixed delay: on a busy machine git may not have started by then.
-        deadline = time.monotonic() + 30
-        while not started.exists() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    timer = threading.Thread(target=interrupt_once_git_runs)
+    marker = repo.root / "finished"
+    alias = f"alias.slow=!sleep 0.5 && touch '{marker}'"
+    timer = threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
