@@ -10,6 +10,18 @@ from review_bot.llm.default_model import DEFAULT_MODEL, smoke_model
 
 
 @pytest.fixture(autouse=True)
+def _sigint_as_python_starts() -> Iterator[None]:
+    """Every test starts with Ctrl-C raising KeyboardInterrupt, as a fresh interpreter
+    does, and so do the processes it starts: the full run left SIGINT ignored for the
+    tests after some earlier test, and two signal tests then failed there alone."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _no_home_writes(
     tmp_path_factory: pytest.TempPathFactory,
     monkeypatch: pytest.MonkeyPatch,

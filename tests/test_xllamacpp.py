@@ -294,6 +294,8 @@ def test_serve_then_suggest_against_it(smollm: Path, tmp_path: Path) -> None:
         env=env,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as a terminal gives it, whatever the test process inherited.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert serve.stderr is not None
