@@ -318,6 +318,9 @@ class Engine:
             )
         )
         test_relpath = self.test_relpath(target)
+        # The messages the function raises with, for the project's PT011 (style.py): read
+        # once per target, not per candidate.
+        messages = raise_messages(target) if self.style.ruff else None
         # Made once per target, when a test first needs scoring.
         mutants = functools.cache(lambda: mutation.mutants(target, self.settings.max_mutants))
 
@@ -330,7 +333,7 @@ class Engine:
                     candidate.code,
                     self.style,
                     self.sandbox,
-                    messages=raise_messages(target),
+                    messages=messages,
                 )
                 if problem is not None and not problem.startswith("note:"):
                     return Verdict(
