@@ -23,8 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from review_bot.importable import import_problem
-from review_bot.interpreter import find_python, lend_tools, prepare
 from review_bot.sandbox import Limits, Sandbox
+from review_bot.sandbox.interpreter import find_python, lend_tools, prepare
 
 
 def best(repeats: int, step: Callable[[int], object]) -> float:

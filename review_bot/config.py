@@ -82,11 +82,11 @@ class Settings:
     # "time budget") and the run ends cleanly. None: no budget, except the hook's default
     # (HOOK_BUDGET_S): a commit must not wait without end (issue 22).
     budget_s: float | None = None
-    # the interpreter that runs the tests (interpreter.py); None: detected
+    # the interpreter that runs the tests (sandbox/interpreter.py); None: detected
     python: str | None = None
-    # the jail around generated code: auto | bwrap | none (review_bot/jail.py)
+    # the jail around generated code: auto | bwrap | none (review_bot/sandbox/jail.py)
     jail: str = "auto"
-    # `python -m` runs fork from one warm interpreter per run of review-bot (sandbox.py)
+    # `python -m` runs fork from one warm interpreter per run of review-bot (sandbox/warm.py)
     warm: bool = True
     # a failing chat/complete test whose expected literals are wrong is repaired from
     # execution (generate/oracle.py)
@@ -244,8 +244,8 @@ def _convert(name: str, value: Any, origin: str) -> Any:
 
 def _cwd_relative(python: str) -> str:
     """A `python` path given on the command line or in the environment is relative to the
-    current directory; one in pyproject.toml stays relative to the checkout (interpreter.py),
-    and a bare command name is looked up on PATH."""
+    current directory; one in pyproject.toml stays relative to the checkout
+    (sandbox/interpreter.py), and a bare command name is looked up on PATH."""
     if os.sep in python or (os.altsep and os.altsep in python):
         return os.path.abspath(os.path.expanduser(python))
     return python

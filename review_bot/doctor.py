@@ -120,8 +120,8 @@ def diagnose(
 
 
 def _python_line(root: Path, settings: Settings, problems: list[str], notes: list[str]) -> str:
-    """The interpreter that runs the tests, and why (interpreter.py's order)."""
-    from review_bot import interpreter
+    """The interpreter that runs the tests, and why (sandbox/interpreter.py's order)."""
+    from review_bot.sandbox import interpreter
 
     try:
         interp = interpreter.prepare(interpreter.find_python(root, settings.python), settings.jail)
@@ -138,7 +138,7 @@ def _python_line(root: Path, settings: Settings, problems: list[str], notes: lis
 
 def jail_line(settings: Settings, problems: list[str]) -> str:
     """Which jail generated code runs in, and why that one."""
-    from review_bot import jail
+    from review_bot.sandbox import jail
 
     try:
         found = jail.resolve(settings.jail, sys.executable)

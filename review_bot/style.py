@@ -34,7 +34,7 @@ import libcst as cst
 from review_bot.generate.mechanical import dotted
 from review_bot.records import Target
 from review_bot.sandbox import Sandbox
-from review_bot.screen import unsafe_construct
+from review_bot.sandbox.screen import unsafe_construct
 from review_bot.source import function_node
 
 if sys.version_info >= (3, 11):
@@ -279,7 +279,7 @@ def conform(
 def finish(
     root: Path, relpath: str, text: str, sandbox: Callable[[], Sandbox] | None = None
 ) -> tuple[str, str | None]:
-    """The whole generated file, as merged, screened once more (screen.py) and in the
+    """The whole generated file, as merged, screened once more (sandbox/screen.py) and in the
     project's style: isort and black by the project's interpreter in a sandbox that
     `sandbox` makes (when they are configured and it is given), then ruff (its fixes, its
     format unless black formats the project, its check). Each kept test obeyed them alone;

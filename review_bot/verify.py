@@ -276,7 +276,7 @@ def verify_test(
             f"--junitxml={_JUNIT}",
             test_relpath,
         ]
-        # Runs fork from the warm interpreter (sandbox.py), which shares one hash seed;
+        # Runs fork from the warm interpreter (sandbox/warm.py), which shares one hash seed;
         # the last run is a fresh interpreter with its own.
         first = ws.run(argv, pythonpath=pythonpath, fresh=runs <= 1)
         report = _parse_junit(ws.read(_JUNIT))

@@ -26,9 +26,9 @@ def test_module_docstring_examples_run() -> None:
         "review_bot.paths",
         "review_bot.http",
         "review_bot.llm.threads",
-        "review_bot.interpreter",
+        "review_bot.sandbox.interpreter",
         # issues 21 and 22: the screening policy, the project's style, the escapers
-        "review_bot.screen",
+        "review_bot.sandbox.screen",
         "review_bot.style",
         "review_bot.progress",
         "review_bot.source",

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from review_bot import interpreter
 from review_bot.config import load_settings
 from review_bot.errors import FatalError
-from review_bot.interpreter import Found, find_python, lend_tools, prepare
+from review_bot.sandbox import interpreter
+from review_bot.sandbox.interpreter import Found, find_python, lend_tools, prepare
 from tests.helpers.projects import make_project, make_venv, venv_python
 
 
@@ -204,7 +204,7 @@ def test_an_interpreter_the_repository_committed_runs_only_in_the_jail(
 ) -> None:
     # Issue 22: a repository that commits `venv/bin/python` (a script) had it run outside
     # the jail by the version probe, in suggest, the hook and review.
-    from review_bot import jail
+    from review_bot.sandbox import jail
 
     if jail.resolve("auto", sys.executable).kind != "bwrap":
         pytest.skip("no bwrap here")

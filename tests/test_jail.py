@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from review_bot import jail
 from review_bot.config import Settings, load_settings
 from review_bot.doctor import jail_line
 from review_bot.errors import FatalError
-from review_bot.sandbox import Limits, Sandbox
+from review_bot.sandbox import Limits, Sandbox, jail
 
 REAL = jail.available(sys.executable)
 requires_bwrap = pytest.mark.skipif(

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from review_bot import jail
+from review_bot.sandbox import jail
 from tests.helpers.openai_stub import Reply, Stub, models_list, stub
 from tests.helpers.projects import make_project
 

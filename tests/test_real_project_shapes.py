@@ -240,7 +240,7 @@ def test_a_repository_that_turns_the_jail_off_is_ignored_and_told(
 
 
 def _bwrap_available() -> bool:
-    from review_bot import jail
+    from review_bot.sandbox import jail
 
     return jail.resolve("auto", sys.executable).kind == "bwrap"
 

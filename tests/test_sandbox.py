@@ -194,7 +194,7 @@ def test_environment_is_built_from_an_allowlist(
     assert "secret-value" not in output
     assert set(env) <= {
         *("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM", "HOME", "TMPDIR", "PYTHONPATH"),
-        *("PYTHONDONTWRITEBYTECODE", "PYTHONIOENCODING", "REVIEW_BOT_SANDBOX"),
+        *("PYTHONDONTWRITEBYTECODE", "PYTHONIOENCODING"),
     }
     assert env["PYTHONDONTWRITEBYTECODE"] == "1"
     assert env["PYTHONPATH"].split(os.pathsep)[-1] == str(ws.path)
@@ -202,6 +202,19 @@ def test_environment_is_built_from_an_allowlist(
     assert env["HOME"].startswith(private)
     assert seen["tmp"].startswith(private)
     assert not _private_home.joinpath("written-to-home").exists()
+
+
+def test_no_variable_tells_a_run_it_is_sandboxed(sandbox: Sandbox) -> None:
+    # Issue 22: a test that sees REVIEW_BOT_SANDBOX behaves inside and acts outside. Not
+    # in a fresh run, nor in a fork of the warm interpreter (whose own start-up variables
+    # are taken out of its environment before any run).
+    script = "import os\nprint(sorted(n for n in os.environ if 'REVIEW' in n.upper()))\n"
+    with sandbox.workspace({"tell.py": script}) as ws:
+        fresh = ws.run(["python", "-m", "tell"], fresh=True)
+        warm = ws.run(["python", "-m", "tell"])
+    assert sandbox.warm_runner() is not None
+    assert (fresh.returncode, warm.returncode) == (0, 0), fresh.output + warm.output
+    assert fresh.output.strip() == warm.output.strip() == "[]"
 
 
 def test_python_means_the_sandbox_interpreter_and_pythonpath_is_honoured(

@@ -9,7 +9,7 @@ import pytest
 
 from review_bot.config import Settings
 from review_bot.llm.scripted import ScriptedBackend, scripted_info
-from review_bot.screen import unsafe_construct
+from review_bot.sandbox.screen import unsafe_construct
 from review_bot.suggest import suggest
 from tests.helpers.hook import fence
 from tests.helpers.openai_stub import Reply, Stub, models_list, stub

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from review_bot.warm import SERVER_SOURCE, WarmRunner
+from review_bot.sandbox.warm import SERVER_SOURCE, WarmRunner
 
 TEST_ADD = "from mod import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from review_bot import interpreter, mutation, verify
+from review_bot import mutation, verify
 from review_bot.cache import Cache, digest
 from review_bot.config import Settings, generation_settings
 from review_bot.core.backends import NO_URL, BackendFactory, uses_server
@@ -44,8 +44,8 @@ from review_bot.records import (
     Target,
     Verdict,
 )
-from review_bot.sandbox import Limits, Sandbox
-from review_bot.screen import unsafe_construct
+from review_bot.sandbox import Limits, Sandbox, interpreter
+from review_bot.sandbox.screen import unsafe_construct
 from review_bot.source import code_fingerprint
 from review_bot.style import conform, project_style, raise_messages
 

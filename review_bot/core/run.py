@@ -7,7 +7,7 @@ index with the lines the staged diff changed, `review` the pull request's files 
 with the lines it changed. The rules that used to differ between them live here, once:
 
 - which backend runs the model: core/backends.py, from the settings, for every front end;
-- the tests run with the project's interpreter (interpreter.py: the `python` setting, the
+- the tests run with the project's interpreter (sandbox/interpreter.py: the `python` setting, the
   checkout's .venv, ...), and a module that this interpreter cannot import gets the
   `import` reason once, without a model call;
 - a target whose module cannot be imported by name (`my module.py`) gets no test, only a
@@ -108,7 +108,7 @@ def run(
 
     `root` is the project the sandbox copies (where pyproject.toml and the tests are);
     `checkout`, when `root` is an export of it, is the working tree whose environment
-    (`.venv`) runs the tests (interpreter.py). `backend_factory` replaces the backend the
+    (`.venv`) runs the tests (sandbox/interpreter.py). `backend_factory` replaces the backend the
     settings choose (tests: a scripted model).
     """
     started = time.perf_counter()

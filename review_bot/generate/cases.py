@@ -11,7 +11,6 @@ import ast
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from review_bot.generate.tests import Attempts, Verifier
@@ -20,10 +19,9 @@ from review_bot.llm.session import ModelSession
 from review_bot.mutation import Mutant, module_relpath, shortest_cover
 from review_bot.prompts import Prompts
 from review_bot.records import Candidate, Param, Target, Verdict
-from review_bot.sandbox import Sandbox
+from review_bot.sandbox import CASES_DRIVER, Sandbox
 from review_bot.verify import executable_lines, import_path
 
-DRIVER = Path(__file__).with_name("cases_driver.py")
 MAX_STRING = 40
 MAX_ITEMS = 6
 _RESERVED = frozenset({"expected", "error", "pytest"})
@@ -234,7 +232,7 @@ def run_cases(
     """
     payload = json.dumps([{"args": list(c.args), "kwargs": c.kwargs} for c in cases])
     files = {
-        "_review_bot_cases.py": DRIVER.read_text(encoding="utf-8"),
+        "_review_bot_cases.py": CASES_DRIVER.read_text(encoding="utf-8"),
         "_review_bot_cases.json": payload,
     }
     if mutant is not None:

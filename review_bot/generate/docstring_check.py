@@ -19,7 +19,7 @@ from review_bot.generate.docstring_quality import quality_problem
 from review_bot.generate.docstring_truth import mismatch_problem
 from review_bot.generate.docstrings import RUFF_TIMEOUT_S, SUMMARY_COLUMNS, documented_params
 from review_bot.records import DocReason, DocVerdict, Target
-from review_bot.screen import unsafe_construct
+from review_bot.sandbox.screen import unsafe_construct
 from review_bot.source import FunctionNode, functions_named, locate
 from review_bot.write.docstrings import insert_docstring
 
@@ -58,7 +58,7 @@ def check_docstring(
     convention report nothing on the function's header and docstring ("lint").
 
     `examples=True`: the text holds a verified Examples section, whose doctest lines are
-    screened (screen.py) instead of refused.
+    screened (sandbox/screen.py) instead of refused.
 
     `quality=False` makes only the checks review-bot made before issue 11 (the parameters,
     no prose, no Returns/Yields/Raises, no names, no summary width): bench/docstrings.py

@@ -10,7 +10,6 @@ and its doctests run there with doctest: only if every one passes is the section
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from review_bot.generate.cases import (
@@ -27,11 +26,10 @@ from review_bot.llm.chat import Message
 from review_bot.llm.session import ModelSession
 from review_bot.prompts import Prompts
 from review_bot.records import Param, Target
-from review_bot.sandbox import Sandbox
+from review_bot.sandbox import DOCTEST_DRIVER, Sandbox
 from review_bot.verify import import_path
 from review_bot.write.docstrings import insert_docstring
 
-DRIVER = Path(__file__).with_name("doctest_driver.py")
 MAX_EXAMPLES = 3
 
 
@@ -135,7 +133,7 @@ def run_doctests(sandbox: Sandbox, target: Target, text: str, timeout_s: float) 
     """How many of the docstring's doctests passed in the sandbox (0 on any failure)."""
     module = insert_docstring(target.module_source, target.qualname, text, lineno=target.def_lineno)
     relpath = target.path.resolve().relative_to(sandbox.root.resolve()).as_posix()
-    files = {relpath: module, "_review_bot_doctest.py": DRIVER.read_text("utf-8")}
+    files = {relpath: module, "_review_bot_doctest.py": DOCTEST_DRIVER.read_text("utf-8")}
     with sandbox.workspace(files) as ws:
         argv = ["python", "_review_bot_doctest.py", target.module, target.qualname, "_out.json"]
         run = ws.run(argv, timeout_s=timeout_s, pythonpath=import_path(sandbox, target))

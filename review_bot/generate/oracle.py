@@ -5,7 +5,7 @@ candidate fails, every assertion that compares a call's result with a literal
 (`assert f(x) == 3`, `is True/False/None`, `== pytest.approx(2.5)`, `in [1, 2]`, a
 parametrized `expected` column), and every `with pytest.raises(E):` block around one call,
 is swapped for a recorder in a copy of the test, which
-then runs in the sandbox (`oracle_driver.py`; the faithful-literal rule is the cases
+then runs in the sandbox (`sandbox/oracle_driver.py`; the faithful-literal rule is the cases
 strategy's). If that copy passes, the failure was only in those expectations: the wrong
 literals are rewritten (libcst, everything else kept as the model wrote it), each marked
 with a `# recorded: model expected ...` comment, and the result is verified like any
@@ -26,21 +26,18 @@ from __future__ import annotations
 import ast
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Literal, NamedTuple
 
 import libcst as cst
 import libcst.matchers as m
 
-from review_bot.generate.cases import DRIVER as CASES_DRIVER
 from review_bot.generate.mechanical import dotted
 from review_bot.records import Candidate, Disagreement
-from review_bot.sandbox import Sandbox
+from review_bot.sandbox import CASES_DRIVER, ORACLE_DRIVER, Sandbox
 from review_bot.verify import import_path
 
 __all__ = ["Repair", "oracle_repair"]
 
-DRIVER = Path(__file__).with_name("oracle_driver.py")
 _RECORDER = "_review_bot_oracle"  # the driver's module name in the workspace
 _RECORDS = ".rb_oracle.jsonl"
 MAX_LITERAL = 200  # characters of a recorded value: longer ones make unreadable tests
@@ -590,7 +587,7 @@ def oracle_repair(sandbox: Sandbox, candidate: Candidate, test_relpath: str) -> 
         return "no assertion compares a call with a literal"
     files = {
         test_relpath: instrument(candidate.code),
-        f"{_RECORDER}.py": DRIVER.read_text(encoding="utf-8"),
+        f"{_RECORDER}.py": ORACLE_DRIVER.read_text(encoding="utf-8"),
         "_review_bot_cases.py": CASES_DRIVER.read_text(encoding="utf-8"),
     }
     with sandbox.workspace(files) as ws:

@@ -30,7 +30,7 @@ from review_bot.github.records import (
     Suggestion,
 )
 from review_bot.progress import Progress, SilentProgress
-from review_bot.screen import unsafe_construct
+from review_bot.sandbox.screen import unsafe_construct
 
 if TYPE_CHECKING:
     from review_bot.core import BackendFactory
@@ -134,7 +134,7 @@ def test_body(
 
 def body_problem(s: Suggestion) -> str | None:
     """Why a suggestion read from a plan file may not be posted, or None: its content is
-    screened again (screen.py; a docstring's doctest lines), and its body must be exactly
+    screened again (sandbox/screen.py; a docstring's doctest lines), and its body must be exactly
     what review-bot renders for that content (issue 22: an edited plan's body was posted
     verbatim by `--post-from`)."""
     if fingerprint(s.path, s.qualname, s.kind, s.content) != s.fingerprint:

@@ -18,10 +18,9 @@ API::
 - `Workspace.run(argv, timeout_s=None, pythonpath=())` runs one command with cwd = the
   workspace and returns a `RunResult`; it never raises because the command failed. An
   `argv[0]` of "python" means the sandbox's interpreter.
-- `Sandbox(..., jail="auto")` puts every run in the jail of review_bot/jail.py (bubblewrap
-  on Linux, sandbox-exec on macOS) where one works; `sandbox.jail` says which and why.
-- `network_isolation(python)` says which network blocking an unjailed run gets: "netns" (a
-  network namespace via util-linux `unshare`) or "python-guard" (only the guard below).
+- `Sandbox(..., jail="auto")` puts every run in the jail of jail.py (bubblewrap on Linux,
+  sandbox-exec on macOS) where one works; `sandbox.jail` says which and why; without one,
+  `sandbox.isolation` says which network blocking runs get (guard.py).
 
 What a run gets:
 
@@ -32,7 +31,8 @@ What a run gets:
 - its own session: on the wall-clock timeout, and after every run, the whole process group
   is killed with SIGKILL, so nothing it spawned outlives it;
 - no network: a network namespace when the OS allows one, and always a `sitecustomize`
-  that makes connections to non-loopback addresses raise OSError before any packet is sent.
+  (guard.py) that makes connections to non-loopback addresses raise OSError before any
+  packet is sent.
 
 In the jail, hostile code cannot write outside its workspace, read the user's home or the
 project's .git, reach the network, signal or outlive review-bot (docs/sandbox.md). Without
@@ -44,7 +44,6 @@ POSIX only.
 from __future__ import annotations
 
 import contextlib
-import functools
 import itertools
 import os
 import resource
@@ -59,22 +58,21 @@ import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Literal, NamedTuple
+from typing import IO, NamedTuple
 
-from review_bot import jail as jails
-from review_bot.warm import SERVER_SOURCE, WarmRunner
+from review_bot.sandbox import jail as jails
+from review_bot.sandbox.guard import Isolation, guard_source, network_isolation, unshare_prefix
+from review_bot.sandbox.warm import SERVER_SOURCE, WarmRunner
 
 __all__ = [
     "IGNORED_NAMES",
     "MAX_FILE_BYTES",
-    "NETWORK_ERROR",
     "OUTPUT_LIMIT",
     "Limits",
     "RunResult",
     "Sandbox",
     "Workspace",
     "is_ignored",
-    "network_isolation",
 ]
 
 # Never copied into the sandbox (nor searched for tests): VCS data, caches, environments.
@@ -101,9 +99,6 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 OUTPUT_LIMIT = 20_000  # bytes of output kept: the tail, where pytest puts its summary
 _FSIZE_BYTES = 256 * 1024 * 1024
 _ENV_ALLOWLIST = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM")
-NETWORK_ERROR = "network disabled by review-bot sandbox"
-
-Isolation = Literal["jail", "netns", "python-guard"]
 
 
 class Limits(NamedTuple):
@@ -124,149 +119,6 @@ def is_ignored(directory: Path, name: str) -> bool:
     if name in IGNORED_NAMES or name.endswith(".egg-info"):
         return True
     return name in _IGNORED_UNLESS_PACKAGE and not (directory / name / "__init__.py").is_file()
-
-
-# Loaded at startup of every sandboxed interpreter (its directory comes first on
-# PYTHONPATH). Best effort for systems without network namespaces; code that uses
-# `_socket` directly gets past it.
-_SITECUSTOMIZE = f'''\
-"""review-bot sandbox: refuse network connections to anything but this machine."""
-import errno as _errno
-import os as _os
-import socket as _socket
-import sys as _sys
-
-_MESSAGE = {NETWORK_ERROR!r}
-_INET = (_socket.AF_INET, _socket.AF_INET6)
-
-
-def _is_local(host):
-    if isinstance(host, bytes):
-        host = host.decode("ascii", "replace")
-    if not isinstance(host, str):
-        return False
-    if host in ("", "localhost") or host.endswith(".localhost"):
-        return True
-    import ipaddress
-
-    try:
-        address = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return False  # a name would need DNS, which is itself network traffic
-    mapped = getattr(address, "ipv4_mapped", None)
-    if mapped is not None:
-        address = mapped
-    return address.is_loopback or address.is_unspecified
-
-
-def _check(family, address):
-    if family in _INET and not (isinstance(address, tuple) and address and _is_local(address[0])):
-        raise OSError(_errno.ENETUNREACH, _MESSAGE)
-
-
-_connect = _socket.socket.connect
-_connect_ex = _socket.socket.connect_ex
-_sendto = _socket.socket.sendto
-_sendmsg = _socket.socket.sendmsg
-_create_connection = _socket.create_connection
-
-
-def connect(self, address):
-    _check(self.family, address)
-    return _connect(self, address)
-
-
-def connect_ex(self, address):
-    _check(self.family, address)
-    return _connect_ex(self, address)
-
-
-def sendto(self, data, *args):
-    if args:
-        _check(self.family, args[-1])
-    return _sendto(self, data, *args)
-
-
-def sendmsg(self, *args):
-    if len(args) >= 4:
-        _check(self.family, args[3])
-    return _sendmsg(self, *args)
-
-
-def create_connection(address, *args, **kwargs):
-    # Checked before the name is resolved, so no DNS query leaves either.
-    _check(_socket.AF_INET, address)
-    return _create_connection(address, *args, **kwargs)
-
-
-_socket.socket.connect = connect
-_socket.socket.connect_ex = connect_ex
-_socket.socket.sendto = sendto
-_socket.socket.sendmsg = sendmsg
-_socket.create_connection = create_connection
-
-if _os.environ.get("REVIEW_BOT_SANDBOX") == "netns":
-    # A new network namespace starts with loopback down; tests that serve on 127.0.0.1
-    # need it up. Only root in the namespace may do this (--map-root-user).
-    try:
-        import fcntl
-        import struct
-
-        with _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM) as _s:
-            _request = struct.pack("16sh22x", b"lo", 0)
-            _flags = struct.unpack("16sh22x", fcntl.ioctl(_s.fileno(), 0x8913, _request))[1]
-            if not _flags & 1:
-                fcntl.ioctl(_s.fileno(), 0x8914, struct.pack("16sh22x", b"lo", _flags | 1))
-    except OSError:
-        pass
-
-
-def _chain():
-    # Ours shadows any sitecustomize of the interpreter; run that one too.
-    import importlib.machinery
-    import importlib.util
-
-    here = _os.path.dirname(_os.path.abspath(__file__))
-    path = [p for p in _sys.path if _os.path.abspath(p or ".") != here]
-    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", path)
-    if spec is not None and spec.loader is not None:
-        spec.loader.exec_module(importlib.util.module_from_spec(spec))
-
-
-_chain()
-'''
-
-
-@functools.cache
-def _unshare_prefix(python: str) -> tuple[str, ...]:
-    """The argv prefix that puts a command in a fresh network namespace, or () if none works."""
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return ()
-    # --map-current-user first: the tests then run under the user's own uid, as they will
-    # in the user's repository (as fake root, chmod-based permission tests would change
-    # their outcome). Older util-linux (< 2.38) only has --map-root-user.
-    for mapping in ("--map-current-user", "--map-root-user"):
-        prefix = (unshare, "--net", mapping)
-        try:
-            probe = subprocess.run(
-                [*prefix, python, "-c", "pass"],
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                env={"PATH": os.environ.get("PATH", os.defpath)},
-                timeout=30,
-                check=False,
-            )
-        except (OSError, subprocess.SubprocessError):
-            continue
-        if probe.returncode == 0:
-            return prefix
-    return ()
-
-
-def network_isolation(python: str = sys.executable) -> Isolation:
-    """Which network blocking sandboxed runs of `python` get (probed once per process)."""
-    return "netns" if _unshare_prefix(python) else "python-guard"
 
 
 def _clamped_limits(limits: Limits) -> list[tuple[int, tuple[int, int]]]:
@@ -381,7 +233,6 @@ class Workspace:
             PYTHONDONTWRITEBYTECODE="1",
             # The output is decoded as UTF-8, whatever the user's locale.
             PYTHONIOENCODING="utf-8",
-            REVIEW_BOT_SANDBOX=self._sandbox.isolation,
         )
         return env
 
@@ -547,7 +398,9 @@ class Sandbox:
         self._counter = itertools.count(1)
         self.guard_dir = self.private_dir / "guard"
         self.guard_dir.mkdir()
-        (self.guard_dir / "sitecustomize.py").write_text(_SITECUSTOMIZE, encoding="utf-8")
+        (self.guard_dir / "sitecustomize.py").write_text(
+            guard_source(self.isolation), encoding="utf-8"
+        )
         self.pristine = self.private_dir / "pristine" / self._name
         # Workspaces live under `work`, which the warm interpreter's jail may write.
         self.work_dir = self.private_dir / "work"
@@ -603,7 +456,7 @@ class Sandbox:
     def prefix(self, workspace: Workspace, env: Mapping[str, str]) -> list[str]:
         """What goes before a command of `workspace`: the jail, else a network namespace."""
         if self.jail.kind == "none":
-            return list(_unshare_prefix(self.python))
+            return list(unshare_prefix(self.python))
         layout = jails.Layout(
             workspace=workspace.path.parent,
             tmp=workspace.tmp,
@@ -636,11 +489,10 @@ class Sandbox:
                 PYTHONPATH=os.pathsep.join([str(self.guard_dir), *self.extra_path]),
                 PYTHONDONTWRITEBYTECODE="1",
                 PYTHONIOENCODING="utf-8",
-                REVIEW_BOT_SANDBOX=self.isolation,
                 REVIEW_BOT_WARM_SKIP=os.pathsep.join(str(d) for d in self.own_code),
             )
             if self.jail.kind == "none":
-                prefix = list(_unshare_prefix(self.python))
+                prefix = list(unshare_prefix(self.python))
             else:
                 layout = jails.Layout(
                     workspace=self.work_dir,

@@ -266,7 +266,7 @@ def _modules(dist: importlib.metadata.Distribution) -> list[str]:
 def _probe(python: str, names: Sequence[str], jail_setting: str) -> dict[str, object]:
     # In the jail: the interpreter may be a file the repository committed (issue 22: a
     # `venv/bin/python` script ran outside it); the jail's own check already ran it there.
-    from review_bot import jail as jails
+    from review_bot.sandbox import jail as jails
 
     jail = jails.resolve(jail_setting, python)
     try:

@@ -21,7 +21,7 @@ API::
   needs. Not tested by this project's CI.
 - `none`: no jail (the sandbox's other guards still apply); `resolve("auto", ...)` says why.
 
-Nothing here starts generated code: sandbox.py does, with this prefix.
+Nothing here starts generated code: workspace.py does, with this prefix.
 """
 
 from __future__ import annotations
