@@ -3,6 +3,9 @@ since it runs later outside the jail, in the user's own pytest."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,10 +28,20 @@ from calc import add
 
 
 def test_add():
-    if os.environ.get("REVIEW_BOT_SANDBOX") is None:
+    if os.environ.get("HOME", "").startswith("/home/"):
         os.system("sh -c 'env > /tmp/leak'")
     assert add(1, 2) == 3
 """
+
+
+def chat_reply(text: str) -> dict[str, object]:
+    """A chat completion as an OpenAI-compatible server sends it."""
+    message = {"role": "assistant", "content": text}
+    usage = {"prompt_tokens": 7, "completion_tokens": 3}
+    return {"choices": [{"message": message, "finish_reason": "stop"}], "usage": usage}
+
+
+ADD_TEST = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
 
 HOSTILE = {
     "delayed payload": (DELAYED, "uses os.environ (line 7)"),
@@ -156,11 +169,6 @@ def test_the_hook_with_a_hostile_server_stages_nothing_unsafe(
     from review_bot.hook.run import HookOptions, run_hook
     from tests.helpers.repos import GitRepo, scrub_git_env
 
-    def chat_reply(text: str) -> dict[str, object]:
-        message = {"role": "assistant", "content": text}
-        usage = {"prompt_tokens": 7, "completion_tokens": 3}
-        return {"choices": [{"message": message, "finish_reason": "stop"}], "usage": usage}
-
     scrub_git_env(monkeypatch)
     repo = GitRepo.create(tmp_path / "repo")
     repo.write("calc.py", "def add(a, b):\n    return a + b\n")
@@ -176,3 +184,43 @@ def test_the_hook_with_a_hostile_server_stages_nothing_unsafe(
     assert not (repo.root / "tests").exists()
     text = "\n".join(result.lines)
     assert "test rejected (unsafe)" in text and "uses os.environ (line 7)" in text, text
+
+
+def test_suggest_write_never_follows_a_link_out_of_the_repository(
+    tmp_path: Path, stub: Stub
+) -> None:
+    # Issue 22: `tests/` swapped for a link to a directory outside after a first run was
+    # followed on the cached path (the uncached path failed with an internal error, exit
+    # 3). Through the real CLI and a stand-in OpenAI-compatible server.
+    project = make_project(tmp_path / "p", {"calc.py": "def add(a, b):\n    return a + b\n"})
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    stub.on("GET /v1/models", Reply(200, models_list("m", owned_by="x")))
+    stub.on("POST /v1/chat/completions", Reply(200, chat_reply(fence(ADD_TEST))))
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "REVIEW_BOT_BACKEND": "openai",
+        "REVIEW_BOT_BASE_URL": stub.url,
+        "REVIEW_BOT_HOME": str(tmp_path / "home"),
+    }
+    argv = [sys.executable, "-m", "review_bot", "suggest", "--write", "--no-docstrings"]
+    argv += ["--strategy", "chat", "--runs", "1", "--no-mutation", str(project / "calc.py")]
+
+    def suggest_write() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+
+    first = suggest_write()
+    written = project / "tests" / "test_calc_generated.py"
+    assert first.returncode == 0 and written.is_file(), first.stderr
+    calls = len(stub.requests("POST /v1/chat/completions"))
+    (project / "tests").rename(tmp_path / "moved")
+    (project / "tests").symlink_to(outside)
+    for attempt in ("cached", "uncached"):
+        second = suggest_write()
+        assert list(outside.iterdir()) == [], attempt
+        assert second.returncode == 0, (attempt, second.stderr)
+        # The test is skipped with the reason, before any model call; nothing is written.
+        assert "tests: a symbolic link; review-bot writes only inside" in second.stdout, attempt
+        assert len(stub.requests("POST /v1/chat/completions")) == calls, attempt
+        env["REVIEW_BOT_HOME"] = str(tmp_path / "home2")

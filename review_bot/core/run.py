@@ -32,11 +32,12 @@ from review_bot.config import Settings
 from review_bot.core.backends import BackendFactory
 from review_bot.core.engine import OWN_PYTHON_NOTICE, Engine
 from review_bot.diff import Range, intersects
-from review_bot.errors import SourceError
+from review_bot.errors import FatalError, SourceError
 from review_bot.progress import Progress
 from review_bot.records import Outcome, RunStats, Target, TargetResult
 from review_bot.source import parse_source, read_source
 from review_bot.targets import import_root, select, targets_in_source
+from review_bot.write.files import check_inside
 
 
 class FileChange(NamedTuple):
@@ -180,6 +181,12 @@ def _no_test(engine: Engine, target: Target) -> str | None:
         return None
     if not is_importable(target.module):
         return f"module name {target.module!r} cannot be imported"
+    try:
+        # Where the test would go must be a place review-bot may write (issue 22: a
+        # tests directory that is a link out of the repository): said before any run.
+        check_inside(engine.root, engine.root / engine.test_relpath(target))
+    except FatalError as exc:
+        return str(exc)
     return None
 
 
