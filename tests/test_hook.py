@@ -677,6 +677,11 @@ def test_committing_the_inserted_docstring_is_no_new_work(
     assert second.exit_code == 0, second.lines
     assert silent.calls == []
     assert repo.staged("tests/test_calc_generated.py") == staged  # no second batch
+    # The first attempt memoised the plan of the tree `git add` makes: no worker, no
+    # sandbox, nothing inserted again, and not said to be pending either.
+    assert second.memo_hit and second.docstrings == (), second.lines
+    assert not any("not staged" in line for line in second.lines), second.lines
+    assert any("plan reused, no model call" in line for line in second.lines)
 
 
 def test_a_spent_time_budget_skips_what_is_left_and_lets_the_commit_go_on(

@@ -34,6 +34,7 @@ from review_bot.git.plumbing import (
     stage_blob,
     staged_changes,
     staged_diff,
+    tree_with,
     unmerged_paths,
     write_tree,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "staged_changes",
     "staged_diff",
     "three_dot_diff",
+    "tree_with",
     "unmerged_paths",
     "write_tree",
 ]

@@ -229,6 +229,23 @@ def write_tree(repo: Repo) -> str:
     return result.stdout.decode().strip()
 
 
+def tree_with(repo: Repo, files: Mapping[str, bytes]) -> str:
+    """The tree id the index would have with each of `files` (path -> content) staged as
+    given, as `git add` would stage it; the index itself is not touched (a copy is)."""
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="review-bot-index-", dir=repo.git_dir) as tmp:
+        index = Path(tmp) / "index"
+        if repo.index_file.is_file():
+            shutil.copyfile(repo.index_file, index)
+        for path, data in files.items():
+            entry = index_entry(repo, path, index_file=index)
+            mode = entry.mode if entry is not None else EMPTY_BLOB_MODE
+            stage_blob(repo, path, hash_object(repo, path, data), mode, index_file=index)
+        return repo.git("write-tree", index_file=index).stdout.decode().strip()
+
+
 def unmerged_paths(repo: Repo) -> list[str]:
     result = repo.git("diff", "--name-only", "-z", "--diff-filter=U", "--cached")
     return sorted(set(_z(result.stdout)))

@@ -129,14 +129,27 @@ def run_hook(
         # a plan is applied whole or not at all, and then stops the hook (issue 14).
         with deferred_interrupts():
             report = apply_plan(repo, settings, plan, environ)
-            if report.staged and key is not None:
+            if (report.staged or report.docstrings) and key is not None:
                 # The index now holds the tests; the plan for that tree is the same plan
                 # with nothing left to write, so the next run (another hook failed, a
                 # retried commit) starts no worker and calls no model.
                 after = _after_staging(plan, report.staged)
-                tree_after = git.write_tree(repo)
                 bases = [head, *merges]
-                memo.put(plan_key(tree_after, bases, settings, candidates, analysis_only), after)
+                if report.staged:
+                    tree_after = git.write_tree(repo)
+                    memo.put(
+                        plan_key(tree_after, bases, settings, candidates, analysis_only), after
+                    )
+                if report.docstrings:
+                    # The user's next step is `git add` of the inserted docstrings, and the
+                    # commit again: that tree's plan has nothing left to insert either
+                    # (issue 23: the second attempt cost a worker and a sandbox).
+                    taken = {rel: (repo.root / rel).read_bytes() for rel in report.docstrings}
+                    tree_taken = git.tree_with(repo, taken)
+                    memo.put(
+                        plan_key(tree_taken, bases, settings, candidates, analysis_only),
+                        _after_taking(after, report.docstrings),
+                    )
     finally:
         memo.close()
     lines = summary(plan, report, settings, time.perf_counter() - started, memo_hit)
@@ -165,6 +178,12 @@ def _after_staging(plan: Plan, staged: Sequence[str]) -> Plan:
         if entry["path"] in staged:
             entry["base"] = entry["text"]
     return after
+
+
+def _after_taking(plan: Plan, inserted: Sequence[str]) -> Plan:
+    """The plan once the files whose docstrings the hook inserted are staged as it wrote
+    them: nothing left to insert there."""
+    return {**plan, "docstrings": [d for d in plan["docstrings"] if d["path"] not in inserted]}
 
 
 def _make_plan(
