@@ -61,6 +61,9 @@ class GGUFHeader(NamedTuple):
     n_params: int  # sum of tensor element counts
 
 
+_LENGTH = struct.Struct("<Q")
+
+
 class _Reader:
     def __init__(self, data: mmap.mmap | bytes, path: Path) -> None:
         self.data = data
@@ -87,6 +90,23 @@ class _Reader:
         length = self.unpack("<Q")
         self.pos += length
 
+    def _strings(self, count: int, keep: bool) -> list[str]:
+        data, pos, end = self.data, self.pos, len(self.data)
+        length_at = _LENGTH.unpack_from
+        out: list[str] = []
+        for _ in range(count):
+            if pos + 8 > end:
+                raise ModelError(f"{self.path}: truncated GGUF file")
+            (length,) = length_at(data, pos)
+            pos += 8
+            if keep:
+                out.append(bytes(data[pos : pos + length]).decode("utf-8", errors="replace"))
+            pos += length
+        if pos > end:
+            raise ModelError(f"{self.path}: truncated GGUF file")
+        self.pos = pos
+        return out
+
     def value(self, vtype: int, keep: bool) -> Any:
         if vtype in _SCALARS:
             return self.unpack(_SCALARS[vtype])
@@ -95,6 +115,10 @@ class _Reader:
         if vtype == _ARRAY:
             itype = self.unpack("<I")
             count = self.unpack("<Q")
+            if itype == _STRING:
+                # A vocabulary is 150,000 strings: one tight loop, not a call per string.
+                strings = self._strings(count, keep)
+                return strings if keep else count
             if not keep:
                 if itype in _SCALARS:
                     self.pos += struct.calcsize(_SCALARS[itype]) * count
