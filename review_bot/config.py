@@ -41,6 +41,10 @@ class Settings:
     strategy: str = "auto"
     runs: int = 5  # a kept test passes N of N runs
     repair_attempts: int = 2  # extra model calls fed with the pytest failure
+    # model calls a test that is already kept may still get (the cases strategy asks for
+    # cases that kill its surviving mutants); None: as many as repair_attempts; the hook's
+    # default is HOOK_IMPROVE_CALLS: a commit does not wait for a better test (issue 23)
+    improve_calls: int | None = None
     convention: str = "google"
     tests_dir: str = "tests"
     docstrings: bool = True
@@ -121,6 +125,7 @@ GENERATION_SETTINGS = (
     "strategy",
     "runs",
     "repair_attempts",
+    "improve_calls",
     "convention",
     "docstring_examples",
     "tests_dir",
@@ -169,6 +174,7 @@ _FIELDS: dict[str, Any] = {
     "strategy": str,
     "runs": int,
     "repair_attempts": int,
+    "improve_calls": int,
     "convention": str,
     "tests_dir": str,
     "docstrings": _to_bool,

@@ -407,6 +407,27 @@ def test_cases_asks_again_while_a_stub_survives_and_keeps_the_shortest_set(
     json.dumps(to_json(report))
 
 
+@pytest.mark.parametrize(("improve_calls", "calls"), [(None, 2), (1, 2), (0, 1)])
+def test_improve_calls_caps_the_calls_a_kept_test_gets(
+    project: Path, settings: Settings, improve_calls: int | None, calls: int
+) -> None:
+    # Issue 23: a kept test with a surviving mutant cost two more model calls and two more
+    # verifications per function in every commit. The hook sets improve_calls = 0.
+    backend = ScriptedBackend(scripted_info())
+    backend.enqueue('{"cases": [{"text": "ab"}, {"text": "x"}, {"text": "cd"}]}')  # 5 of 6
+    backend.enqueue(MORE_CASES)
+    report = suggest(
+        project / "textutils.py",
+        replace(settings, improve_calls=improve_calls),
+        functions=["is_palindrome"],
+        backend_factory=factory(backend),
+    )
+    [result] = report.results
+    assert result.test.status == "kept", result.test.attempts
+    assert len(backend.calls) == calls
+    assert result.test.mutation == ((5, 6) if calls == 1 else (6, 6))
+
+
 def test_without_mutation_the_weak_test_is_kept_unscored(project: Path, settings: Settings) -> None:
     backend = ScriptedBackend(scripted_info())
     backend.enqueue(FALSE_CASES)

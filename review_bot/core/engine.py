@@ -399,6 +399,7 @@ class Engine:
                     n_cases=self.settings.n_cases,
                     timeout_s=self.settings.timeout_s,
                     mutants=mutants if self.settings.mutation else None,
+                    improve_calls=self.settings.improve_calls,
                 )
             else:
                 verdict = STRATEGY_FUNCTIONS[strategy](

@@ -473,13 +473,15 @@ def cases_strategy(
     n_cases: int,
     timeout_s: float,
     mutants: Callable[[], Sequence[Mutant]] | None = None,
+    improve_calls: int | None = None,
 ) -> Verdict | None:
     """Propose, run, render, verify.
 
     A kept test that leaves lines uncovered or mutants alive is not the end: later
     attempts ask for more cases (at a higher temperature), keep the old ones, and the
-    best kept test wins (most mutants killed, then most lines). With `mutants`, the best
-    test's cases are then cut to the shortest set that kills the same mutants.
+    best kept test wins (most mutants killed, then most lines); at most `improve_calls`
+    such calls once a test is kept (None: no limit but the attempts). With `mutants`, the
+    best test's cases are then cut to the shortest set that kills the same mutants.
     """
     schema = case_schema(target, n_cases)
     if schema is None:
@@ -494,7 +496,12 @@ def cases_strategy(
     best_cases: list[Case] = []
     wanted = executable_lines(target)
     survivors: tuple[str, ...] = ()  # the mutants the last scored test missed
+    improving = 0  # model calls spent on a test that was already kept
     for attempt in range(repair_attempts + 1):
+        if best is not None:
+            if improve_calls is not None and improving >= improve_calls:
+                break
+            improving += 1
         temperature = session.temperature + 0.4 * attempt
         if info.chat_template:
             content = prompts.render(

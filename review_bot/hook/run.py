@@ -75,6 +75,8 @@ def run_hook(
     settings = load_settings(repo.root, flags, environ)
     if settings.budget_s is None:
         settings = dataclasses.replace(settings, budget_s=HOOK_BUDGET_S)
+    if settings.improve_calls is None:
+        settings = dataclasses.replace(settings, improve_calls=HOOK_IMPROVE_CALLS)
     if options.hook_id == "llm-docstrings":
         settings = dataclasses.replace(settings, tests=False)
     if "llm-docstrings" in skips:
@@ -263,6 +265,9 @@ def _make_plan(
 # A commit's default time budget, and how long past it a worker still in a function may
 # take before it is stopped (issue 22: a slow server kept a commit waiting past 900 s).
 HOOK_BUDGET_S = 300.0
+# A commit keeps the first test that passes every check; the model calls that would look
+# for one killing more mutants cost 3-4 s each (issue 23). `suggest` and the review spend them.
+HOOK_IMPROVE_CALLS = 0
 WORKER_GRACE_S = 300.0
 
 
