@@ -35,7 +35,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, TypeVar
 
 import libcst as cst
 from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
@@ -58,6 +58,7 @@ __all__ = [
 ]
 
 DEFAULT_MAX_MUTANTS: Final = 20
+_T = TypeVar("_T")
 MUTANT_TIMEOUT_S: Final = 10.0  # per mutant run, capped by the sandbox's own limit
 _SHOWN: Final = 30  # characters of code in a mutant's description
 
@@ -491,12 +492,12 @@ def score(
     return MutationScore(len(killed), len(found), survived, stub)
 
 
-def shortest_cover(kills: Sequence[frozenset[int]]) -> list[int]:
+def shortest_cover(kills: Sequence[frozenset[_T]]) -> list[int]:
     """Indices of a short list of sets whose union is the union of all `kills` (greedy set
     cover: each step takes the set that adds most, the first on a tie), in their order."""
-    wanted = frozenset().union(*kills) if kills else frozenset()
+    wanted: frozenset[_T] = frozenset().union(*kills) if kills else frozenset()
     chosen: list[int] = []
-    covered: set[int] = set()
+    covered: set[_T] = set()
     while covered != wanted:
         gains = [len(k - covered) for k in kills]
         best = max(range(len(kills)), key=lambda i: (gains[i], -i))

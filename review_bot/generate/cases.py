@@ -60,6 +60,7 @@ class Result(NamedTuple):
     value: str | None  # literal source of the result
     exception: tuple[str, str] | None  # (module, qualname)
     stable: bool
+    lines: frozenset[int] = frozenset()  # the function's lines the case ran
 
 
 def _schema_of(annotation: ast.expr | None) -> dict[str, Any] | None:
@@ -260,9 +261,10 @@ def run_cases(
     results: list[Result] = []
     for case, rec in zip(cases, records, strict=False):
         exc = (rec["module"], rec["qualname"]) if rec.get("kind") == "raises" else None
-        results.append(
-            Result(case, rec.get("kind", "timeout"), rec.get("value"), exc, bool(rec.get("stable")))
-        )
+        lines = rec.get("lines")
+        ran = frozenset(n for n in lines if isinstance(n, int)) if isinstance(lines, list) else None
+        kind, value, stable = rec.get("kind", "timeout"), rec.get("value"), bool(rec.get("stable"))
+        results.append(Result(case, kind, value, exc, stable, ran or frozenset()))
     return results
 
 
@@ -409,45 +411,36 @@ def case_kills(
     return [frozenset(k) for k in kills]
 
 
-def _minimized(
-    target: Target,
-    best: Verdict,
-    cases: Sequence[Case],
-    prompts: Prompts,
-    verify: Verifier,
-    attempts: Attempts,
-    *,
+# Rejections that every row together might escape, where the rows of the cut fail: a row
+# that fails or varies between runs only with the others, a line only a dropped row runs.
+# The mutation verdicts cannot change (the cut kills the same mutants), nor `unsafe`/`style`.
+_CUT_MAY_CAUSE = frozenset({"collect", "fail", "flaky", "no-gain", "timeout"})
+
+
+def _cut(
     sandbox: Sandbox,
+    target: Target,
+    results: Sequence[Result],
     mutants: Sequence[Mutant],
     timeout_s: float,
-) -> Verdict:
-    """The shortest set of `cases` that kills the mutants `best` kills, if it verifies as
-    well as `best` (kept, the same lines, the same mutants killed); else `best`."""
-    results = [r for r in run_cases(sandbox, target, cases, timeout_s) if r.stable]
-    if len(results) < 2:
-        return best
-    kills = case_kills(sandbox, target, results, mutants, timeout_s)
-    chosen = shortest_cover(kills)
-    if not chosen or len(chosen) >= len(results):
-        return best
-    code, rows = render_test(target, [results[i] for i in chosen], prompts)
-    if rows == 0:
-        return best
-    verdict = verify(Candidate(target, "cases", code, best.candidate.attempt))
-    same = (
-        verdict.kept
-        and verdict.covered == best.covered
-        and verdict.mutation is not None
-        and best.mutation is not None
-        and verdict.mutation.killed >= best.mutation.killed
-    )
-    if not same:
-        return best
-    attempts.lines.append(
-        f"cases#{best.candidate.attempt}: kept the {len(chosen)} of {len(results)} cases "
-        f"that kill the same {verdict.mutation.killed if verdict.mutation else 0} mutants"
-    )
-    return verdict
+) -> tuple[list[Result], int] | None:
+    """The shortest list of `results` that kills every mutant and runs every line of the
+    function that some result kills or runs, and how many mutants that is; None when
+    there is nothing to cut (fewer than two stable results, or every result needed). Made
+    before anything is verified, so a function's test is verified once, as it will be
+    kept (issue 23)."""
+    stable = [r for r in results if r.stable]
+    if len(stable) < 2:
+        return None
+    kills = case_kills(sandbox, target, stable, mutants, timeout_s)
+    wanted = [
+        frozenset({("mutant", m) for m in killed} | {("line", n) for n in result.lines})
+        for killed, result in zip(kills, stable, strict=True)
+    ]
+    chosen = shortest_cover(wanted)
+    if not chosen or len(chosen) >= len(stable):
+        return None
+    return [stable[i] for i in chosen], len(frozenset().union(*kills))
 
 
 def _better(verdict: Verdict, best: Verdict | None) -> bool:
@@ -481,7 +474,8 @@ def cases_strategy(
     attempts ask for more cases (at a higher temperature), keep the old ones, and the
     best kept test wins (most mutants killed, then most lines); at most `improve_calls`
     such calls once a test is kept (None: no limit but the attempts). With `mutants`, the
-    best test's cases are then cut to the shortest set that kills the same mutants.
+    cases are cut to the shortest set that kills the same mutants before they are rendered
+    and verified (if the cut alone fails, every case is verified instead).
     """
     schema = case_schema(target, n_cases)
     if schema is None:
@@ -526,7 +520,9 @@ def cases_strategy(
             continue  # nothing new to try
         problems: list[str] = []
         results = run_cases(sandbox, target, collected, timeout_s, problems=problems)
-        code, rows = render_test(target, results, prompts)
+        # With mutants, only the rows that kill what the others do not are rendered.
+        cut = _cut(sandbox, target, results, mutants(), timeout_s) if mutants else None
+        code, rows = render_test(target, cut[0] if cut else results, prompts)
         candidate = Candidate(target, "cases", code, attempt)
         if rows == 0:
             why = problems[0] if problems else unusable_causes(target, collected, results)
@@ -534,7 +530,18 @@ def cases_strategy(
             verdict = Verdict(candidate, False, "collect", detail, 0, 0, frozenset(), frozenset())
         else:
             verdict = verify(candidate)
+            if cut is not None and verdict.reason in _CUT_MAY_CAUSE:
+                # The cut rows alone did not pass where every row might: verify those.
+                attempts.add(verdict)
+                code, rows = render_test(target, results, prompts)
+                verdict = verify(Candidate(target, "cases", code, attempt))
+                cut = None
         attempts.add(verdict)
+        if cut is not None and verdict.kept:
+            attempts.lines.append(
+                f"cases#{attempt}: kept the {len(cut[0])} of {len(results)} cases that kill "
+                f"the same {cut[1]} mutants"
+            )
         if verdict.mutation is not None:
             survivors = verdict.mutation.survived
         if verdict.kept:
@@ -547,16 +554,4 @@ def cases_strategy(
             # The new cases spoiled a kept test (e.g. one varies between runs): go on
             # from the cases that passed.
             collected = list(best_cases)
-    if best is not None and mutants is not None and best.mutation and best.mutation.killed:
-        return _minimized(
-            target,
-            best,
-            best_cases,
-            prompts,
-            verify,
-            attempts,
-            sandbox=sandbox,
-            mutants=mutants(),
-            timeout_s=timeout_s,
-        )
     return best or verdict

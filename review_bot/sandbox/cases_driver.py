@@ -46,7 +46,25 @@ def _call(fn: Any, case: dict[str, Any]) -> tuple[str, object]:
     return "returns", result
 
 
-def _outcome(fn: Any, case: dict[str, Any]) -> dict[str, Any]:
+def _traced(fn: Any, lines: set[int]) -> Any:
+    """A tracer that adds to `lines` the lines run in the function's own code (its
+    coroutine or generator frames too): which lines each case covers."""
+    code = getattr(inspect.unwrap(fn), "__code__", None)
+
+    def line(frame: FrameType, event: str, arg: object) -> Any:
+        if event == "line":
+            lines.add(frame.f_lineno)
+        return line
+
+    def call(frame: FrameType, event: str, arg: object) -> Any:
+        return line if frame.f_code is code else None
+
+    return call
+
+
+def _outcome(fn: Any, case: dict[str, Any], lines: set[int] | None = None) -> dict[str, Any]:
+    if lines is not None:
+        sys.settrace(_traced(fn, lines))
     try:
         kind, value = _call(fn, case)
     except _Timeout:
@@ -54,6 +72,9 @@ def _outcome(fn: Any, case: dict[str, Any]) -> dict[str, Any]:
     except BaseException as exc:  # the function's own exceptions are what we record
         cls = type(exc)
         return {"kind": "raises", "module": cls.__module__, "qualname": cls.__qualname__}
+    finally:
+        if lines is not None:
+            sys.settrace(None)
     return {"kind": kind, "value": _literal(value)}
 
 
@@ -68,13 +89,15 @@ def main() -> None:
     results = []
     for case in cases:
         signal.setitimer(signal.ITIMER_REAL, float(per_case_s))
+        lines: set[int] = set()
         try:
-            first = _outcome(fn, case)
+            first = _outcome(fn, case, lines)
             # A second call tells a deterministic result from one that varies.
             second = _outcome(fn, case) if first["kind"] != "timeout" else first
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         first["stable"] = first == second
+        first["lines"] = sorted(lines)
         results.append(first)
     with open(out_path, "w", encoding="utf-8") as handle:
         json.dump(results, handle)
