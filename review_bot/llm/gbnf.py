@@ -8,6 +8,10 @@ first, each group in the schema's order, as llama.cpp's converter does),
 `additionalProperties`, `items` with `minItems`/`maxItems`, `minLength`/`maxLength`,
 `enum`, `const`, `anyOf`/`oneOf`. Like llama.cpp, it ignores keywords it does not know
 (an object without `properties` is any object): callers validate what comes back.
+
+Between tokens the grammar allows at most one space: pretty-printed JSON costs the model a
+token for every newline and indent (issue 23: a cases reply was 20 % shorter compact, and
+its call that much faster).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 _PRIMITIVES = {
-    "space": '| " " | "\\n"{1,2} [ \\t]{0,20}',
+    "space": '| " "',
     "boolean": '("true" | "false") space',
     "null": '"null" space',
     "integral-part": "[0] | [1-9] [0-9]{0,15}",
