@@ -23,6 +23,7 @@ import pytest
 from review_bot.commands import main
 from review_bot.errors import FatalError
 from review_bot.llm.gpu import backend_name, build_info, describe_gpu_layers, resolve_gpu_layers
+from review_bot.llm.threads import default_server_threads
 from tests.helpers.gguf import codegemma_it
 from tests.helpers.gguf import write_gguf as _gguf
 from tests.helpers.openai_stub import Reply, Stub, free_port, models_list, stub
@@ -349,7 +350,9 @@ def test_serve_plan_on_xllamacpp(
     code, out, _ = run(capsys, "serve", "--print-command", "--model", "smollm2")
     config = json.loads(out.partition("\n")[2])
     assert config["n_gpu_layers"] == resolve_gpu_layers(-1)  # auto by default
-    assert config["n_threads"] is None  # llama.cpp's own default
+    # Half the physical cores: llama.cpp's own default took both of a 2-core machine and
+    # collapsed beside a build (issue 23).
+    assert config["n_threads"] == default_server_threads()
     code, _, err = run(capsys, "serve", "--model", "smollm2", "--model", str(smollm))
     assert code == 1 and "one model per port" in err and err.count("\n") == 1
 
@@ -377,7 +380,7 @@ def test_serve_plan_on_llama_cpp_python(
     code, out, _ = run(capsys, "serve", "--print-command", "--model", "smollm2")
     [model] = json.loads(out.partition("\n")[2])["models"]
     assert model["n_gpu_layers"] == resolve_gpu_layers(-1)  # auto by default
-    assert "n_threads" not in model  # llama-cpp-python's own default: half the cores
+    assert model["n_threads"] == model["n_threads_batch"] == default_server_threads()
 
 
 def test_serve_refuses_a_busy_port(home: Path, capsys: pytest.CaptureFixture[str]) -> None:

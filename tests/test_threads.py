@@ -59,3 +59,33 @@ def test_llama_cpp_runs_with_the_threads_it_was_given(smollm: Path, tmp_path: Pa
     assert completion.completion_tokens >= 1
     llama = backend._model()  # type: ignore[attr-defined]
     assert (llama.n_threads, llama.n_threads_batch) == (1, 1)
+
+
+@pytest.mark.model
+def test_the_default_reloads_with_fewer_threads_when_the_machine_gets_busy(
+    smollm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 23: the default was taken once per process; a build that started beside a
+    # commit left llama.cpp with two threads on one free core (1-2 tokens/s instead of 25).
+    from review_bot.llm import threads
+    from review_bot.llm.xllamacpp import XllamacppBackend
+
+    backend = XllamacppBackend(smollm, n_ctx=512, n_threads=2, follow_load=True)
+    first = backend.complete("def add(a, b):", max_tokens=4, temperature=0.0)
+    assert (backend.n_threads, backend.reloads) == (2, 0)
+    monkeypatch.setattr(threads, "resolve_threads", lambda setting: threads.Threads(1, "auto"))
+    again = backend.complete("def add(a, b):", max_tokens=4, temperature=0.0)
+    assert (backend.n_threads, backend.reloads) == (1, 1)
+    assert again.text == first.text  # the same model, greedy: the same answer
+    # Free cores again: no reload (it would cost more than the call gains).
+    monkeypatch.setattr(threads, "resolve_threads", lambda setting: threads.Threads(2, "auto"))
+    backend.complete("def add(a, b):", max_tokens=4, temperature=0.0)
+    assert (backend.n_threads, backend.reloads) == (1, 1)
+    # A set count is never changed.
+    fixed = XllamacppBackend(smollm, n_ctx=512, n_threads=2)
+    fixed.complete("def add(a, b):", max_tokens=4, temperature=0.0)
+    monkeypatch.setattr(threads, "resolve_threads", lambda setting: threads.Threads(1, "auto"))
+    fixed.complete("def add(a, b):", max_tokens=4, temperature=0.0)
+    assert (fixed.n_threads, fixed.reloads) == (2, 0)
+    backend.close()
+    fixed.close()

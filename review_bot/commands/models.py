@@ -61,7 +61,9 @@ def _settings(options: dict[str, Any] | None = None) -> Settings:
     "--gpu-layers", type=click.IntRange(min=-1), help="Layers on the GPU; -1: auto (else setting)."
 )
 @click.option(
-    "--threads", type=click.IntRange(min=1), help="CPU threads (default: half the cores)."
+    "--threads",
+    type=click.IntRange(min=1),
+    help="CPU threads (default: the threads setting, else half the physical cores).",
 )
 @click.option("--runtime", type=click.Choice(RUNTIME_CHOICES), help=RUNTIME_HELP)
 @click.option("--print-command", is_flag=True, help="Print the command and config; start nothing.")

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from review_bot.config import Settings
 from review_bot.errors import FatalError
 from review_bot.llm.models import describe
+from review_bot.llm.threads import default_server_threads
 
 # What `python -m llama_cpp.server` imports beyond llama-cpp-python itself.
 SERVER_MODULES = ("fastapi", "uvicorn", "sse_starlette", "starlette_context", "pydantic_settings")
@@ -35,8 +36,8 @@ def server_plan(
 
     layers = resolve_gpu_layers(settings.gpu_layers, runtime="llama-cpp-python")
     # A resident server is not sized by this moment's load: --threads, else the
-    # `threads` setting when set, else llama-cpp-python's own defaults.
-    n_threads = n_threads if n_threads is not None else (settings.threads or None)
+    # `threads` setting when set, else half the physical cores (llm/threads.py).
+    n_threads = n_threads or settings.threads or default_server_threads()
     entries = []
     for path in models:
         info = describe(path)  # a bad file: one line now, not a traceback from the server
@@ -51,10 +52,7 @@ def server_plan(
             "seed": settings.seed,
             "verbose": False,
         }
-        if n_threads is not None:
-            # Else llama-cpp-python's defaults: half the cores generate, all read prompts,
-            # which leaves room for the rest of a developer's machine.
-            entry["n_threads"] = entry["n_threads_batch"] = n_threads
+        entry["n_threads"] = entry["n_threads_batch"] = n_threads
         entries.append(entry)
     config: dict[str, Any] = {"host": host, "port": port, "models": entries}
     if settings.api_key:

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from review_bot.config import Settings
 from review_bot.errors import FatalError
 from review_bot.llm.models import describe
+from review_bot.llm.threads import default_server_threads
 
 
 class XServePlan(NamedTuple):
@@ -38,8 +39,9 @@ def xserve_plan(
     path = models[0]
     info = describe(path)  # a bad file: one line now, not an error from the engine
     # A resident server is not sized by this moment's load: --threads, else the `threads`
-    # setting when set, else llama.cpp's own default.
-    threads = n_threads if n_threads is not None else (settings.threads or None)
+    # setting when set, else half the physical cores (llm/threads.py; llama.cpp's own
+    # default took both cores of a 2-core machine, and collapsed beside a build: issue 23).
+    threads = n_threads or settings.threads or default_server_threads()
     config: dict[str, Any] = {
         "model": str(path.resolve()),
         "host": host,
@@ -67,8 +69,7 @@ def equivalent_command(plan: XServePlan) -> str:
     argv += ["--host", config["host"], "--port", str(config["port"])]
     argv += ["-c", str(config["n_ctx"]), "-ngl", str(config["n_gpu_layers"])]
     argv += ["--seed", str(config["seed"]), "-np", "1"]
-    if config["n_threads"] is not None:
-        argv += ["-t", str(config["n_threads"]), "-tb", str(config["n_threads"])]
+    argv += ["-t", str(config["n_threads"]), "-tb", str(config["n_threads"])]
     if "api_key" in config:
         argv += ["--api-key", "(set)"]
     return shlex.join(argv)

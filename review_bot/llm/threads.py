@@ -19,6 +19,19 @@ review-bot's own coverage runs before the model loads). Where that cannot be rea
 2
 >>> busy_cores(load=0.1, running_others=[2, 3, 2, 0, 2]), busy_cores(load=1.1, running_others=[])
 (2, 1)
+
+The load changes while a run goes on (a build starts beside a commit): in process, the
+default is taken again before every model call, and an engine with more threads than the
+machine now has free is reloaded with fewer (`fewer_threads`); a reload costs about 2 s,
+two threads where one core is free cost a tenfold slowdown (issue 23). A resident server
+(`review-bot serve`) cannot follow the load: it defaults to half the physical cores.
+
+>>> fewer_threads(setting=0, loaded=2, now=1), fewer_threads(setting=0, loaded=1, now=2)
+(1, None)
+>>> fewer_threads(setting=2, loaded=2, now=1) is None
+True
+>>> server_threads(physical=2), server_threads(physical=16), server_threads(physical=1)
+(1, 8, 1)
 """
 
 from __future__ import annotations
@@ -37,6 +50,21 @@ class Threads(NamedTuple):
 
 def auto_threads(*, physical: int, usable: int, busy: int) -> int:
     return max(1, min(physical, usable) - busy)
+
+
+def fewer_threads(*, setting: int, loaded: int, now: int) -> int | None:
+    """The thread count to reload an engine with before a call, or None to keep it: only
+    under the default (`setting` 0), and only fewer than it was loaded with."""
+    return now if setting == 0 and now < loaded else None
+
+
+def server_threads(*, physical: int) -> int:
+    """A resident server's default: half the physical cores, at least one."""
+    return max(1, physical // 2)
+
+
+def default_server_threads() -> int:
+    return server_threads(physical=physical_cores() or usable_cpus())
 
 
 def busy_cores(*, load: float, running_others: Sequence[int]) -> int:

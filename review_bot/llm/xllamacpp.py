@@ -124,6 +124,7 @@ class XllamacppBackend:
         gpu_layers: int = 0,
         seed: int = 1234,
         n_threads: int = 1,
+        follow_load: bool = False,
     ) -> None:
         self.path = path
         self._info = describe(path, bundled)  # validates the file before any load
@@ -131,6 +132,9 @@ class XllamacppBackend:
         self.gpu_layers = gpu_layers
         self.seed = seed
         self.n_threads = n_threads
+        # The `threads` default: taken again before each call (llm/threads.py).
+        self.follow_load = follow_load
+        self.reloads = 0
         self._api_key = secrets.token_urlsafe(32)
         self._requests: OpenAIBackend | None = None
         self._server: Any = None
@@ -211,6 +215,15 @@ class XllamacppBackend:
         json_schema: dict[str, Any] | None = None,
         seed: int | None = None,
     ) -> Completion:
+        if self.follow_load and self._requests is not None:
+            from review_bot.llm.threads import fewer_threads, resolve_threads
+
+            fewer = fewer_threads(setting=0, loaded=self.n_threads, now=resolve_threads(0).n)
+            if fewer is not None:
+                # More threads than free cores collapse llama.cpp: load it again with fewer.
+                self.close()
+                self.n_threads = fewer
+                self.reloads += 1
         return self._backend().complete(
             prompt,
             max_tokens=max_tokens,
