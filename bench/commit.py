@@ -18,18 +18,22 @@ with a guard to `textops.py`:
 Per commit: both attempts' wall time, their sum, the model's seconds and calls (from the
 hook's summary line), and how many test functions the second attempt added to the
 generated file (it should add none). `--load busy` runs one CPU-bound process (a Python
-busy loop) for the whole load; the load average is printed beside each figure. Medians at
+busy loop) for the whole load; the load average is printed beside each figure. `--server`
+does it all again through a resident `review-bot serve` (its default threads), the model
+loaded once for every commit. Medians at
 the end; `--output` writes everything as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import re
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -119,9 +123,12 @@ def model_cost(output: str) -> tuple[float, int]:
     return (float(found.group(1)), int(found.group(2))) if found else (0.0, 0)
 
 
-def one_load(load: str, commits: int, work: Path, model_dir: Path) -> list[dict[str, Any]]:
+def one_load(
+    load: str, commits: int, work: Path, model_dir: Path, server: str | None
+) -> list[dict[str, Any]]:
     review_bot, pre_commit = tool("review-bot"), tool("pre-commit")
-    home = work / f"home-{load}"
+    way = "server" if server else "in process"
+    home = work / f"home-{load}-{'server' if server else 'local'}"
     (home / "models").mkdir(parents=True)
     for entry in model_dir.iterdir():  # the assembled default model and its record
         os.link(entry, home / "models" / entry.name)
@@ -140,7 +147,9 @@ def one_load(load: str, commits: int, work: Path, model_dir: Path) -> list[dict[
         REVIEW_BOT_HOME=str(home),
         PRE_COMMIT_HOME=str(work / "pre-commit-home"),
     )
-    repo = work / f"repo-{load}"
+    if server:
+        env["REVIEW_BOT_BASE_URL"] = server
+    repo = home.with_name(home.name.replace("home-", "repo-"))
     repo.mkdir()
     git(repo, env, "init", "-q", "-b", "main")
     (repo / ".pre-commit-config.yaml").write_text(hook_config(review_bot))
@@ -173,6 +182,7 @@ def one_load(load: str, commits: int, work: Path, model_dir: Path) -> list[dict[
             rows.append(
                 {
                     "load": load,
+                    "way": way,
                     "function": name,
                     "first_s": round(first, 2),
                     "second_s": round(second, 2),
@@ -187,7 +197,7 @@ def one_load(load: str, commits: int, work: Path, model_dir: Path) -> list[dict[
             )
             row = rows[-1]
             print(
-                f"{load:4} {name:12} first {first:6.1f} s  second {second:5.1f} s  "
+                f"{way:10} {load:4} {name:12} first {first:6.1f} s  second {second:5.1f} s  "
                 f"total {first + second:6.1f} s  model {cost1[0]:.1f}+{cost2[0]:.1f} s in "
                 f"{cost1[1]}+{cost2[1]} calls  second added {row['tests_added_by_second']} "
                 f"tests  load {row['loadavg']}",
@@ -200,11 +210,33 @@ def one_load(load: str, commits: int, work: Path, model_dir: Path) -> list[dict[
     return rows
 
 
+def serve(model: Path, work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`review-bot serve` on a free port with its default threads, once it listens."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    env = {**os.environ, "REVIEW_BOT_HOME": str(work / "serve-home")}
+    argv = [tool("review-bot"), "serve", "--model", str(model), "--port", str(port)]
+    process = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return process, f"http://127.0.0.1:{port}/v1"
+        time.sleep(0.5)
+    process.kill()
+    sys.exit("bench/commit.py: review-bot serve did not listen within 120 s")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--commits", type=int, default=5, help=f"at most {len(FUNCTIONS)}")
     parser.add_argument("--load", default="idle,busy", help="idle, busy or both (idle,busy)")
     parser.add_argument("--output", type=Path, help="write the figures as JSON")
+    parser.add_argument(
+        "--server",
+        action="store_true",
+        help="also through a resident `review-bot serve` (REVIEW_BOT_BASE_URL)",
+    )
     args = parser.parse_args()
     loads = [load.strip() for load in args.load.split(",") if load.strip()]
     if not set(loads) <= {"idle", "busy"} or not 1 <= args.commits <= len(FUNCTIONS):
@@ -214,19 +246,27 @@ def main() -> int:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="review-bot-bench-commit-") as scratch:
         for load in loads:
-            rows += one_load(load, args.commits, Path(scratch), model.parent)
+            rows += one_load(load, args.commits, Path(scratch), model.parent, None)
+        if args.server:
+            process, url = serve(model, Path(scratch))
+            try:
+                for load in loads:
+                    rows += one_load(load, args.commits, Path(scratch), model.parent, url)
+            finally:
+                process.terminate()
+                process.wait(60)
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}; default model {model.name}"
     )
     print(
-        "| load | first attempt (median s) | second attempt | in all | max in all | "
-        "tests added by the second |\n|---|---|---|---|---|---|"
+        "| model | load | first attempt (median s) | second attempt | in all | max in all | "
+        "tests added by the second |\n|---|---|---|---|---|---|---|"
     )
-    for load in loads:
-        mine = [row for row in rows if row["load"] == load]
+    for way, load in sorted({(r["way"], r["load"]) for r in rows}):
+        mine = [row for row in rows if (row["way"], row["load"]) == (way, load)]
         print(
-            f"| {load} | {statistics.median(r['first_s'] for r in mine):.1f} | "
+            f"| {way} | {load} | {statistics.median(r['first_s'] for r in mine):.1f} | "
             f"{statistics.median(r['second_s'] for r in mine):.1f} | "
             f"{statistics.median(r['total_s'] for r in mine):.1f} | "
             f"{max(r['total_s'] for r in mine):.1f} | "
