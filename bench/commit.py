@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from review_bot.llm.default_model import DEFAULT_NAME, packaged_path  # noqa: E402
+from tests.helpers.first_commit import environment  # noqa: E402
 
 MANIFEST = ROOT / ".pre-commit-hooks.yaml"
 GENERATED = "tests/test_textops_generated.py"
@@ -128,28 +129,17 @@ def one_load(
 ) -> list[dict[str, Any]]:
     review_bot, pre_commit = tool("review-bot"), tool("pre-commit")
     way = "server" if server else "in process"
-    home = work / f"home-{load}-{'server' if server else 'local'}"
+    base = work / f"{load}-{'server' if server else 'local'}"
+    # Clean: no GIT_*/REVIEW_BOT_* of this shell; its own review-bot and pre-commit homes.
+    env = environment(os.environ, base)
+    env.pop("SKIP", None)
+    home = Path(env["REVIEW_BOT_HOME"])
     (home / "models").mkdir(parents=True)
     for entry in model_dir.iterdir():  # the assembled default model and its record
         os.link(entry, home / "models" / entry.name)
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("GIT_", "REVIEW_BOT_", "PRE_COMMIT")) and key != "SKIP"
-    }
-    env.update(
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_CONFIG_GLOBAL=os.devnull,
-        GIT_AUTHOR_NAME="bench",
-        GIT_AUTHOR_EMAIL="bench@example.invalid",
-        GIT_COMMITTER_NAME="bench",
-        GIT_COMMITTER_EMAIL="bench@example.invalid",
-        REVIEW_BOT_HOME=str(home),
-        PRE_COMMIT_HOME=str(work / "pre-commit-home"),
-    )
     if server:
         env["REVIEW_BOT_BASE_URL"] = server
-    repo = home.with_name(home.name.replace("home-", "repo-"))
+    repo = base / "repo"
     repo.mkdir()
     git(repo, env, "init", "-q", "-b", "main")
     (repo / ".pre-commit-config.yaml").write_text(hook_config(review_bot))

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from review_bot.config import Settings
 from review_bot.errors import FatalError
 from review_bot.llm import Backend
+
+if TYPE_CHECKING:
+    from review_bot.llm.llamacpp import LlamaCppBackend
+    from review_bot.llm.xllamacpp import XllamacppBackend
 
 # (model path, whether it is the bundled default, settings) -> a backend, loaded lazily.
 BackendFactory = Callable[[Path, bool, Settings], Backend]
@@ -28,30 +33,20 @@ def llamacpp_factory(path: Path, bundled: bool, settings: Settings) -> Backend:
     from review_bot.llm.threads import resolve_threads
 
     runtime = resolve_runtime(settings.runtime)
-    layers = resolve_gpu_layers(settings.gpu_layers, runtime=runtime)
-    threads = resolve_threads(settings.threads).n
+    kind: type[LlamaCppBackend | XllamacppBackend]
     if runtime == XLLAMACPP:
-        from review_bot.llm.xllamacpp import XllamacppBackend
-
-        return XllamacppBackend(
-            path,
-            bundled=bundled,
-            n_ctx=settings.n_ctx,
-            gpu_layers=layers,
-            seed=settings.seed,
-            n_threads=threads,
-            # The default follows the load call by call (llm/threads.py).
-            follow_load=settings.threads == 0,
-        )
-    from review_bot.llm.llamacpp import LlamaCppBackend
-
-    return LlamaCppBackend(
+        from review_bot.llm.xllamacpp import XllamacppBackend as kind
+    else:
+        from review_bot.llm.llamacpp import LlamaCppBackend as kind
+    return kind(
         path,
         bundled=bundled,
         n_ctx=settings.n_ctx,
-        gpu_layers=layers,
+        gpu_layers=resolve_gpu_layers(settings.gpu_layers, runtime=runtime),
         seed=settings.seed,
-        n_threads=threads,
+        n_threads=resolve_threads(settings.threads).n,
+        # The default follows the load call by call (llm/threads.py).
+        follow_load=settings.threads == 0,
     )
 
 

@@ -42,6 +42,7 @@ class LlamaCppBackend:
         gpu_layers: int = 0,
         seed: int = 1234,
         n_threads: int = 1,
+        follow_load: bool = False,
     ) -> None:
         self.path = path
         self._info = describe(path, bundled)  # validates the file before any load
@@ -49,6 +50,9 @@ class LlamaCppBackend:
         self.gpu_layers = gpu_layers
         self.seed = seed
         self.n_threads = n_threads
+        # The `threads` default: taken again before each call (llm/threads.py).
+        self.follow_load = follow_load
+        self.reloads = 0
         self._llama: Any = None
         self._load_s = 0.0
 
@@ -101,6 +105,14 @@ class LlamaCppBackend:
         json_schema: dict[str, Any] | None = None,
         seed: int | None = None,
     ) -> Completion:
+        if self._llama is not None:
+            from review_bot.llm.threads import threads_for_call
+
+            fewer = threads_for_call(follow_load=self.follow_load, loaded=self.n_threads)
+            if fewer is not None:
+                # More threads than free cores collapse llama.cpp: load it again with fewer.
+                self._llama = None
+                self.n_threads, self.reloads = fewer, self.reloads + 1
         llama = self._model()
         tokens = self.tokenize(prompt)
         room = llama.n_ctx() - len(tokens)

@@ -58,6 +58,14 @@ def fewer_threads(*, setting: int, loaded: int, now: int) -> int | None:
     return now if setting == 0 and now < loaded else None
 
 
+def threads_for_call(*, follow_load: bool, loaded: int) -> int | None:
+    """Before a model call in process: the thread count to reload the engine with, or
+    None to keep it (fewer_threads with the default taken now)."""
+    if not follow_load:
+        return None
+    return fewer_threads(setting=0, loaded=loaded, now=resolve_threads(0).n)
+
+
 def server_threads(*, physical: int) -> int:
     """A resident server's default: half the physical cores, at least one."""
     return max(1, physical // 2)

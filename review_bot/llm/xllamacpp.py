@@ -215,15 +215,14 @@ class XllamacppBackend:
         json_schema: dict[str, Any] | None = None,
         seed: int | None = None,
     ) -> Completion:
-        if self.follow_load and self._requests is not None:
-            from review_bot.llm.threads import fewer_threads, resolve_threads
+        if self._requests is not None:
+            from review_bot.llm.threads import threads_for_call
 
-            fewer = fewer_threads(setting=0, loaded=self.n_threads, now=resolve_threads(0).n)
+            fewer = threads_for_call(follow_load=self.follow_load, loaded=self.n_threads)
             if fewer is not None:
                 # More threads than free cores collapse llama.cpp: load it again with fewer.
                 self.close()
-                self.n_threads = fewer
-                self.reloads += 1
+                self.n_threads, self.reloads = fewer, self.reloads + 1
         return self._backend().complete(
             prompt,
             max_tokens=max_tokens,
