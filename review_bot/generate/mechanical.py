@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import libcst as cst
-import libcst.matchers as m
 
 from review_bot.records import Param
 
@@ -222,15 +221,20 @@ def mechanical_fixes(
     return (module.code if fixes else code), fixes
 
 
+class _NameCollector(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.found: set[str] = set()
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.found.add(node.value)  # an attribute's name is a Name too: `f` of `mod.f`
+
+
 def _names(node: cst.CSTNode) -> set[str]:
-    """Every name and attribute name in `node`: `f`, and `f` of `mod.f`."""
-    found: set[str] = set()
-    for child in m.findall(node, m.Name() | m.Attribute()):
-        if isinstance(child, cst.Name):
-            found.add(child.value)
-        elif isinstance(child, cst.Attribute):
-            found.add(child.attr.value)
-    return found
+    """Every name and attribute name in `node`: `f`, and `f` of `mod.f`. (A visitor, not
+    libcst.matchers, whose import alone costs a commit's worker 0.26 s.)"""
+    collector = _NameCollector()
+    node.visit(collector)
+    return collector.found
 
 
 def _drop_unrelated(module: cst.Module, name: str) -> tuple[cst.Module, list[str]]:

@@ -29,7 +29,6 @@ from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
 import libcst as cst
-import libcst.matchers as m
 
 from review_bot.generate.mechanical import dotted
 from review_bot.records import Candidate, Disagreement
@@ -81,6 +80,8 @@ class _Column(NamedTuple):
 
 class _Function:
     def __init__(self, node: cst.FunctionDef) -> None:
+        import libcst.matchers as m  # imported late: 0.26 s, and a commit seldom needs it
+
         self.columns = _parametrize_columns(node)
         self.assigned: dict[str, list[cst.BaseExpression]] = {}
         for assign in m.findall(node.body, m.Assign(targets=[m.AssignTarget(target=m.Name())])):
@@ -237,6 +238,8 @@ class _Sites(cst.CSTTransformer):
     # -- assertions -------------------------------------------------------
 
     def _is_actual(self, node: cst.BaseExpression) -> bool:
+        import libcst.matchers as m  # imported late: 0.26 s, and a commit seldom needs it
+
         if _is_literal(node) or _is_approx(node):
             return False
         if m.findall(node, m.Call()):
@@ -286,6 +289,8 @@ class _Sites(cst.CSTTransformer):
 
     def _raises_block(self, node: cst.With) -> tuple[cst.Call, cst.BaseExpression] | None:
         """(the raises call, the one call in its block) of `with pytest.raises(E): f(x)`."""
+        import libcst.matchers as m  # imported late: 0.26 s, and a commit seldom needs it
+
         if not self.functions or len(node.items) != 1 or node.items[0].asname is not None:
             return None
         raises = node.items[0].item
