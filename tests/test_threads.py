@@ -26,7 +26,18 @@ def test_physical_cores_not_hyperthreads(tmp_path: Path) -> None:
 def test_running_others_leaves_this_process_out(tmp_path: Path) -> None:
     stat = tmp_path / "stat"
     stat.write_text("cpu  1 2 3\nprocs_running 3\nprocs_blocked 0\n")
-    assert running_others(stat) == 2
+    tasks = tmp_path / "task"
+    (tasks / "1").mkdir(parents=True)
+    (tasks / "1" / "stat").write_text("1 (python3 (x)) R 1 2 3\n")
+    assert running_others(stat, tasks) == 2
+    # This process's own running threads (llama.cpp's, spinning after a call) are not
+    # another process's load.
+    for tid, state in ((2, "R"), (3, "S")):
+        (tasks / str(tid)).mkdir(parents=True)
+        (tasks / str(tid) / "stat").write_text(f"{tid} (python3 (x)) {state} 1 2 3\n")
+    assert running_others(stat, tasks) == 1
+    stat.write_text("cpu  1 2 3\nprocs_running 1\n")
+    assert running_others(stat, tasks) == 0
     stat.write_text("cpu  1 2 3\n")
     assert running_others(stat) is None
 

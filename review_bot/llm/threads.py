@@ -36,6 +36,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Sequence
@@ -81,15 +82,32 @@ def busy_cores(*, load: float, running_others: Sequence[int]) -> int:
     return sorted(running_others)[len(running_others) // 2]
 
 
-def running_others(stat: Path = Path("/proc/stat")) -> int | None:
-    """Tasks running now, less this one (Linux's procs_running); None where unknown."""
+def running_others(
+    stat: Path = Path("/proc/stat"), tasks: Path = Path("/proc/self/task")
+) -> int | None:
+    """Tasks running now, less this process's own (Linux's procs_running, less the threads
+    of this process that are running: llama.cpp's threads spin on for a moment after a
+    call, and are not another process's load); None where unknown."""
     try:
         for line in stat.read_text(encoding="ascii", errors="replace").splitlines():
             if line.startswith("procs_running "):
-                return max(int(line.split()[1]) - 1, 0)
+                return max(int(line.split()[1]) - own_running(tasks), 0)
     except (OSError, ValueError):
         pass
     return None
+
+
+def own_running(tasks: Path = Path("/proc/self/task")) -> int:
+    """This process's threads in state R, this one included (at least 1)."""
+    running = 0
+    try:
+        for task in tasks.iterdir():
+            with contextlib.suppress(OSError):
+                fields = (task / "stat").read_bytes().rsplit(b")", 1)[1].split()
+                running += bool(fields) and fields[0] == b"R"
+    except OSError:
+        pass
+    return max(running, 1)
 
 
 def physical_cores(cpuinfo: Path = Path("/proc/cpuinfo")) -> int | None:
