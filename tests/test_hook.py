@@ -684,6 +684,28 @@ def test_committing_the_inserted_docstring_is_no_new_work(
     assert any("plan reused, no model call" in line for line in second.lines)
 
 
+def test_a_tree_for_the_memo_that_cannot_be_made_costs_only_the_shortcut(
+    repo: GitRepo, flags: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The plan memoised for the tree after `git add` of the docstrings is a shortcut: a
+    # failure to make that tree (a read-only .git) must not turn an applied plan into an
+    # error.
+    from review_bot import git
+
+    def unwritable(*args: Any, **kwargs: Any) -> str:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(git, "tree_with", unwritable)
+    repo.write("calc.py", ADD_ONLY)
+    repo.git("add", "calc.py")
+    settings = {**flags, "docstrings": True}
+    first = run(repo, settings, run_core=scripted(ADD_TEST, DOC_REPLY)[1])
+    assert first.exit_code == 1 and first.docstrings == ("calc.py",), first.lines
+    repo.git("add", "calc.py")
+    second = run(repo, settings, run_core=scripted()[1])
+    assert second.exit_code == 0 and not second.memo_hit, second.lines
+
+
 def test_a_spent_time_budget_skips_what_is_left_and_lets_the_commit_go_on(
     repo: GitRepo, flags: dict[str, Any]
 ) -> None:

@@ -8,6 +8,7 @@ repository happens here, in the hook process.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -146,12 +147,15 @@ def run_hook(
                     # The user's next step is `git add` of the inserted docstrings, and the
                     # commit again: that tree's plan has nothing left to insert either
                     # (issue 23: the second attempt cost a worker and a sandbox).
-                    taken = {rel: (repo.root / rel).read_bytes() for rel in report.docstrings}
-                    tree_taken = git.tree_with(repo, taken)
-                    memo.put(
-                        plan_key(tree_taken, bases, settings, candidates, analysis_only),
-                        _after_taking(after, report.docstrings),
-                    )
+                    # Only a shortcut: if that tree cannot be made (an unreadable file, a
+                    # read-only .git), the next attempt runs the worker as before.
+                    with contextlib.suppress(OSError, FatalError):
+                        taken = {rel: (repo.root / rel).read_bytes() for rel in report.docstrings}
+                        tree_taken = git.tree_with(repo, taken)
+                        memo.put(
+                            plan_key(tree_taken, bases, settings, candidates, analysis_only),
+                            _after_taking(after, report.docstrings),
+                        )
     finally:
         memo.close()
     lines = summary(plan, report, settings, time.perf_counter() - started, memo_hit)
