@@ -261,10 +261,10 @@ def run_cases(
     results: list[Result] = []
     for case, rec in zip(cases, records, strict=False):
         exc = (rec["module"], rec["qualname"]) if rec.get("kind") == "raises" else None
-        lines = rec.get("lines")
-        ran = frozenset(n for n in lines if isinstance(n, int)) if isinstance(lines, list) else None
+        lines = rec.get("lines") if isinstance(rec.get("lines"), list) else []
+        ran = frozenset(n for n in lines if isinstance(n, int))
         kind, value, stable = rec.get("kind", "timeout"), rec.get("value"), bool(rec.get("stable"))
-        results.append(Result(case, kind, value, exc, stable, ran or frozenset()))
+        results.append(Result(case, kind, value, exc, stable, ran))
     return results
 
 

@@ -26,10 +26,8 @@ machine now has free is reloaded with fewer (`fewer_threads`); a reload costs ab
 two threads where one core is free cost a tenfold slowdown (issue 23). A resident server
 (`review-bot serve`) cannot follow the load: it defaults to half the physical cores.
 
->>> fewer_threads(setting=0, loaded=2, now=1), fewer_threads(setting=0, loaded=1, now=2)
-(1, None)
->>> fewer_threads(setting=2, loaded=2, now=1) is None
-True
+>>> fewer_threads(loaded=2, now=1), fewer_threads(loaded=1, now=2), fewer_threads(loaded=1, now=1)
+(1, None, None)
 >>> server_threads(physical=2), server_threads(physical=16), server_threads(physical=1)
 (1, 8, 1)
 """
@@ -53,18 +51,19 @@ def auto_threads(*, physical: int, usable: int, busy: int) -> int:
     return max(1, min(physical, usable) - busy)
 
 
-def fewer_threads(*, setting: int, loaded: int, now: int) -> int | None:
+def fewer_threads(*, loaded: int, now: int) -> int | None:
     """The thread count to reload an engine with before a call, or None to keep it: only
-    under the default (`setting` 0), and only fewer than it was loaded with."""
-    return now if setting == 0 and now < loaded else None
+    fewer than it was loaded with (more would gain less than the reload costs)."""
+    return now if now < loaded else None
 
 
 def threads_for_call(*, follow_load: bool, loaded: int) -> int | None:
     """Before a model call in process: the thread count to reload the engine with, or
-    None to keep it (fewer_threads with the default taken now)."""
+    None to keep it. Only an engine loaded under the default (`follow_load`: the `threads`
+    setting is 0) follows the load; a count the user set is never changed."""
     if not follow_load:
         return None
-    return fewer_threads(setting=0, loaded=loaded, now=resolve_threads(0).n)
+    return fewer_threads(loaded=loaded, now=resolve_threads(0).n)
 
 
 def server_threads(*, physical: int) -> int:
