@@ -23,6 +23,9 @@ MODE_CHOICES = ("stage", "write", "check")
 ON_ERROR_CHOICES = ("warn", "fail")
 JAIL_CHOICES = ("auto", "bwrap", "none")
 STRATEGY_CHOICES = ("auto", "chat", "complete", "cases")
+# The hook's keep_alive_s: the model stays loaded this long after a commit, in a resident
+# process the next commit reuses (llm/resident.py): loading it cost ~4 s a commit (issue 23).
+HOOK_KEEP_ALIVE_S = 300.0
 
 
 def default_home() -> Path:
@@ -78,6 +81,10 @@ class Settings:
     base_url: str | None = None
     api_key: str | None = None  # from REVIEW_BOT_API_KEY; never passed to the sandbox
     request_timeout_s: float = 120.0
+    # Seconds the model stays loaded in a resident process after its last call, reused by
+    # the next run (llm/resident.py); 0: loaded in each run's own process. None: the hook's
+    # default (HOOK_KEEP_ALIVE_S), 0 for suggest and review.
+    keep_alive_s: float | None = None
     # the commit-time hook
     mode: str = "stage"  # stage | write | check
     on_error: str = "warn"  # warn | fail
@@ -201,6 +208,7 @@ _FIELDS: dict[str, Any] = {
     "base_url": str,
     "api_key": str,
     "request_timeout_s": float,
+    "keep_alive_s": float,
     "mode": str,
     "on_error": str,
     "hook_timeout_s": float,
@@ -429,4 +437,6 @@ def load_settings(
         raise FatalError("max_mutants must be at least 1 (mutation = false turns mutants off)")
     if not 0.0 <= settings.min_mutation_score <= 1.0:
         raise FatalError("min_mutation_score must be a fraction from 0 to 1")
+    if settings.keep_alive_s is not None and not 0 <= settings.keep_alive_s <= 86400:
+        raise FatalError("keep_alive_s must be from 0 (no resident model) to 86400 seconds")
     return settings

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from review_bot import __version__
-from review_bot.config import Settings, load_settings, read_pyproject
+from review_bot.config import HOOK_KEEP_ALIVE_S, Settings, load_settings, read_pyproject
 from review_bot.errors import FatalError, ModelError
 from review_bot.llm import catalog
 from review_bot.llm.default_model import MODEL_NAMES
@@ -98,6 +98,7 @@ def diagnose(
         where = f"in process, {build.runtime}" if build is not None else "in process"
         out.append(f"backend: llamacpp ({where})")
         out.extend(_check_local_model(settings, problems, progress))
+        out.append(_resident_line(settings))
 
     out.append(jail_line(settings, problems))
     directory = catalog.models_dir(settings.home)
@@ -117,6 +118,31 @@ def diagnose(
     else:
         out.append("all needed parts are present")
     return Diagnosis(out, problems)
+
+
+def _resident_line(settings: Settings) -> str:
+    """Whether runs keep the model loaded (keep_alive_s), and what is loaded now."""
+    from review_bot.llm import resident
+
+    keep = settings.keep_alive_s
+    said = f"{keep:g} s after the last call" if keep else "0: each run loads it"
+    if keep is None:
+        said = (
+            f"the hook keeps it {HOOK_KEEP_ALIVE_S:g} s after the last call; "
+            "suggest and review load it"
+        )
+    if not resident.available():
+        return f"resident model: not on this system (keep_alive_s: {said})"
+    try:
+        loaded = resident.running()
+    except FatalError as exc:
+        return f"resident model: {exc}"
+    now = ", ".join(
+        f"{Path(r.status['model']).name} (pid {r.status['pid']}, "
+        f"{r.status['threads']} threads, idle {r.status['idle_s']:g} s)"
+        for r in loaded
+    )
+    return f"resident model: {now or 'none loaded now'}; keep_alive_s: {said}"
 
 
 def _python_line(root: Path, settings: Settings, problems: list[str], notes: list[str]) -> str:

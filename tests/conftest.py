@@ -21,6 +21,21 @@ def _sigint_as_python_starts() -> Iterator[None]:
     yield
 
 
+@pytest.fixture(scope="session")
+def _resident_models() -> Iterator[Path]:
+    """The tests' own directory of resident models (llm/resident.py), short enough for a
+    socket's name; every resident process a test started is stopped at the end."""
+    import shutil
+    import tempfile
+
+    from review_bot.llm import resident
+
+    base = Path(tempfile.mkdtemp(prefix="rb-run-"))
+    yield base
+    resident.unload(base / "review-bot") if (base / "review-bot").is_dir() else None
+    shutil.rmtree(base, ignore_errors=True)
+
+
 @pytest.fixture(autouse=True)
 def _no_home_writes(
     tmp_path_factory: pytest.TempPathFactory,
@@ -41,6 +56,7 @@ def _no_home_writes(
             monkeypatch.delenv(name)
     home = tmp_path_factory.mktemp("review-bot-home")
     monkeypatch.setenv("REVIEW_BOT_HOME", str(home))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(request.getfixturevalue("_resident_models")))
     used = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
     yield
     # This home, a test's own (tmp_path/NAME), or tmp_path itself.

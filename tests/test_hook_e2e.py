@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from review_bot.hook.run import HookOptions, run_hook
+from review_bot.llm import resident
 from tests.helpers.hook import ADD_TEST, DOC_REPLY, fence, scripted
 from tests.helpers.repos import GitRepo, scrub_git_env
 
@@ -385,6 +386,15 @@ def test_commit_with_the_real_smoke_model(tmp_path: Path, smollm: Path) -> None:
         check=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+    # The model stayed loaded in a resident process (the hook's keep_alive_s), and the
+    # next commit's calls went there: the same process, more calls, nothing loaded again.
+    (first,) = [r for r in resident.running() if r.status["model"] == str(smollm.resolve())]
+    repo.write("mathy.py", "def triple(x: int) -> int:\n    return 3 * x\n")
+    repo.git("add", "mathy.py")
+    assert "1 tests kept" in commit(repo, "-m", "triple")
+    (second,) = [r for r in resident.running() if r.status["model"] == str(smollm.resolve())]
+    assert second.status["pid"] == first.status["pid"]
+    assert second.status["calls"] > first.status["calls"] >= 1
     # The same staged state again (the commit undone): no model call, nothing to write.
     repo.git("reset", "-q", "--soft", "HEAD~1")
     again = subprocess.run(

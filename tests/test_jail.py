@@ -143,3 +143,36 @@ def test_a_projects_own_venv_runs_inside_and_nothing_else_of_the_project_is_writ
     assert [w for w in words if w != "OSError"] == [str(project / ".venv"), "False", "1"]
     assert (project / "calc.py").read_text() == "X = 1\n"
     assert (project / "calc.py").read_text() == "X = 1\n"
+
+
+@requires_bwrap
+def test_generated_code_cannot_reach_a_resident_model(tmp_path: Path) -> None:
+    """The resident model's socket (llm/resident.py) is hidden from every jailed run."""
+    import socket
+
+    from review_bot.llm import resident
+
+    directory = resident.runtime_dir()  # the tests' own: XDG_RUNTIME_DIR (conftest.py)
+    # Hidden like /run (wherever XDG_RUNTIME_DIR points), and under /tmp the run's own.
+    assert directory in jail.hidden_paths(tmp_path, tmp_path / "private")
+    path = directory / "probe-listener.sock"
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "calc.py").write_text("X = 1\n")
+    script = (
+        "import os, socket\n"
+        f"print(os.path.exists({str(path)!r}))\n"
+        "conn = socket.socket(socket.AF_UNIX)\n"
+        f"try:\n    conn.connect({str(path)!r})\n    print('connected')\n"
+        "except OSError as exc:\n    print(type(exc).__name__)\n"
+    )
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(path))
+        listener.listen(1)
+        with Sandbox(project, LIMITS) as sandbox, sandbox.workspace() as ws:
+            assert sandbox.jail.kind == "bwrap"
+            ws.write("probe.py", script)
+            result = ws.run(["python", "probe.py"])
+    path.unlink()
+    assert result.returncode == 0, result.output
+    assert result.output.split() == ["False", "FileNotFoundError"]

@@ -187,6 +187,22 @@ def pull_command(name: str, revision: str | None) -> int:
     return EXIT_OK
 
 
+@models.command("unload")
+def unload_command() -> int:
+    """Stop the resident model processes of this user (see keep_alive_s)."""
+    from review_bot.llm import resident
+
+    if not resident.available():
+        click.echo("review-bot: no resident models on this system", err=True)
+        return EXIT_OK
+    stopped = resident.unload()
+    for each in stopped:
+        click.echo(f"stopped {each.status['model']} (pid {each.status['pid']})")
+    if not stopped:
+        click.echo("review-bot: no resident model was loaded", err=True)
+    return EXIT_OK
+
+
 @models.command("path")
 @click.argument("name")
 def path_command(name: str) -> int:

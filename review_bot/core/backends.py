@@ -1,8 +1,10 @@
 """Which backend runs the model: decided here, once, for every front end.
 
 `uses_server` is the rule (issue 5): `backend = "openai"`, or a `base_url` alone, means an
-OpenAI-compatible server runs the model; otherwise llama.cpp runs it in this process, on the
-runtime the `runtime` setting picks (xllamacpp by default, or llama-cpp-python).
+OpenAI-compatible server runs the model; otherwise llama.cpp runs it, on the runtime the
+`runtime` setting picks (xllamacpp by default, or llama-cpp-python): in a resident process
+started on first use when `keep_alive_s` is above 0 (the hook's default; llm/resident.py),
+else in this process.
 Tests pass their own factory (a scripted model) to the core instead.
 """
 
@@ -65,11 +67,28 @@ def openai_factory(path: Path, bundled: bool, settings: Settings) -> Backend:
     )
 
 
+def resident_factory(path: Path, bundled: bool, settings: Settings) -> Backend:
+    """llama.cpp in a resident process of this user, started on first use (llm/resident.py)."""
+    from review_bot.llm.resident import ResidentBackend
+
+    return ResidentBackend.of(path, bundled, settings)
+
+
+def uses_resident(settings: Settings) -> bool:
+    """A resident process keeps the model: `keep_alive_s` above 0, where Unix sockets exist."""
+    from review_bot.llm.resident import available
+
+    return not uses_server(settings) and bool(settings.keep_alive_s) and available()
+
+
 def uses_server(settings: Settings) -> bool:
     """A server runs the model: `backend = "openai"`, or a base_url alone (issue 5)."""
     return settings.backend == "openai" or bool(settings.base_url)
 
 
 def backend_factory(settings: Settings) -> BackendFactory:
-    """The factory the settings name: an HTTP server, or llama.cpp in process."""
-    return openai_factory if uses_server(settings) else llamacpp_factory
+    """The factory the settings name: an HTTP server, a resident process, or llama.cpp in
+    this process."""
+    if uses_server(settings):
+        return openai_factory
+    return resident_factory if uses_resident(settings) else llamacpp_factory

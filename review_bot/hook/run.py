@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from review_bot import diff, git
-from review_bot.config import Settings, load_settings
+from review_bot.config import HOOK_KEEP_ALIVE_S, Settings, load_settings
 from review_bot.errors import FatalError
 from review_bot.hook.apply import apply_plan
 from review_bot.hook.memo import Memo, plan_key
@@ -78,6 +78,8 @@ def run_hook(
         settings = dataclasses.replace(settings, budget_s=HOOK_BUDGET_S)
     if settings.improve_calls is None:
         settings = dataclasses.replace(settings, improve_calls=HOOK_IMPROVE_CALLS)
+    if settings.keep_alive_s is None:
+        settings = dataclasses.replace(settings, keep_alive_s=HOOK_KEEP_ALIVE_S)
     if options.hook_id == "llm-docstrings":
         settings = dataclasses.replace(settings, tests=False)
     if "llm-docstrings" in skips:

@@ -86,6 +86,12 @@ class LlamaCppBackend:
             self._load_s = time.perf_counter() - start
         return self._llama
 
+    def reload(self, n_threads: int) -> None:
+        """Load the model again with `n_threads` threads (llm/resident_daemon.py)."""
+        self._llama = None
+        self.n_threads, self.reloads = n_threads, self.reloads + 1
+        self._model()
+
     def tokenize(self, prompt: str) -> list[int]:
         llama = self._model()
         bos = self._info.bos_token

@@ -232,6 +232,13 @@ class XllamacppBackend:
             seed=seed,
         )
 
+    def reload(self, n_threads: int) -> None:
+        """Load the engine again with `n_threads` threads (a resident model whose cores
+        came free: llm/resident_daemon.py)."""
+        self.close()
+        self.n_threads, self.reloads = n_threads, self.reloads + 1
+        self._backend()
+
     def close(self) -> None:
         if self._requests is not None:
             self._requests.close()

@@ -153,8 +153,11 @@ def _git_dirs(root: Path) -> list[Path]:
 def hidden_paths(project_root: Path, private_dir: Path) -> list[Path]:
     """What a jailed run must not even read: homes (keys, tokens, credentials), /run
     (agent and container sockets), the project's git data (a CI checkout keeps its token
-    in .git/config) and review-bot's private directory (the pristine copy)."""
-    candidates = [*_homes(), Path("/run"), Path("/var/run")]
+    in .git/config), review-bot's private directory (the pristine copy) and the sockets of
+    resident models (llm/resident.py: generated code has no business with the model)."""
+    from review_bot.llm.resident import runtime_path
+
+    candidates = [*_homes(), Path("/run"), Path("/var/run"), runtime_path()]
     candidates += _git_dirs(project_root)
     candidates.append(private_dir)
     hidden: list[Path] = []
