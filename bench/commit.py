@@ -3,6 +3,7 @@ process (issue 23).
 
     .venv/bin/python bench/commit.py                     # 5 commits idle, 5 beside one busy
     .venv/bin/python bench/commit.py --load busy --commits 3 --output commit.json
+    .venv/bin/python bench/commit.py --ways resident,server
 
 For each load, a fresh git repository whose only review-bot set-up is a `.pre-commit-config`
 entry built from `.pre-commit-hooks.yaml` (`language: system`, this checkout's
@@ -18,10 +19,12 @@ with a guard to `textops.py`:
 Per commit: both attempts' wall time, their sum, the model's seconds and calls (from the
 hook's summary line), and how many test functions the second attempt added to the
 generated file (it should add none). `--load busy` runs one CPU-bound process (a Python
-busy loop) for the whole load; the load average is printed beside each figure. `--server`
-does it all again through a resident `review-bot serve` (its default threads), the model
-loaded once for every commit. Medians at
-the end; `--output` writes everything as JSON.
+busy loop) for the whole load; the load average is printed beside each figure. `--ways`
+picks how the model runs: `resident` (the hook's default: a resident process started by
+the first commit and kept `keep_alive_s`, fresh for each load), `in-process`
+(`keep_alive_s = 0`: each commit loads the model), `server` (a `review-bot serve` with its
+default threads, started before the commits). Medians at the end; `--output` writes
+everything as JSON.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from review_bot.llm import resident  # noqa: E402
 from review_bot.llm.default_model import DEFAULT_NAME, packaged_path  # noqa: E402
 from tests.helpers.first_commit import environment  # noqa: E402
 
@@ -124,12 +128,14 @@ def model_cost(output: str) -> tuple[float, int]:
     return (float(found.group(1)), int(found.group(2))) if found else (0.0, 0)
 
 
+WAYS = ("resident", "in-process", "server")
+
+
 def one_load(
-    load: str, commits: int, work: Path, model_dir: Path, server: str | None
+    load: str, commits: int, work: Path, model_dir: Path, way: str, server: str | None
 ) -> list[dict[str, Any]]:
     review_bot, pre_commit = tool("review-bot"), tool("pre-commit")
-    way = "server" if server else "in process"
-    base = work / f"{load}-{'server' if server else 'local'}"
+    base = work / f"{load}-{way}"
     # Clean: no GIT_*/REVIEW_BOT_* of this shell; its own review-bot and pre-commit homes.
     env = environment(os.environ, base)
     env.pop("SKIP", None)
@@ -139,6 +145,11 @@ def one_load(
         os.link(entry, home / "models" / entry.name)
     if server:
         env["REVIEW_BOT_BASE_URL"] = server
+    if way == "in-process":
+        env["REVIEW_BOT_KEEP_ALIVE_S"] = "0"
+    # This load's own resident model: the first commit starts it.
+    (base / "run").mkdir(mode=0o700)
+    env["XDG_RUNTIME_DIR"] = str(base / "run")
     repo = base / "repo"
     repo.mkdir()
     git(repo, env, "init", "-q", "-b", "main")
@@ -197,6 +208,8 @@ def one_load(
         if busy is not None:
             busy.kill()
             busy.wait()
+        if (base / "run" / "review-bot").is_dir():
+            resident.unload(base / "run" / "review-bot")
     return rows
 
 
@@ -223,25 +236,28 @@ def main() -> int:
     parser.add_argument("--load", default="idle,busy", help="idle, busy or both (idle,busy)")
     parser.add_argument("--output", type=Path, help="write the figures as JSON")
     parser.add_argument(
-        "--server",
-        action="store_true",
-        help="also through a resident `review-bot serve` (REVIEW_BOT_BASE_URL)",
+        "--ways", default="resident,in-process", help=f"any of {', '.join(WAYS)}, in order"
     )
     args = parser.parse_args()
     loads = [load.strip() for load in args.load.split(",") if load.strip()]
+    ways = [way.strip() for way in args.ways.split(",") if way.strip()]
     if not set(loads) <= {"idle", "busy"} or not 1 <= args.commits <= len(FUNCTIONS):
         parser.error("--load takes idle and/or busy; --commits 1 to 7")
+    if not set(ways) <= set(WAYS):
+        parser.error(f"--ways takes {', '.join(WAYS)}")
     shared = Path(os.environ.get("REVIEW_BOT_HOME", Path.home() / ".cache" / "review-bot"))
     model = packaged_path(DEFAULT_NAME, shared)  # assembled once, outside the timings
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="review-bot-bench-commit-") as scratch:
-        for load in loads:
-            rows += one_load(load, args.commits, Path(scratch), model.parent, None)
-        if args.server:
+        for way in ways:
+            if way != "server":
+                for load in loads:
+                    rows += one_load(load, args.commits, Path(scratch), model.parent, way, None)
+                continue
             process, url = serve(model, Path(scratch))
             try:
                 for load in loads:
-                    rows += one_load(load, args.commits, Path(scratch), model.parent, url)
+                    rows += one_load(load, args.commits, Path(scratch), model.parent, way, url)
             finally:
                 process.terminate()
                 process.wait(60)

@@ -88,6 +88,11 @@ class Daemon:
         after = self.backend.load_seconds()
         # A load (first call, or a reload with fewer threads) shows as a changed figure.
         load_s = after if after != before else 0.0
+        _log(
+            f"call {self.calls}: {getattr(self.backend, 'n_threads', '?')} threads, "
+            f"load {load_s:.2f} s, generated {done.completion_tokens} tokens "
+            f"(prompt {done.prompt_tokens}) in {done.seconds:.2f} s"
+        )
         return {"ok": done._asdict(), "load_s": load_s}
 
     def status(self) -> dict[str, Any]:
@@ -116,12 +121,19 @@ class Daemon:
         if now > loaded:
             reload = getattr(self.backend, "reload", None)
             if callable(reload):
+                started = time.monotonic()
                 reload(now)
                 self.more_threads += 1
                 self.last = time.monotonic()
+                _log(f"idle: reloaded with {now} threads in {self.last - started:.2f} s")
 
     def expired(self) -> bool:
         return self.stopping or time.monotonic() - self.last > self.keep_alive_s
+
+
+def _log(line: str) -> None:
+    """One line of the process's log (the socket's name with .log)."""
+    print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
 
 
 def _same_user(conn: socket.socket) -> bool:
