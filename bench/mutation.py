@@ -234,6 +234,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mutmut", action="store_true", help="cross-check with mutmut 3")
     parser.add_argument("--model", default=core.SMOKE_NAME, metavar="PATH|NAME")
     parser.add_argument(
+        "--no-search", action="store_true", help="case_search = false: the model's cases alone"
+    )
+    parser.add_argument(
         "--output", type=Path, default=HERE / "mutation-results.json", metavar="PATH"
     )
     return parser.parse_args(argv)
@@ -242,7 +245,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     global MUTMUT
     args = parse_args(argv)
-    core.BENCH_SETTINGS.update(model=Path(args.model), warm=True)
+    core.BENCH_SETTINGS.update(model=Path(args.model), warm=True, case_search=not args.no_search)
     functions = core.select_functions(args.functions)
     if args.names:
         wanted = [n.strip() for n in args.names.split(",") if n.strip()]

@@ -66,6 +66,9 @@ class Settings:
     temperature: float = 0.2
     seed: int = 1234
     n_cases: int = 8
+    # the cases strategy also tries neighbours of the model's cases and the code's own
+    # constants, kept where they kill a mutant the model's cases miss (generate/search.py)
+    case_search: bool = True
     # mutation analysis of kept tests (review_bot/mutation.py): a test that kills none of
     # the function's mutants is rejected (no-kill), one under min_mutation_score too
     mutation: bool = True
@@ -144,6 +147,7 @@ GENERATION_SETTINGS = (
     "temperature",
     "seed",
     "n_cases",
+    "case_search",
     "mutation",
     "max_mutants",
     "min_mutation_score",
@@ -198,6 +202,7 @@ _FIELDS: dict[str, Any] = {
     "temperature": float,
     "seed": int,
     "n_cases": int,
+    "case_search": _to_bool,
     "mutation": _to_bool,
     "max_mutants": int,
     "min_mutation_score": float,

@@ -34,6 +34,7 @@ def test_module_docstring_examples_run() -> None:
         "review_bot.source",
         "review_bot.github.markdown",
         "review_bot.generate.docstring_check",
+        "review_bot.generate.search",
     ):
         module = importlib.import_module(name)
         failed, attempted = doctest.testmod(module, raise_on_error=False, verbose=False)

@@ -381,7 +381,7 @@ def test_cases_asks_again_while_a_stub_survives_and_keeps_the_shortest_set(
     backend.enqueue(MORE_CASES)
     report = suggest(
         project / "textutils.py",
-        settings,
+        replace(settings, case_search=False),  # the model's cases alone
         functions=["is_palindrome"],
         backend_factory=factory(backend),
     )
@@ -390,7 +390,7 @@ def test_cases_asks_again_while_a_stub_survives_and_keeps_the_shortest_set(
     assert test.status == "kept", test.attempts
     assert test.attempts[0].startswith("cases#0: no-kill: passes when the body of is_palindrome")
     assert test.attempts[1] == "cases#1: kept"
-    assert test.attempts[2] == "cases#1: kept the 2 of 6 cases that kill the same 6 mutants"
+    assert test.attempts[2] == "cases#1: kept 2 cases of the 6 proposed, killing 6 mutants"
     assert test.mutation == (6, 6)
     code = test.code or ""
     # One palindrome and one other input kill all six mutants.
@@ -418,7 +418,7 @@ def test_improve_calls_caps_the_calls_a_kept_test_gets(
     backend.enqueue(MORE_CASES)
     report = suggest(
         project / "textutils.py",
-        replace(settings, improve_calls=improve_calls),
+        replace(settings, improve_calls=improve_calls, case_search=False),
         functions=["is_palindrome"],
         backend_factory=factory(backend),
     )
@@ -426,6 +426,72 @@ def test_improve_calls_caps_the_calls_a_kept_test_gets(
     assert result.test.status == "kept", result.test.attempts
     assert len(backend.calls) == calls
     assert result.test.mutation == ((5, 6) if calls == 1 else (6, 6))
+
+
+def test_the_search_kills_what_the_models_cases_miss_without_another_call(
+    project: Path, settings: Settings
+) -> None:
+    # Issue 24: the model proposed three words that are not palindromes, so `return False`
+    # survived (no-kill) and another call was needed. Their neighbours ("", "a", "abab",
+    # ...) hold palindromes: one call, a kept test killing 5 of 6 (what survives, `[::-1]`
+    # -> `[::-2]`, needs an odd palindrome such as "aba", which no neighbour is).
+    backend = ScriptedBackend(scripted_info())
+    backend.enqueue(FALSE_CASES)
+    report = suggest(
+        project / "textutils.py",
+        replace(settings, repair_attempts=0),
+        functions=["is_palindrome"],
+        backend_factory=factory(backend),
+    )
+    [result] = report.results
+    test = result.test
+    assert test.status == "kept", test.attempts
+    assert len(backend.calls) == 1 and test.mutation == (5, 6)
+    assert "1 of them found by the search of the 3 proposed" in test.attempts[-1]
+    code = test.code or ""
+    # The model's word comes first; the search adds only what it lacks.
+    rows = [line.strip() for line in code.splitlines() if line.strip().startswith("('")]
+    assert rows[0] == "('ab', False)," and len(rows) == 2 and rows[1].endswith(", True),")
+
+
+WRONG_KIND = """\
+def shout(text: str) -> str:
+    return text.upper() + "!"
+
+
+def checked(text: str) -> str:
+    if not isinstance(text, str):
+        raise TypeError("text must be a string")
+    return text.strip()
+"""
+
+
+@pytest.mark.parametrize(
+    ("function", "reply", "kept_error"),
+    [
+        # Python refusing an int where the code calls .upper(): not a finding.
+        ("shout", '{"cases": [{"text": "hi"}, {"text": 5}, {"text": null}]}', False),
+        # The code's own `raise TypeError`: what it promises, a row worth keeping.
+        ("checked", '{"cases": [{"text": " hi "}, {"text": 5}, {"text": "x"}]}', True),
+    ],
+)
+def test_a_type_error_python_raises_on_a_wrong_argument_is_not_a_row(
+    tmp_path: Path, settings: Settings, function: str, reply: str, kept_error: bool
+) -> None:
+    root = make_project(tmp_path / "kinds", {"kinds.py": WRONG_KIND})
+    backend = ScriptedBackend(scripted_info())
+    backend.enqueue(reply)
+    report = suggest(
+        root / "kinds.py",
+        replace(settings, repair_attempts=0),
+        functions=[function],
+        backend_factory=factory(backend),
+    )
+    [result] = report.results
+    assert result.test.status == "kept", result.test.attempts
+    code = result.test.code or ""
+    assert ("TypeError" in code) is kept_error
+    assert "AttributeError" not in code
 
 
 def test_without_mutation_the_weak_test_is_kept_unscored(project: Path, settings: Settings) -> None:
@@ -450,7 +516,7 @@ def test_min_mutation_score_rejects_a_test_under_it(project: Path, settings: Set
     backend.enqueue('{"cases": [{"text": "ab"}, {"text": "x"}, {"text": "cd"}]}')
     report = suggest(
         project / "textutils.py",
-        replace(settings, repair_attempts=0, min_mutation_score=1.0),
+        replace(settings, repair_attempts=0, min_mutation_score=1.0, case_search=False),
         functions=["is_palindrome"],
         backend_factory=factory(backend),
     )

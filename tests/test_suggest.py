@@ -118,8 +118,8 @@ def test_cases_strategy_renders_values_and_exceptions(project: Path, settings: S
     backend.enqueue('{"cases": [{"a": 6, "b": 3}, {"a": 1, "b": 0}, {"a": -3, "b": 2}]}')
     report = suggest(
         project / "calc.py",
-        # One call: mutants survive these cases (`b == 0` -> `b == 1`), and with a repair
-        # attempt left the strategy would ask for more.
+        # One call: a mutant survives the model's cases (`b == 0` -> `b == 1`); the search
+        # (generate/search.py) finds b = 1 for it.
         replace(settings, strategy="cases", repair_attempts=0),
         functions=["divide"],
         backend_factory=factory(backend),
@@ -132,7 +132,11 @@ def test_cases_strategy_renders_values_and_exceptions(project: Path, settings: S
     # A row that kills no mutant and runs no line the others do not is not kept (issue 23:
     # the rows are cut before the test is verified, so it is verified once).
     assert "(-3, 2, -1.5)," not in code
-    assert "cases#0: kept the 2 of 3 cases that kill the same" in result.test.attempts[-1]
+    assert "(1, 1, 1.0)," in code
+    assert result.test.attempts[-1] == (
+        "cases#0: kept 3 cases, 1 of them found by the search of the 3 proposed, killing 6 mutants"
+    )
+    assert result.test.mutation == (6, 7)
     # The grammar handed to the model names each parameter with its JSON type.
     schema = backend.calls[0].json_schema
     assert schema is not None

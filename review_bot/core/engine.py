@@ -400,6 +400,7 @@ class Engine:
                     timeout_s=self.settings.timeout_s,
                     mutants=mutants if self.settings.mutation else None,
                     improve_calls=self.settings.improve_calls,
+                    search=self.settings.case_search,
                 )
             else:
                 verdict = STRATEGY_FUNCTIONS[strategy](

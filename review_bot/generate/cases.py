@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
+from review_bot.generate import search
 from review_bot.generate.tests import Attempts, Verifier
 from review_bot.llm.chat import Message
 from review_bot.llm.session import ModelSession
@@ -61,6 +62,8 @@ class Result(NamedTuple):
     exception: tuple[str, str] | None  # (module, qualname)
     stable: bool
     lines: frozenset[int] = frozenset()  # the function's lines the case ran
+    # the exception came from a `raise` of the code, not from Python refusing an argument
+    own: bool = True
 
 
 def _schema_of(annotation: ast.expr | None) -> dict[str, Any] | None:
@@ -264,7 +267,7 @@ def run_cases(
         lines = rec.get("lines") if isinstance(rec.get("lines"), list) else []
         ran = frozenset(n for n in lines if isinstance(n, int))
         kind, value, stable = rec.get("kind", "timeout"), rec.get("value"), bool(rec.get("stable"))
-        results.append(Result(case, kind, value, exc, stable, ran))
+        results.append(Result(case, kind, value, exc, stable, ran, rec.get("own") is not False))
     return results
 
 
@@ -305,6 +308,8 @@ def _usable(
     if values is None:
         return "an argument without a value"
     if result.kind == "raises" and result.exception is not None:
+        if _wrong_kind(target, result):
+            return f"a {result.exception[1]} Python raised on an argument of the wrong kind"
         ref = _exception_ref(target, *result.exception)
         if ref is None:
             return f"raised {result.exception[1]}, which a test cannot name"
@@ -312,6 +317,19 @@ def _usable(
     if result.kind in ("returns", "yields") and result.value is not None:
         return values, result.value, None
     return f"its {'value' if result.kind != 'raises' else 'exception'} has no literal form"
+
+
+# What Python raises when an argument contradicts the code's use of it (`len(5)`,
+# `None.strip()`): a row stating it tests the language, not the function (issue 24).
+_WRONG_KIND = frozenset({("builtins", "TypeError"), ("builtins", "AttributeError")})
+
+
+def _wrong_kind(target: Target, result: Result) -> bool:
+    """A TypeError/AttributeError that no `raise` of the code made and the docstring does
+    not promise."""
+    if result.own or result.exception not in _WRONG_KIND:
+        return False
+    return result.exception[1] not in (target.docstring or "")
 
 
 def unusable_causes(target: Target, cases: Sequence[Case], results: Sequence[Result]) -> str:
@@ -388,8 +406,17 @@ def _row_values(
     return values
 
 
-def _outcome(result: Result) -> tuple[str, str | None, tuple[str, str] | None]:
-    return result.kind, result.value, result.exception
+def _same_outcome(a: Result, b: Result) -> bool:
+    """What a row of the rendered test would tell apart: values by `==` (`1 == 1.0`, as
+    `assert f(x) == expected` compares), exceptions by class."""
+    if (a.kind, a.exception) != (b.kind, b.exception):
+        return False
+    if a.value == b.value:
+        return True
+    try:
+        return bool(ast.literal_eval(a.value or "") == ast.literal_eval(b.value or ""))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
 
 
 def case_kills(
@@ -406,7 +433,7 @@ def case_kills(
     for index, mutant in enumerate(mutants):
         on_mutant = run_cases(sandbox, target, cases, timeout_s, mutant=mutant)
         for position, original in enumerate(results):
-            if position >= len(on_mutant) or _outcome(on_mutant[position]) != _outcome(original):
+            if position >= len(on_mutant) or not _same_outcome(on_mutant[position], original):
                 kills[position].add(index)
     return [frozenset(k) for k in kills]
 
@@ -417,30 +444,105 @@ def case_kills(
 _CUT_MAY_CAUSE = frozenset({"collect", "fail", "flaky", "no-gain", "timeout"})
 
 
+class Cut(NamedTuple):
+    results: list[Result]  # the rows to render, in order: seeds first
+    killed: int  # mutants they kill together
+    searched: int  # how many of them the search found (not the model)
+
+
 def _cut(
     sandbox: Sandbox,
     target: Target,
     results: Sequence[Result],
     mutants: Sequence[Mutant],
     timeout_s: float,
-) -> tuple[list[Result], int] | None:
-    """The shortest list of `results` that kills every mutant and runs every line of the
-    function that some result kills or runs, and how many mutants that is; None when
-    there is nothing to cut (fewer than two stable results, or every result needed). Made
-    before anything is verified, so a function's test is verified once, as it will be
-    kept (issue 23)."""
+    found: Sequence[Result] = (),
+) -> Cut | None:
+    """The shortest list of `results` and `found` (the search's, generate/search.py) that
+    kills every mutant and runs every line of the function that some of them kills or
+    runs; the model's results win ties. None when there is nothing to cut (fewer than two
+    stable results, or every result needed and nothing found). Made before anything is
+    verified, so a function's test is verified once, as it will be kept (issue 23)."""
     stable = [r for r in results if r.stable]
-    if len(stable) < 2:
+    pool = [*stable, *found]
+    if len(pool) < 2:
         return None
-    kills = case_kills(sandbox, target, stable, mutants, timeout_s)
+    kills = case_kills(sandbox, target, pool, mutants, timeout_s)
     wanted = [
         frozenset({("mutant", m) for m in killed} | {("line", n) for n in result.lines})
-        for killed, result in zip(kills, stable, strict=True)
+        for killed, result in zip(kills, pool, strict=True)
     ]
-    chosen = shortest_cover(wanted)
-    if not chosen or len(chosen) >= len(stable):
+    # The model's cases first; the search's only for what they leave undone.
+    chosen = shortest_cover(wanted[: len(stable)])
+    done = frozenset().union(*(wanted[i] for i in chosen))
+    rest = [w - done for w in wanted[len(stable) :]]
+    added = [len(stable) + i for i in shortest_cover(rest)] if any(rest) else []
+    if not added and (not chosen or len(chosen) >= len(stable)):
         return None
-    return [stable[i] for i in chosen], len(frozenset().union(*kills))
+    rows = [pool[i] for i in [*chosen, *added]]
+    return Cut(rows, len(frozenset().union(*kills)), len(added))
+
+
+def _search(
+    sandbox: Sandbox, target: Target, results: Sequence[Result], timeout_s: float
+) -> list[Result]:
+    """The search's candidates (neighbours of the model's usable cases and the code's
+    constants) that run the same way twice and make a row a test can state."""
+    params = case_params(target) or []
+    defaults = {p.name: p.default for p in params}
+    schemas = {p.name: _param_schema(p) for p in params}
+    seeds = [
+        (r.case.args, r.case.kwargs)
+        for r in results
+        if isinstance(_usable(target, r, params, defaults), tuple)
+    ]
+    cases = [
+        Case(args, kwargs)
+        for args, kwargs in search.candidates(seeds, search.code_constants(target.source))
+        if _fits(args, kwargs, params, schemas)
+    ]
+    if not cases:
+        return []
+    return [
+        r
+        for r in run_cases(sandbox, target, cases, timeout_s)
+        if isinstance(_usable(target, r, params, defaults), tuple)
+    ]
+
+
+def _fits(
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    params: Sequence[Param],
+    schemas: dict[str, dict[str, Any] | None],
+) -> bool:
+    """Every value a candidate gives fits its parameter's schema (an enum stays an enum)."""
+    named = dict(zip((p.name for p in params), args, strict=False)) | kwargs
+    return all(_matches(value, schemas.get(name)) for name, value in named.items())
+
+
+def _matches(value: Any, schema: dict[str, Any] | None) -> bool:
+    if schema is None:
+        return False
+    if "anyOf" in schema:
+        return any(_matches(value, option) for option in schema["anyOf"])
+    if "enum" in schema:
+        return value in schema["enum"]
+    kind = schema.get("type")
+    checks = {
+        "integer": isinstance(value, int) and not isinstance(value, bool),
+        "number": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "string": isinstance(value, str) and len(value) <= schema.get("maxLength", MAX_STRING),
+        "boolean": isinstance(value, bool),
+        "null": value is None,
+        "array": isinstance(value, list) and len(value) <= schema.get("maxItems", MAX_ITEMS),
+        "object": isinstance(value, dict),
+    }
+    if kind not in checks or not checks[kind]:
+        return False
+    if kind == "array" and isinstance(schema.get("items"), dict):
+        return all(_matches(item, schema["items"]) for item in value)
+    return True
 
 
 def _better(verdict: Verdict, best: Verdict | None) -> bool:
@@ -467,6 +569,7 @@ def cases_strategy(
     timeout_s: float,
     mutants: Callable[[], Sequence[Mutant]] | None = None,
     improve_calls: int | None = None,
+    search: bool = True,
 ) -> Verdict | None:
     """Propose, run, render, verify.
 
@@ -474,8 +577,9 @@ def cases_strategy(
     attempts ask for more cases (at a higher temperature), keep the old ones, and the
     best kept test wins (most mutants killed, then most lines); at most `improve_calls`
     such calls once a test is kept (None: no limit but the attempts). With `mutants`, the
-    cases are cut to the shortest set that kills the same mutants before they are rendered
-    and verified (if the cut alone fails, every case is verified instead).
+    search (`search`, generate/search.py) adds inputs near the model's, and the cases are
+    cut to the shortest set that kills the same mutants before they are rendered and
+    verified (if the cut alone fails, the model's cases are verified instead).
     """
     schema = case_schema(target, n_cases)
     if schema is None:
@@ -520,9 +624,13 @@ def cases_strategy(
             continue  # nothing new to try
         problems: list[str] = []
         results = run_cases(sandbox, target, collected, timeout_s, problems=problems)
-        # With mutants, only the rows that kill what the others do not are rendered.
-        cut = _cut(sandbox, target, results, mutants(), timeout_s) if mutants else None
-        code, rows = render_test(target, cut[0] if cut else results, prompts)
+        # With mutants: the search's inputs join the model's, and only the rows that kill
+        # what the others do not (or run a line they do not) are rendered.
+        cut = None
+        if mutants:
+            found = _search(sandbox, target, results, timeout_s) if search else []
+            cut = _cut(sandbox, target, results, mutants(), timeout_s, found)
+        code, rows = render_test(target, cut.results if cut else results, prompts)
         candidate = Candidate(target, "cases", code, attempt)
         if rows == 0:
             why = problems[0] if problems else unusable_causes(target, collected, results)
@@ -538,9 +646,10 @@ def cases_strategy(
                 cut = None
         attempts.add(verdict)
         if cut is not None and verdict.kept:
+            searched = f", {cut.searched} of them found by the search" if cut.searched else ""
             attempts.lines.append(
-                f"cases#{attempt}: kept the {len(cut[0])} of {len(results)} cases that kill "
-                f"the same {cut[1]} mutants"
+                f"cases#{attempt}: kept {len(cut.results)} cases{searched} of the "
+                f"{len(results)} proposed, killing {cut.killed} mutants"
             )
         if verdict.mutation is not None:
             survivors = verdict.mutation.survived

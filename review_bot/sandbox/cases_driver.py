@@ -9,6 +9,7 @@ import importlib
 import inspect
 import itertools
 import json
+import linecache
 import signal
 import sys
 from types import FrameType
@@ -71,11 +72,28 @@ def _outcome(fn: Any, case: dict[str, Any], lines: set[int] | None = None) -> di
         return {"kind": "timeout"}
     except BaseException as exc:  # the function's own exceptions are what we record
         cls = type(exc)
-        return {"kind": "raises", "module": cls.__module__, "qualname": cls.__qualname__}
+        return {
+            "kind": "raises",
+            "module": cls.__module__,
+            "qualname": cls.__qualname__,
+            "own": _raised_by_code(exc),
+        }
     finally:
         if lines is not None:
             sys.settrace(None)
     return {"kind": kind, "value": _literal(value)}
+
+
+def _raised_by_code(exc: BaseException) -> bool:
+    """The innermost Python line of the traceback is a `raise` statement: the code raised
+    it on purpose, where `len(5)` or `None.strip()` is Python refusing an argument."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    line = linecache.getline(tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+    return line.strip().startswith("raise")
 
 
 def main() -> None:

@@ -1,0 +1,158 @@
+"""Model-seeded search for the `cases` strategy (issue 24): more inputs without a model call.
+
+The model proposes inputs that mean something (real words, plausible numbers); a small
+model rarely proposes the boundary that tells `<` from `<=`, or the empty string. Here each
+proposed case is a seed: one argument at a time is replaced by a neighbour of its value
+(0, 1, -1, the value plus or minus one, its negation; the empty and one-item string or
+list, the doubled one) or by a constant of the function's own code and its neighbours
+(`if n > 100:` gives 99, 100, 101). The candidates run in the sandbox with the seeds, and
+the cut (generate/cases.py) keeps a candidate only where it kills a mutant or runs a line
+that no kept case does; the seeds win ties. Candidates keep each argument's JSON type, so
+they fit the signature as the seed did.
+
+>>> code_constants("def f(n):\\n    if n > 100:\\n        return 'big'\\n    return n * 2.5")
+[100, 'big', 2.5]
+>>> neighbours(5, [100])
+[0, 1, -1, 4, 6, -5, 99, 100, 101]
+>>> neighbours("ab", ["x"])
+['', 'a', 'abab', 'AB', ' ab', 'x']
+>>> neighbours([3, 1], [])
+[[], [3], [3, 1, 1], [1, 3]]
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+# Candidates per function: each one costs microseconds per sandbox run, but a function
+# that loops on a value (or a mutant that never ends) costs up to the per-case limit.
+MAX_CANDIDATES = 24
+MAX_CONSTANTS = 8
+MAX_STRING = 40
+
+
+def code_constants(source: str) -> list[Any]:
+    """Numbers and short strings written in the function's code (not its docstring), in
+    order, each once; booleans and None are left out."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.add(id(first.value))
+    negated = {
+        id(node.operand): node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+    }
+    nodes = [n for n in ast.walk(tree) if isinstance(n, ast.Constant) and id(n) not in docstrings]
+    found: list[Any] = []
+    for node in sorted(nodes, key=lambda n: (n.lineno, n.col_offset)):
+        value = node.value
+        if isinstance(value, bool) or value is None:
+            continue
+        if id(node) in negated and isinstance(value, (int, float)):
+            value = -value  # `-3` is `-` applied to 3 in the tree
+        if isinstance(value, str) and len(value) > MAX_STRING:
+            continue
+        if isinstance(value, (int, float, str)) and not _has(found, value):
+            found.append(value)
+    return found[:MAX_CONSTANTS]
+
+
+def _has(values: Sequence[Any], value: Any) -> bool:
+    return any(type(v) is type(value) and v == value for v in values)
+
+
+def neighbours(value: Any, constants: Sequence[Any]) -> list[Any]:
+    """Values near `value` of its own JSON type, then the code's constants of that type."""
+    out: list[Any] = []
+    if isinstance(value, bool):
+        out = [not value]
+    elif isinstance(value, int):
+        out = [0, 1, -1, value - 1, value + 1, -value]
+        for c in constants:
+            if isinstance(c, int) and not isinstance(c, bool):
+                out += [c - 1, c, c + 1]
+    elif isinstance(value, float):
+        out = [0.0, -value, value / 2, value + 0.5]
+        for c in constants:
+            if isinstance(c, (int, float)) and not isinstance(c, bool):
+                out += [float(c) - 0.5, float(c), float(c) + 0.5]
+    elif isinstance(value, str):
+        out = ["", value[:1], value * 2, value.upper(), " " + value]
+        out += [c for c in constants if isinstance(c, str)]
+    elif isinstance(value, list):
+        out = [[], value[:1], value + value[-1:], list(reversed(value))]
+    elif isinstance(value, dict):
+        out = [{}]
+    kept: list[Any] = []
+    for item in out:
+        if _same(item, value) or any(_same(item, k) for k in kept):
+            continue
+        if isinstance(item, str) and len(item) > MAX_STRING:
+            continue
+        kept.append(item)
+    return kept
+
+
+def _same(a: Any, b: Any) -> bool:
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def candidates(
+    seeds: Sequence[tuple[tuple[Any, ...], dict[str, Any]]],
+    constants: Sequence[Any],
+    limit: int = MAX_CANDIDATES,
+) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """(args, kwargs) pairs that differ from one seed in one argument, none a seed, at most
+    `limit`: taken round-robin over the seeds and their arguments, so a small limit still
+    varies every argument of several seeds."""
+    known = {_key(args, kwargs) for args, kwargs in seeds}
+    streams = [_variants(args, kwargs, constants) for args, kwargs in seeds]
+    out: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    while streams and len(out) < limit:
+        alive = []
+        for stream in streams:
+            for args, kwargs in stream:
+                key = _key(args, kwargs)
+                if key not in known:
+                    known.add(key)
+                    out.append((args, kwargs))
+                    alive.append(stream)
+                    break
+            if len(out) >= limit:
+                break
+        streams = alive
+    return out
+
+
+def _variants(
+    args: tuple[Any, ...], kwargs: dict[str, Any], constants: Sequence[Any]
+) -> Iterator[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """One seed's variants, one argument at a time, the arguments taken in turn."""
+    slots: list[list[tuple[tuple[Any, ...], dict[str, Any]]]] = []
+    for index, value in enumerate(args):
+        nears = neighbours(value, constants)
+        slots.append([((*args[:index], near, *args[index + 1 :]), kwargs) for near in nears])
+    for name, value in kwargs.items():
+        slots.append([(args, {**kwargs, name: near}) for near in neighbours(value, constants)])
+    depth = 0
+    while any(depth < len(slot) for slot in slots):
+        for slot in slots:
+            if depth < len(slot):
+                yield slot[depth]
+        depth += 1
+
+
+def _key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    return json.dumps([list(args), kwargs], sort_keys=True)

@@ -1,0 +1,48 @@
+"""The model-seeded search's candidates (generate/search.py) and what a candidate may be."""
+
+from __future__ import annotations
+
+import json
+
+from review_bot.generate import search
+from review_bot.generate.cases import _fits, _param_schema
+from review_bot.records import Param
+
+
+def test_constants_come_from_the_code_not_its_docstring() -> None:
+    source = 'def f(n):\n    """Ten is 10."""\n    if n >= 10 or n == -3:\n        return "x"\n'
+    assert search.code_constants(source) == [10, -3, "x"]  # in order, -3 as written
+    assert search.code_constants("def f(:") == []
+
+
+def test_candidates_vary_one_argument_of_each_seed_in_turn() -> None:
+    seeds = [((5, "ab"), {}), ((7, "cd"), {"flag": True})]
+    found = search.candidates(seeds, [100], limit=6)
+    assert len(found) == 6
+    keys = {json.dumps([list(a), k]) for a, k in seeds}
+    assert not keys & {json.dumps([list(a), k]) for a, k in found}  # no seed again
+    # Round-robin: both seeds and both positions vary before any goes deep.
+    assert found[:4] == [
+        ((0, "ab"), {}),
+        ((0, "cd"), {"flag": True}),
+        ((5, ""), {}),
+        ((7, ""), {"flag": True}),
+    ]
+    for args, kwargs in search.candidates(seeds, [100], limit=100):
+        seed = next(s for s in seeds if len(s[0]) == len(args) and s[1].keys() == kwargs.keys())
+        changed = [a != b for a, b in zip(args, seed[0], strict=True)]
+        changed += [kwargs[k] != seed[1][k] for k in kwargs]
+        assert sum(changed) == 1  # exactly one argument differs from some seed
+    assert search.candidates([], [1]) == []
+
+
+def test_a_candidate_keeps_to_its_parameters_schema() -> None:
+    params = [
+        Param("mode", "Literal['a', 'b']", None, "positional"),
+        Param("n", "int", None, "positional"),
+    ]
+    schemas = {p.name: _param_schema(p) for p in params}
+    assert _fits(("a", 3), {}, params, schemas)
+    assert not _fits(("c", 3), {}, params, schemas)  # an enum stays an enum
+    assert not _fits(("a", 2.5), {}, params, schemas)
+    assert not _fits(("a", True), {}, params, schemas)  # a bool is not an int here
