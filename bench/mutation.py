@@ -236,6 +236,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-search", action="store_true", help="case_search = false: the model's cases alone"
     )
+    parser.add_argument("--n-cases", type=int, default=8, help="cases asked for per call")
     parser.add_argument(
         "--output", type=Path, default=HERE / "mutation-results.json", metavar="PATH"
     )
@@ -245,7 +246,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     global MUTMUT
     args = parse_args(argv)
-    core.BENCH_SETTINGS.update(model=Path(args.model), warm=True, case_search=not args.no_search)
+    core.BENCH_SETTINGS.update(
+        model=Path(args.model), warm=True, case_search=not args.no_search, n_cases=args.n_cases
+    )
     functions = core.select_functions(args.functions)
     if args.names:
         wanted = [n.strip() for n in args.names.split(",") if n.strip()]

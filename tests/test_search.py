@@ -21,13 +21,17 @@ def test_candidates_vary_one_argument_of_each_seed_in_turn() -> None:
     assert len(found) == 6
     keys = {json.dumps([list(a), k]) for a, k in seeds}
     assert not keys & {json.dumps([list(a), k]) for a, k in found}  # no seed again
-    # Round-robin: both seeds and both positions vary before any goes deep.
+    # Round-robin: both seeds and both positions vary before any goes deep; the code's
+    # constant (100) comes before the generic neighbours.
     assert found[:4] == [
-        ((0, "ab"), {}),
-        ((0, "cd"), {"flag": True}),
+        ((99, "ab"), {}),
+        ((99, "cd"), {"flag": True}),
         ((5, ""), {}),
         ((7, ""), {"flag": True}),
     ]
+    # A seed's other arguments are tried for each one: clamp(10, 6, 5) turns `upper < lower`.
+    clamp = search.candidates([((10, -5, 5), {})], [], limit=100)
+    assert (10, 6, 5) in [args for args, _ in clamp] and (10, -5, -6) in [a for a, _ in clamp]
     for args, kwargs in search.candidates(seeds, [100], limit=100):
         seed = next(s for s in seeds if len(s[0]) == len(args) and s[1].keys() == kwargs.keys())
         changed = [a != b for a, b in zip(args, seed[0], strict=True)]

@@ -464,10 +464,18 @@ def _cut(
     stable results, or every result needed and nothing found). Made before anything is
     verified, so a function's test is verified once, as it will be kept (issue 23)."""
     stable = [r for r in results if r.stable]
-    pool = [*stable, *found]
-    if len(pool) < 2:
+    if len(stable) + len(found) < 2:
         return None
-    kills = case_kills(sandbox, target, pool, mutants, timeout_s)
+    kills = case_kills(sandbox, target, stable, mutants, timeout_s)
+    # The search's cases run only on the mutants the model's cases leave alive (often
+    # none): what they could add.
+    alive = [i for i in range(len(mutants)) if not any(i in k for k in kills)]
+    if found and alive:
+        on_alive = case_kills(sandbox, target, found, [mutants[i] for i in alive], timeout_s)
+        kills += [frozenset(alive[j] for j in k) for k in on_alive]
+    else:
+        kills += [frozenset() for _ in found]
+    pool = [*stable, *found]
     wanted = [
         frozenset({("mutant", m) for m in killed} | {("line", n) for n in result.lines})
         for killed, result in zip(kills, pool, strict=True)
@@ -491,11 +499,12 @@ def _search(
     params = case_params(target) or []
     defaults = {p.name: p.default for p in params}
     schemas = {p.name: _param_schema(p) for p in params}
-    seeds = [
-        (r.case.args, r.case.kwargs)
-        for r in results
-        if isinstance(_usable(target, r, params, defaults), tuple)
-    ]
+    # One seed per way the function went (outcome kind and lines run): varied seeds first.
+    usable = [r for r in results if isinstance(_usable(target, r, params, defaults), tuple)]
+    ways = {(r.kind, r.lines): r for r in reversed(usable)}
+    firsts = [r for r in usable if ways[(r.kind, r.lines)] is r]
+    ordered = [*firsts, *(r for r in usable if r not in firsts)]
+    seeds = [(r.case.args, r.case.kwargs) for r in ordered]
     cases = [
         Case(args, kwargs)
         for args, kwargs in search.candidates(seeds, search.code_constants(target.source))

@@ -4,8 +4,9 @@ The model proposes inputs that mean something (real words, plausible numbers); a
 model rarely proposes the boundary that tells `<` from `<=`, or the empty string. Here each
 proposed case is a seed: one argument at a time is replaced by a neighbour of its value
 (0, 1, -1, the value plus or minus one, its negation; the empty and one-item string or
-list, the doubled one) or by a constant of the function's own code and its neighbours
-(`if n > 100:` gives 99, 100, 101). The candidates run in the sandbox with the seeds, and
+list, the doubled one), by the seed's other arguments and their neighbours (where `upper <
+lower` turns), or by a constant of the function's own code and its neighbours (`if n >
+100:` gives 99, 100, 101). The candidates run in the sandbox with the seeds, and
 the cut (generate/cases.py) keeps a candidate only where it kills a mutant or runs a line
 that no kept case does; the seeds win ties. Candidates keep each argument's JSON type, so
 they fit the signature as the seed did.
@@ -13,9 +14,9 @@ they fit the signature as the seed did.
 >>> code_constants("def f(n):\\n    if n > 100:\\n        return 'big'\\n    return n * 2.5")
 [100, 'big', 2.5]
 >>> neighbours(5, [100])
-[0, 1, -1, 4, 6, -5, 99, 100, 101]
+[99, 100, 101, 0, 1, -1, 4, 6, -5]
 >>> neighbours("ab", ["x"])
-['', 'a', 'abab', 'AB', ' ab', 'x']
+['x', '', 'a', 'abab', 'AB', ' ab']
 >>> neighbours([3, 1], [])
 [[], [3], [3, 1, 1], [1, 3]]
 """
@@ -27,10 +28,12 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-# Candidates per function: each one costs microseconds per sandbox run, but a function
-# that loops on a value (or a mutant that never ends) costs up to the per-case limit.
-MAX_CANDIDATES = 24
+# Candidates per function: each costs microseconds in a sandbox run on the original and
+# on each mutant the model's cases leave alive, but a function that loops on a value (or
+# a mutant that never ends) costs up to the per-case limit.
+MAX_CANDIDATES = 48
 MAX_CONSTANTS = 8
+MAX_SEEDS = 4
 MAX_STRING = 40
 
 
@@ -74,23 +77,24 @@ def _has(values: Sequence[Any], value: Any) -> bool:
 
 
 def neighbours(value: Any, constants: Sequence[Any]) -> list[Any]:
-    """Values near `value` of its own JSON type, then the code's constants of that type."""
+    """The given constants of `value`'s JSON type (the seed's other arguments, then the
+    code's) and their neighbours, then values near `value` itself."""
     out: list[Any] = []
     if isinstance(value, bool):
         out = [not value]
     elif isinstance(value, int):
-        out = [0, 1, -1, value - 1, value + 1, -value]
         for c in constants:
             if isinstance(c, int) and not isinstance(c, bool):
                 out += [c - 1, c, c + 1]
+        out += [0, 1, -1, value - 1, value + 1, -value]
     elif isinstance(value, float):
-        out = [0.0, -value, value / 2, value + 0.5]
         for c in constants:
             if isinstance(c, (int, float)) and not isinstance(c, bool):
                 out += [float(c) - 0.5, float(c), float(c) + 0.5]
+        out += [0.0, -value, value / 2, value + 0.5]
     elif isinstance(value, str):
-        out = ["", value[:1], value * 2, value.upper(), " " + value]
-        out += [c for c in constants if isinstance(c, str)]
+        out = [c for c in constants if isinstance(c, str)]
+        out += ["", value[:1], value * 2, value.upper(), " " + value]
     elif isinstance(value, list):
         out = [[], value[:1], value + value[-1:], list(reversed(value))]
     elif isinstance(value, dict):
@@ -118,6 +122,7 @@ def candidates(
     `limit`: taken round-robin over the seeds and their arguments, so a small limit still
     varies every argument of several seeds."""
     known = {_key(args, kwargs) for args, kwargs in seeds}
+    seeds = seeds[:MAX_SEEDS]  # a few seeds searched deep beat many searched shallow
     streams = [_variants(args, kwargs, constants) for args, kwargs in seeds]
     out: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
     while streams and len(out) < limit:
@@ -141,17 +146,25 @@ def _variants(
 ) -> Iterator[tuple[tuple[Any, ...], dict[str, Any]]]:
     """One seed's variants, one argument at a time, the arguments taken in turn."""
     slots: list[list[tuple[tuple[Any, ...], dict[str, Any]]]] = []
+    values = [*args, *kwargs.values()]
     for index, value in enumerate(args):
-        nears = neighbours(value, constants)
+        nears = neighbours(value, [*_siblings(values, index), *constants])
         slots.append([((*args[:index], near, *args[index + 1 :]), kwargs) for near in nears])
-    for name, value in kwargs.items():
-        slots.append([(args, {**kwargs, name: near}) for near in neighbours(value, constants)])
+    for index, (name, value) in enumerate(kwargs.items(), start=len(args)):
+        nears = neighbours(value, [*_siblings(values, index), *constants])
+        slots.append([(args, {**kwargs, name: near}) for near in nears])
     depth = 0
     while any(depth < len(slot) for slot in slots):
         for slot in slots:
             if depth < len(slot):
                 yield slot[depth]
         depth += 1
+
+
+def _siblings(values: Sequence[Any], index: int) -> list[Any]:
+    """The seed's other arguments: `upper < lower` is found where one argument meets
+    another (clamp(10, 5, 5), clamp(10, 6, 5)), which no constant of the code gives."""
+    return [v for i, v in enumerate(values) if i != index and isinstance(v, (int, float, str))]
 
 
 def _key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
