@@ -13,7 +13,9 @@ boltons, no docstrings, no tests) and runs one at a time:
   `review-bot-no-search` is the same with `case_search = false`.
 - `pynguin`: Pynguin (pinned, in a virtualenv of its own, made once and reused;
   `PYNGUIN_DANGER_AWARE=1`: it runs the bench library, which is trusted, outside any
-  sandbox), a fixed search time per module and a fixed seed; its test modules go to `tests/`.
+  sandbox), a fixed search time per module, at most 60 s more for its assertion
+  generation (its own mutation analysis), 8 GB of address space and a fixed seed; its
+  test modules go to `tests/`.
 
 Then each tool's `tests/` is scored the same way, in review-bot's sandbox: mutmut 3 on the
 modules, only the mutants of the bench functions counted (a function without a test counts
@@ -48,6 +50,8 @@ HERE = Path(__file__).resolve().parent
 PYNGUIN = "pynguin==0.48.0"
 PYNGUIN_VENV = Path(os.environ.get("TMPDIR", "/tmp")) / "review-bot-bench-pynguin"
 TOOLS = ("review-bot", "review-bot-no-search", "pynguin")
+MUTATION_S = 60  # Pynguin's assertion generation, per module
+MEMORY_BYTES = 8 * 1024**3
 SCORE_LIMITS = Limits(timeout_s=1800.0, memory_mb=4096, cpu_s=1800)
 _KILLED = {1, 3, -24, 24, 36, 152, 255, -9, -11}  # mutmut's killed, timeout and crash codes
 _COUNTED = _KILLED | {0}  # and survived
@@ -76,7 +80,13 @@ def log(message: str) -> None:
 
 
 def run_review_bot(
-    project: Path, targets: list[Target], home: Path, model: Path, *, search: bool
+    project: Path,
+    targets: list[Target],
+    home: Path,
+    model: Path,
+    *,
+    search: bool,
+    improve_calls: int | None,
 ) -> tuple[dict[str, str], ToolRun]:
     settings = Settings(
         model=model,
@@ -86,8 +96,11 @@ def run_review_bot(
         warm=True,
         case_search=search,
         keep_alive_s=0,
+        improve_calls=improve_calls,
     )
-    run = ToolRun("review-bot" if search else "review-bot-no-search")
+    name = "review-bot" if search else "review-bot-no-search"
+    calls = "" if improve_calls is None else f" (improve_calls {improve_calls})"
+    run = ToolRun(name + calls)
     files: dict[str, str] = {}
     started = time.perf_counter()
     engine = Engine(project, settings)
@@ -137,7 +150,13 @@ def run_pynguin(
             str(search_s),
             "--seed",
             str(seed),
+            # Its assertion generation runs its own mutation analysis; unbounded it ran
+            # for minutes past the search and took 17 GB on mathutils (Bits' big ints).
+            "--maximum-mutation-time",
+            str(MUTATION_S),
         ]
+        # And an address-space cap, so that a runaway cannot take the machine down.
+        argv = ["prlimit", f"--as={MEMORY_BYTES}", "--", *argv]
         done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             run.notes.append(f"pynguin on {module}: exit {done.returncode}: {done.stderr[-300:]}")
@@ -276,6 +295,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--output", type=Path, default=HERE / "peer-results.json")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument(
+        "--improve-calls", type=int, help="review-bot's improve_calls (default: its default)"
+    )
     args = parser.parse_args()
     modules = [m.strip() for m in args.modules.split(",") if m.strip()]
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
@@ -300,7 +322,12 @@ def main() -> int:
                 )
             else:
                 files, run = run_review_bot(
-                    project, targets, work / f"home-{tool}", model, search=tool == "review-bot"
+                    project,
+                    targets,
+                    work / f"home-{tool}",
+                    model,
+                    search=tool == "review-bot",
+                    improve_calls=args.improve_calls,
                 )
             log(f"   {tool}: {run.wall_s:.0f} s; scoring")
             score(project, modules, targets, files, run)

@@ -494,6 +494,35 @@ def test_a_type_error_python_raises_on_a_wrong_argument_is_not_a_row(
     assert "AttributeError" not in code
 
 
+WARNS = """\
+import warnings
+
+
+def double(flag: int) -> int:
+    if flag == 1:
+        warnings.warn("flag 1 is deprecated", DeprecationWarning)
+    return flag * 2
+"""
+
+
+def test_a_case_that_emits_a_warning_is_not_a_row(tmp_path: Path, settings: Settings) -> None:
+    # Issue 24: rows that passed `re.TEMPLATE` emitted DeprecationWarnings; under a project's
+    # `-W error` such a test fails, and no reviewer wants it.
+    root = make_project(tmp_path / "warns", {"warns.py": WARNS})
+    backend = ScriptedBackend(scripted_info())
+    backend.enqueue('{"cases": [{"flag": 1}, {"flag": 2}, {"flag": 3}]}')
+    report = suggest(
+        root / "warns.py",
+        replace(settings, repair_attempts=0, case_search=False),
+        functions=["double"],
+        backend_factory=factory(backend),
+    )
+    [result] = report.results
+    assert result.test.status == "kept", result.test.attempts
+    code = result.test.code or ""
+    assert "(1, 2)," not in code and ("(2, 4)," in code or "(3, 6)," in code), code
+
+
 def test_without_mutation_the_weak_test_is_kept_unscored(project: Path, settings: Settings) -> None:
     backend = ScriptedBackend(scripted_info())
     backend.enqueue(FALSE_CASES)

@@ -64,6 +64,7 @@ class Result(NamedTuple):
     lines: frozenset[int] = frozenset()  # the function's lines the case ran
     # the exception came from a `raise` of the code, not from Python refusing an argument
     own: bool = True
+    warns: str | None = None  # the category of the first warning the call emitted
 
 
 def _schema_of(annotation: ast.expr | None) -> dict[str, Any] | None:
@@ -267,7 +268,9 @@ def run_cases(
         lines = rec.get("lines") if isinstance(rec.get("lines"), list) else []
         ran = frozenset(n for n in lines if isinstance(n, int))
         kind, value, stable = rec.get("kind", "timeout"), rec.get("value"), bool(rec.get("stable"))
-        results.append(Result(case, kind, value, exc, stable, ran, rec.get("own") is not False))
+        own, warns = rec.get("own") is not False, rec.get("warns")
+        warning = warns if isinstance(warns, str) else None
+        results.append(Result(case, kind, value, exc, stable, ran, own, warning))
     return results
 
 
@@ -304,6 +307,8 @@ def _usable(
         return "timed out"
     if not result.stable:
         return "its outcome varied between runs"
+    if result.warns:
+        return f"it emits a {result.warns}"
     values = _row_values(result.case, params, defaults)
     if values is None:
         return "an argument without a value"
@@ -461,9 +466,13 @@ def _cut(
     """The shortest list of `results` and `found` (the search's, generate/search.py) that
     kills every mutant and runs every line of the function that some of them kills or
     runs; the model's results win ties. None when there is nothing to cut (fewer than two
-    stable results, or every result needed and nothing found). Made before anything is
+    results that make a row, or every one needed and nothing found). Made before anything is
     verified, so a function's test is verified once, as it will be kept (issue 23)."""
-    stable = [r for r in results if r.stable]
+    # Only the results that make a row: one credited with a kill and then left out of the
+    # test (a wrong-kind TypeError, a warning) would cost the test that kill.
+    params = case_params(target) or []
+    defaults = {p.name: p.default for p in params}
+    stable = [r for r in results if isinstance(_usable(target, r, params, defaults), tuple)]
     if len(stable) + len(found) < 2:
         return None
     kills = case_kills(sandbox, target, stable, mutants, timeout_s)

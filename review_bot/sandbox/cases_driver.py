@@ -12,6 +12,7 @@ import json
 import linecache
 import signal
 import sys
+import warnings
 from types import FrameType
 from typing import Any
 
@@ -64,6 +65,17 @@ def _traced(fn: Any, lines: set[int]) -> Any:
 
 
 def _outcome(fn: Any, case: dict[str, Any], lines: set[int] | None = None) -> dict[str, Any]:
+    """What one call did, and the first warning it emitted (a row that warns fails a
+    project whose warnings are errors, and is not kept)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        record = _unwarned(fn, case, lines)
+    if caught:
+        record["warns"] = caught[0].category.__name__
+    return record
+
+
+def _unwarned(fn: Any, case: dict[str, Any], lines: set[int] | None) -> dict[str, Any]:
     if lines is not None:
         sys.settrace(_traced(fn, lines))
     try:
