@@ -494,6 +494,30 @@ def test_a_type_error_python_raises_on_a_wrong_argument_is_not_a_row(
     assert "AttributeError" not in code
 
 
+GREET = """\
+def greet(name: str, greeting: str = "Hello") -> str:
+    return f"{greeting}, {name}!"
+"""
+
+
+def test_an_argument_every_row_gives_its_default_is_left_out(
+    tmp_path: Path, settings: Settings
+) -> None:
+    root = make_project(tmp_path / "greet", {"greet.py": GREET})
+    backend = ScriptedBackend(scripted_info())
+    backend.enqueue('{"cases": [{"name": "Ann", "greeting": "Hello"}, {"name": "Bo"}]}')
+    report = suggest(
+        root / "greet.py",
+        replace(settings, repair_attempts=0, case_search=False),
+        functions=["greet"],
+        backend_factory=factory(backend),
+    )
+    [result] = report.results
+    assert result.test.status == "kept", result.test.attempts
+    code = result.test.code or ""
+    assert "assert greet(name) == expected" in code and "greeting" not in code, code
+
+
 WARNS = """\
 import warnings
 

@@ -50,3 +50,19 @@ def test_a_candidate_keeps_to_its_parameters_schema() -> None:
     assert not _fits(("c", 3), {}, params, schemas)  # an enum stays an enum
     assert not _fits(("a", 2.5), {}, params, schemas)
     assert not _fits(("a", True), {}, params, schemas)  # a bool is not an int here
+
+
+def test_a_parameter_every_row_gives_its_default_is_left_out_of_the_call() -> None:
+    from review_bot.generate.cases import Row, _columns
+
+    def param(name: str, default: str | None, kind: str = "positional") -> Param:
+        return Param(name, None, default, kind)  # type: ignore[arg-type]
+
+    params = [param("name", None), param("greeting", '"Hello"'), param("end", "'!'")]
+    # `'Hello'` (a row's repr) is the default `"Hello"`; "?" is not "!".
+    rows = [Row(["'Ann'", "'Hello'", "'!'"], "x"), Row(["'Bo'", "'Hello'", "'?'"], "y")]
+    assert _columns(params, rows) == [0, 2]
+    assert _columns(params, rows[:1]) == [0]
+    # A positional-only parameter that is passed keeps every one before it.
+    only = [param("a", "1", "positional_only"), param("b", None, "positional_only")]
+    assert _columns(only, [Row(["1", "2"], "z")]) == [0, 1]

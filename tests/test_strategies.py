@@ -118,10 +118,11 @@ def test_render_groups_and_reserved_names(targets: dict[str, Target]) -> None:
     code, rows = render_test(targets["scale"], results, Prompts())
     assert rows == 3
     ast.parse(code)
-    assert '("values", "factor", "expected_", "expected"),' in code
-    assert "([1.0], 2.0, 1, [2.0])," in code and "([], 2.0, 0, [])," in code
-    assert "scale(values, factor, expected=expected_) == expected" in code
-    assert "('x', 2.0, 0, TypeError)," in code and "with pytest.raises(error):" in code
+    # `factor` is its default (2.0) in every row: left out of the call.
+    assert '("values", "expected_", "expected"),' in code
+    assert "([1.0], 1, [2.0])," in code and "([], 0, [])," in code
+    assert "scale(values, expected=expected_) == expected" in code
+    assert "('x', 0, TypeError)," in code and "with pytest.raises(error):" in code
 
 
 def test_render_generators_and_no_arguments(targets: dict[str, Target]) -> None:

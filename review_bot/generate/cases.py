@@ -377,20 +377,57 @@ def render_test(target: Target, results: Sequence[Result], prompts: Prompts) -> 
         seen.add(key)
         groups[result.kind].append(Row(values, expected))
     rows = sum(len(g) for g in groups.values())
-    call_args = ", ".join(
-        name if p.kind in ("positional_only", "positional") else f"{p.name}={name}"
-        for name, p in zip(names, params, strict=True)
-    )
+    # A parameter every row gives its default is left out of the call: the test reads as
+    # the function is used, and a change of the default itself fails it (issue 24).
+    kept = _columns(params, [row for group in groups.values() for row in group])
+    call_args = []
+    by_keyword = False
+    for index, (name, param) in enumerate(zip(names, params, strict=True)):
+        if index not in kept:
+            by_keyword = True  # the later ones go by name
+        elif param.kind in ("positional_only", "positional") and not by_keyword:
+            call_args.append(name)
+        else:
+            call_args.append(f"{param.name}={name}")
+    for group in groups.values():
+        group[:] = [Row([row.values[i] for i in kept], row.expected) for row in group]
+    names = [names[i] for i in kept]
     code = prompts.render(
         "cases_test.j2",
         target=target,
         names=names,
         argnames=", ".join(names),
-        call=f"{target.name}({call_args})",
+        call=f"{target.name}({', '.join(call_args)})",
         groups=groups,
         imports=sorted(imports),
     )
     return code, rows
+
+
+def _columns(params: Sequence[Param], rows: Sequence[Row]) -> list[int]:
+    """The parameters the test passes: all but those every row gives their default (and
+    never one before a positional-only parameter that is passed, which cannot go by name)."""
+    left_out = {
+        index
+        for index, param in enumerate(params)
+        if param.default is not None
+        and rows
+        and all(_same_literal(row.values[index], param.default) for row in rows)
+    }
+    for index, param in enumerate(params):
+        if param.kind == "positional_only" and index not in left_out:
+            left_out -= set(range(index))
+    return [index for index in range(len(params)) if index not in left_out]
+
+
+def _same_literal(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:
+        left, right = ast.literal_eval(a), ast.literal_eval(b)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
+    return type(left) is type(right) and bool(left == right)
 
 
 def _row_values(
