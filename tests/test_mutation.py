@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -454,6 +455,25 @@ def test_the_search_kills_what_the_models_cases_miss_without_another_call(
     assert rows[0] == "('ab', False)," and len(rows) == 2 and rows[1].endswith(", True),")
 
 
+def _kept_code(
+    tmp_path: Path, settings: Settings, source: str, function: str, reply: str, **changes: Any
+) -> str:
+    """The kept test's code for `function` of a one-module project, from one scripted
+    reply of cases and no repair attempt."""
+    root = make_project(tmp_path / "one", {"one.py": source})
+    backend = ScriptedBackend(scripted_info())
+    backend.enqueue(reply)
+    report = suggest(
+        root / "one.py",
+        replace(settings, repair_attempts=0, **changes),
+        functions=[function],
+        backend_factory=factory(backend),
+    )
+    [result] = report.results
+    assert result.test.status == "kept", result.test.attempts
+    return result.test.code or ""
+
+
 WRONG_KIND = """\
 def shout(text: str) -> str:
     return text.upper() + "!"
@@ -478,18 +498,7 @@ def checked(text: str) -> str:
 def test_a_type_error_python_raises_on_a_wrong_argument_is_not_a_row(
     tmp_path: Path, settings: Settings, function: str, reply: str, kept_error: bool
 ) -> None:
-    root = make_project(tmp_path / "kinds", {"kinds.py": WRONG_KIND})
-    backend = ScriptedBackend(scripted_info())
-    backend.enqueue(reply)
-    report = suggest(
-        root / "kinds.py",
-        replace(settings, repair_attempts=0),
-        functions=[function],
-        backend_factory=factory(backend),
-    )
-    [result] = report.results
-    assert result.test.status == "kept", result.test.attempts
-    code = result.test.code or ""
+    code = _kept_code(tmp_path, settings, WRONG_KIND, function, reply)
     assert ("TypeError" in code) is kept_error
     assert "AttributeError" not in code
 
@@ -503,18 +512,8 @@ def greet(name: str, greeting: str = "Hello") -> str:
 def test_an_argument_every_row_gives_its_default_is_left_out(
     tmp_path: Path, settings: Settings
 ) -> None:
-    root = make_project(tmp_path / "greet", {"greet.py": GREET})
-    backend = ScriptedBackend(scripted_info())
-    backend.enqueue('{"cases": [{"name": "Ann", "greeting": "Hello"}, {"name": "Bo"}]}')
-    report = suggest(
-        root / "greet.py",
-        replace(settings, repair_attempts=0, case_search=False),
-        functions=["greet"],
-        backend_factory=factory(backend),
-    )
-    [result] = report.results
-    assert result.test.status == "kept", result.test.attempts
-    code = result.test.code or ""
+    reply = '{"cases": [{"name": "Ann", "greeting": "Hello"}, {"name": "Bo"}]}'
+    code = _kept_code(tmp_path, settings, GREET, "greet", reply, case_search=False)
     assert "assert greet(name) == expected" in code and "greeting" not in code, code
 
 
@@ -532,18 +531,8 @@ def double(flag: int) -> int:
 def test_a_case_that_emits_a_warning_is_not_a_row(tmp_path: Path, settings: Settings) -> None:
     # Issue 24: rows that passed `re.TEMPLATE` emitted DeprecationWarnings; under a project's
     # `-W error` such a test fails, and no reviewer wants it.
-    root = make_project(tmp_path / "warns", {"warns.py": WARNS})
-    backend = ScriptedBackend(scripted_info())
-    backend.enqueue('{"cases": [{"flag": 1}, {"flag": 2}, {"flag": 3}]}')
-    report = suggest(
-        root / "warns.py",
-        replace(settings, repair_attempts=0, case_search=False),
-        functions=["double"],
-        backend_factory=factory(backend),
-    )
-    [result] = report.results
-    assert result.test.status == "kept", result.test.attempts
-    code = result.test.code or ""
+    reply = '{"cases": [{"flag": 1}, {"flag": 2}, {"flag": 3}]}'
+    code = _kept_code(tmp_path, settings, WARNS, "double", reply, case_search=False)
     assert "(1, 2)," not in code and ("(2, 4)," in code or "(3, 6)," in code), code
 
 
