@@ -66,3 +66,16 @@ def test_a_parameter_every_row_gives_its_default_is_left_out_of_the_call() -> No
     # A positional-only parameter that is passed keeps every one before it.
     only = [param("a", "1", "positional_only"), param("b", None, "positional_only")]
     assert _columns(only, [Row(["1", "2"], "z")]) == [0, 1]
+
+
+def test_an_unannotated_parameter_takes_the_type_of_its_default() -> None:
+    def schema(default: str | None) -> object:
+        return _param_schema(Param("p", None, default, "positional"))
+
+    assert schema("False") == {"type": "boolean"}  # not a string the model made up
+    assert schema("3") == {"type": "integer"} and schema("0.5") == {"type": "number"}
+    assert schema("'-'") == {"type": "string", "maxLength": 40}
+    any_value = schema(None)
+    assert isinstance(any_value, dict) and "anyOf" in any_value
+    assert schema("None") == any_value and schema("float('inf')") == any_value
+    assert _param_schema(Param("p", "bool", "1", "positional")) == {"type": "boolean"}

@@ -123,12 +123,24 @@ def _union(parts: Sequence[ast.expr]) -> dict[str, Any] | None:
 
 def _param_schema(param: Param) -> dict[str, Any] | None:
     if param.annotation is None:
-        return _ANY
+        return _default_schema(param.default)
     try:
         expr = ast.parse(param.annotation, mode="eval").body
     except SyntaxError:
         return _ANY
     return _schema_of(expr)
+
+
+def _default_schema(default: str | None) -> dict[str, Any]:
+    """An unannotated parameter takes the JSON type of its literal default (`ext_only=False`
+    is a boolean: the model filled it with strings, issue 24); else any JSON value."""
+    try:
+        value = ast.literal_eval(default) if default is not None else None
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return _ANY
+    if type(value) in (bool, int, float, str):
+        return _SIMPLE[type(value).__name__] or _ANY
+    return _ANY
 
 
 def case_params(target: Target) -> list[Param] | None:
