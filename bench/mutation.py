@@ -152,8 +152,9 @@ def run_naive(project: Path, targets: Sequence[Target], home: Path) -> list[Scor
 MUTMUT: Sandbox | None = None  # a sandbox of its own for mutmut: set by --mutmut
 # Its CPU limit is per process, and mutmut's parent process makes every mutant of the module.
 MUTMUT_LIMITS = Limits(timeout_s=900.0, memory_mb=4096, cpu_s=900)
-_KILLED = {1, 3, -24, 24, 36, 152, 255, -9, -11}  # mutmut's killed, timeout and crash codes
-_COUNTED = _KILLED | {0}  # and survived; "no tests" (5, 33) and skipped (34) are left out
+MUTMUT_KILLED = {1, 3, -24, 24, 36, 152, 255, -9, -11}  # mutmut's killed, timeout and crash codes
+# and survived; "no tests" (5, 33) and skipped (34) are left out (bench/peer.py too)
+MUTMUT_COUNTED = MUTMUT_KILLED | {0}
 
 
 def _mutmut(target: Target, code: str, relpath: str, record: Scored) -> None:
@@ -177,8 +178,8 @@ def _mutmut(target: Target, code: str, relpath: str, record: Scored) -> None:
         return
     codes = json.loads(meta).get("exit_code_by_key", {})
     mine = [v for k, v in codes.items() if f".x_{target.name}__mutmut_" in k]
-    counted = [v for v in mine if v in _COUNTED]
-    record.mutmut_killed = sum(v in _KILLED for v in counted)
+    counted = [v for v in mine if v in MUTMUT_COUNTED]
+    record.mutmut_killed = sum(v in MUTMUT_KILLED for v in counted)
     record.mutmut_total = len(counted)
 
 

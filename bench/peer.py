@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import core
+from mutation import MUTMUT_COUNTED, MUTMUT_KILLED
 
 from review_bot.config import Settings
 from review_bot.core import Engine
@@ -53,8 +54,6 @@ TOOLS = ("review-bot", "review-bot-no-search", "pynguin")
 MUTATION_S = 60  # Pynguin's assertion generation, per module
 MEMORY_BYTES = 8 * 1024**3
 SCORE_LIMITS = Limits(timeout_s=1800.0, memory_mb=4096, cpu_s=1800)
-_KILLED = {1, 3, -24, 24, 36, 152, 255, -9, -11}  # mutmut's killed, timeout and crash codes
-_COUNTED = _KILLED | {0}  # and survived
 
 
 @dataclass
@@ -242,8 +241,8 @@ def score(
                 continue
             mine = run.per_function[target.display]
             values = [v for k, v in codes.items() if f".x_{target.name}__mutmut_" in k]
-            counted = [v for v in values if v in _COUNTED]
-            mine["killed"] = sum(v in _KILLED for v in counted)
+            counted = [v for v in values if v in MUTMUT_COUNTED]
+            mine["killed"] = sum(v in MUTMUT_KILLED for v in counted)
             mine["total"] = len(counted)
             run.killed += mine["killed"]
             run.total += mine["total"]

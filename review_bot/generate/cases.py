@@ -432,14 +432,16 @@ def _columns(params: Sequence[Param], rows: Sequence[Row]) -> list[int]:
     return [index for index in range(len(params)) if index not in left_out]
 
 
-def _same_literal(a: str, b: str) -> bool:
+def _same_literal(a: str, b: str, *, same_type: bool = True) -> bool:
+    """Two literals' sources name equal values (`'-'` and `"-"`); with `same_type=False`,
+    values `==` would call equal (`1` and `1.0`)."""
     if a == b:
         return True
     try:
         left, right = ast.literal_eval(a), ast.literal_eval(b)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return False
-    return type(left) is type(right) and bool(left == right)
+    return (not same_type or type(left) is type(right)) and bool(left == right)
 
 
 def _row_values(
@@ -465,12 +467,7 @@ def _same_outcome(a: Result, b: Result) -> bool:
     `assert f(x) == expected` compares), exceptions by class."""
     if (a.kind, a.exception) != (b.kind, b.exception):
         return False
-    if a.value == b.value:
-        return True
-    try:
-        return bool(ast.literal_eval(a.value or "") == ast.literal_eval(b.value or ""))
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return False
+    return _same_literal(a.value or "", b.value or "", same_type=False)
 
 
 def case_kills(
