@@ -139,7 +139,9 @@ def test_models_unload_stops_them_and_doctor_lists_them(smollm: Path, tmp_path: 
     assert again.exit_code == 0 and "no resident model was loaded" in again.output
 
 
-def test_a_process_that_closes_without_answering_is_one_line(smollm: Path, tmp_path: Path) -> None:
+def test_a_process_that_closes_without_answering_or_answers_garbage_is_one_line(
+    smollm: Path, tmp_path: Path
+) -> None:
     backend = ResidentBackend.of(smollm, False, _settings(60))
     backend.directory = tmp_path
     backend.socket = tmp_path / "gone.sock"
@@ -156,6 +158,18 @@ def test_a_process_that_closes_without_answering_is_one_line(smollm: Path, tmp_p
     thread = threading.Thread(target=close_twice)
     thread.start()
     with pytest.raises(ModelError, match="ended during a call"):
+        _call(backend)
+    thread.join()
+
+    def garbage() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"not json\n")
+        conn.close()
+
+    thread = threading.Thread(target=garbage)
+    thread.start()
+    with pytest.raises(ModelError, match="answered nonsense"):
         _call(backend)
     thread.join()
     listener.close()

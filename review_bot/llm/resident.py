@@ -165,16 +165,17 @@ def request(path: Path, message: Mapping[str, Any], *, timeout_s: float) -> dict
     """Send one message to the process at `path` and return its reply.
 
     Raises FileNotFoundError/ConnectionRefusedError when none listens there, _Gone when it
-    closed without answering, TimeoutError past `timeout_s`.
+    closed without answering, ValueError when the reply is not one JSON object, TimeoutError
+    past `timeout_s`.
     """
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
         conn.settimeout(timeout_s)
         conn.connect(str(path))
-        send_message(conn, message)
         try:
+            send_message(conn, message)
             reply = read_message(conn)
         except (ConnectionResetError, BrokenPipeError):
-            reply = None
+            reply = None  # it was exiting, or died
     if reply is None:
         raise _Gone()
     return reply
@@ -280,6 +281,10 @@ class ResidentBackend:
                         f"the resident model process ended during a call (its log: {self.log})"
                     ) from None
                 continue
+            except ValueError:
+                raise ModelError(
+                    f"the resident model process answered nonsense (its log: {self.log})"
+                ) from None
             except TimeoutError:
                 raise ModelError(
                     f"the resident model did not answer in {self.timeout_s:g} s (request_timeout_s)"
