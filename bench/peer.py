@@ -33,7 +33,7 @@ import re
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import core
@@ -68,6 +68,7 @@ class ToolRun:
     covered: int = 0
     statements: int = 0
     per_function: dict[str, dict[str, int]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # review-bot's, per function
     notes: list[str] = field(default_factory=list)
 
 
@@ -86,6 +87,7 @@ def run_review_bot(
     *,
     search: bool,
     improve_calls: int | None,
+    n_cases: int | None = None,
 ) -> tuple[dict[str, str], ToolRun]:
     settings = Settings(
         model=model,
@@ -97,17 +99,26 @@ def run_review_bot(
         keep_alive_s=0,
         improve_calls=improve_calls,
     )
+    if n_cases is not None:
+        settings = replace(settings, n_cases=n_cases)
     name = "review-bot" if search else "review-bot-no-search"
-    calls = "" if improve_calls is None else f" (improve_calls {improve_calls})"
-    run = ToolRun(name + calls)
+    changed = [f"improve_calls {improve_calls}"] if improve_calls is not None else []
+    changed += [f"n_cases {n_cases}"] if n_cases is not None else []
+    run = ToolRun(name + (f" ({', '.join(changed)})" if changed else ""))
     files: dict[str, str] = {}
     started = time.perf_counter()
     engine = Engine(project, settings)
     try:
         for target in targets:
+            began = time.perf_counter()
             [result] = results_for(engine, [target])
             test = result.test
-            log(f"  {target.display}: {test.status} {test.reason or ''} {test.mutation or ''}")
+            took = time.perf_counter() - began
+            run.seconds[target.display] = round(took, 1)
+            log(
+                f"  {target.display}: {test.status} {test.reason or ''} {test.mutation or ''}"
+                f" {took:.1f} s"
+            )
             if test.status == "kept" and test.code:
                 module = target.module.rsplit(".", 1)[-1]
                 files[f"tests/test_rb_{module}_{target.name}.py"] = test.code
@@ -297,6 +308,7 @@ def main() -> int:
     parser.add_argument(
         "--improve-calls", type=int, help="review-bot's improve_calls (default: its default)"
     )
+    parser.add_argument("--n-cases", type=int, help="review-bot's n_cases (default: its default)")
     args = parser.parse_args()
     modules = [m.strip() for m in args.modules.split(",") if m.strip()]
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
@@ -327,6 +339,7 @@ def main() -> int:
                     model,
                     search=tool == "review-bot",
                     improve_calls=args.improve_calls,
+                    n_cases=args.n_cases,
                 )
             log(f"   {tool}: {run.wall_s:.0f} s; scoring")
             score(project, modules, targets, files, run)
