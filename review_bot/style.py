@@ -175,7 +175,7 @@ def add_raises_match(code: str, messages: Mapping[str, str]) -> str:
             kind = dotted(updated.args[0].value).rsplit(".", 1)[-1]
             if kind not in messages or len(updated.args) > 1:
                 return updated
-            pattern = cst.SimpleString(_pattern_literal(messages[kind]))
+            pattern = cst.SimpleString(pattern_literal(messages[kind]))
             first = updated.args[0].with_changes(comma=cst.MaybeSentinel.DEFAULT)
             tight = cst.AssignEqual(
                 whitespace_before=cst.SimpleWhitespace(""),
@@ -187,16 +187,26 @@ def add_raises_match(code: str, messages: Mapping[str, str]) -> str:
     return module.visit(AddMatch()).code
 
 
-def _pattern_literal(message: str) -> str:
+def pattern_literal(message: str) -> str:
     r"""A string literal of a regular expression that finds `message` (pytest's `match`
     searches): its special characters escaped, a raw string where that reads better.
 
-    >>> print(_pattern_literal("whole must not be zero"))
+    >>> print(pattern_literal("whole must not be zero"))
     "whole must not be zero"
-    >>> print(_pattern_literal("a.b (c) "))
+    >>> print(pattern_literal("a.b (c) "))
     r"a\.b \(c\)"
     """
-    pattern = re.sub(r"([.^$*+?{}\[\]\\|()])", r"\\\1", message.strip())
+    return regex_literal(escaped(message.strip()))
+
+
+def escaped(text: str) -> str:
+    """`text` with the characters a regular expression treats as special escaped (fewer
+    than `re.escape`, which escapes spaces and punctuation a reader then has to skip)."""
+    return re.sub(r"([.^$*+?{}\[\]\\|()])", r"\\\1", text)
+
+
+def regex_literal(pattern: str) -> str:
+    """A string literal of `pattern`: raw where it holds a backslash and can be raw."""
     if "\\" in pattern and '"' not in pattern and not pattern.endswith("\\"):
         return f'r"{pattern}"'
     return json.dumps(pattern)

@@ -503,6 +503,47 @@ def test_a_type_error_python_raises_on_a_wrong_argument_is_not_a_row(
     assert "AttributeError" not in code
 
 
+RAISES = """\
+def ratio(part: int, whole: int) -> float:
+    if whole == 0:
+        raise ValueError(f"whole must not be zero (part {part})")
+    return part / whole
+
+
+def tagged(n: int) -> int:
+    if n < 0:
+        raise ValueError(f"negative {object()}")
+    return n + 1
+"""
+
+
+def test_a_raises_row_states_the_functions_own_message_whole(
+    tmp_path: Path, settings: Settings
+) -> None:
+    # Issue 24: a mutant of the message (`"XXwhole must ...XX"`) passed `pytest.raises(E)`;
+    # the row now states the message, anchored, and the cut counts that kill.
+    root = make_project(tmp_path / "one", {"one.py": RAISES})
+    backend = ScriptedBackend(scripted_info())
+    backend.enqueue('{"cases": [{"part": 1, "whole": 2}, {"part": 3, "whole": 0}]}')
+    report = suggest(
+        root / "one.py",
+        replace(settings, repair_attempts=0, case_search=False),
+        functions=["ratio"],
+        backend_factory=factory(backend),
+    )
+    [result] = report.results
+    assert result.test.status == "kept", result.test.attempts
+    code = result.test.code or ""
+    assert '(3, 0, ValueError, r"^whole must not be zero \\(part 3\\)$"),' in code, code
+    assert "with pytest.raises(error, match=match):" in code
+    killed, total = result.test.mutation or (0, 0)
+    assert killed == total, result.test.attempts  # the message's mutant among them
+    # A message that differs between calls (an object's address) is not stated.
+    reply = '{"cases": [{"n": 1}, {"n": -1}]}'
+    code = _kept_code(tmp_path, settings, RAISES, "tagged", reply, case_search=False)
+    assert "(-1, ValueError)," in code and "with pytest.raises(error):" in code, code
+
+
 GREET = """\
 def greet(name: str, greeting: str = "Hello") -> str:
     return f"{greeting}, {name}!"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from review_bot.generate import search
-from review_bot.generate.cases import _fits, _param_schema
+from review_bot.generate.cases import param_schema
+from review_bot.generate.cases_cut import fits
 from review_bot.records import Param
 
 
@@ -45,11 +46,11 @@ def test_a_candidate_keeps_to_its_parameters_schema() -> None:
         Param("mode", "Literal['a', 'b']", None, "positional"),
         Param("n", "int", None, "positional"),
     ]
-    schemas = {p.name: _param_schema(p) for p in params}
-    assert _fits(("a", 3), {}, params, schemas)
-    assert not _fits(("c", 3), {}, params, schemas)  # an enum stays an enum
-    assert not _fits(("a", 2.5), {}, params, schemas)
-    assert not _fits(("a", True), {}, params, schemas)  # a bool is not an int here
+    schemas = {p.name: param_schema(p) for p in params}
+    assert fits(("a", 3), {}, params, schemas)
+    assert not fits(("c", 3), {}, params, schemas)  # an enum stays an enum
+    assert not fits(("a", 2.5), {}, params, schemas)
+    assert not fits(("a", True), {}, params, schemas)  # a bool is not an int here
 
 
 def test_a_parameter_every_row_gives_its_default_is_left_out_of_the_call() -> None:
@@ -70,7 +71,7 @@ def test_a_parameter_every_row_gives_its_default_is_left_out_of_the_call() -> No
 
 def test_an_unannotated_parameter_takes_the_type_of_its_default() -> None:
     def schema(default: str | None) -> object:
-        return _param_schema(Param("p", None, default, "positional"))
+        return param_schema(Param("p", None, default, "positional"))
 
     assert schema("False") == {"type": "boolean"}  # not a string the model made up
     assert schema("3") == {"type": "integer"} and schema("0.5") == {"type": "number"}
@@ -78,4 +79,37 @@ def test_an_unannotated_parameter_takes_the_type_of_its_default() -> None:
     any_value = schema(None)
     assert isinstance(any_value, dict) and "anyOf" in any_value
     assert schema("None") == any_value and schema("float('inf')") == any_value
-    assert _param_schema(Param("p", "bool", "1", "positional")) == {"type": "boolean"}
+    assert param_schema(Param("p", "bool", "1", "positional")) == {"type": "boolean"}
+
+
+def test_a_string_meets_the_codes_strings_and_a_number_the_seeds_lengths() -> None:
+    # `word.endswith('ies')`: the seed with the code's suffix appended is a plural; a
+    # `max_len` near `len(text)` is where `ellipsize(text, max_len)` starts to cut.
+    near = search.neighbours("cherry", ["ies", "s"])
+    assert near[:4] == ["ies", "cherryies", "s", "cherrys"] and "iescherry" in near
+    assert search.neighbours("", ["ies"]) == ["ies", " ", "é"]  # nothing to append to
+    # One less than each length, the length, half of it; then the generic ones.
+    lengths = search.neighbours(160, [7, "hello world!", [1, 2]])
+    assert lengths == [6, 7, 8, 11, 12, 1, 2, 0, -1, 159, 161, -160]
+
+
+def test_module_level_tables_the_function_reads_give_constants() -> None:
+    module = (
+        "IRREGULAR = {'child': 'children', 'ox': 'oxen', 'mouse': 'mice'}\n"
+        "VOWELS = {'u', 'e', 'a'}\n"
+        "UNITS = ('kB', 'MB', 'GB')\n"
+        "DERIVED = {v: k for k, v in IRREGULAR.items()}\n"
+        "UNUSED = ['never']\n"
+        "LIMIT: int = 40\n"
+    )
+    source = (
+        "def f(word, n):\n"
+        "    if word in DERIVED or n > LIMIT:\n"
+        "        return UNITS[0]\n"
+        "    return IRREGULAR.get(word, word) + str(word[0] in VOWELS)\n"
+    )
+    found = search.module_constants(source, module)
+    # Two items of each table, in the module's order; a set sorted (its order varies);
+    # a comprehension is not a literal; a name the function does not read is left out.
+    assert found == ["child", "children", "ox", "oxen", "a", "e", "kB", "MB", 40]
+    assert search.module_constants("def f(:", module) == []

@@ -250,3 +250,34 @@ def test_an_empty_reply_cut_at_max_tokens_says_so(targets: dict[str, Target]) ->
         "raise max_tokens"
     )
     assert checked(never, empty).detail == "no compilable test code in the model's reply"
+
+
+def test_a_raises_row_counts_a_kill_only_where_its_match_would_fail(
+    targets: dict[str, Target],
+) -> None:
+    from review_bot.generate.cases_cut import same_outcome
+
+    def raised(message: str | None) -> Result:
+        error = ("builtins", "ValueError")
+        return Result(Case((1,), {}), "raises", None, error, True, message=message)
+
+    short = raised("whole must not be zero")
+    assert same_outcome(raised("whole must not be zero"), short)
+    assert not same_outcome(raised("XXwhole must not be zeroXX"), short)  # anchored both ends
+    assert not same_outcome(raised(None), short)  # a message the mutant's row cannot state
+    # A long message is stated by its first words: a change after them passes the row,
+    # so it is no kill; the row's literal stays short enough for a 79-column line.
+    long = raised("expected max_len greater than length of ellipsis '...', not -1")
+    assert same_outcome(raised("expected max_len greater than length of ellipsis '...', XX"), long)
+    assert not same_outcome(raised("XXexpected max_len greater than length of ellipsis"), long)
+    assert same_outcome(raised("anything"), raised(None))  # nothing stated: the class alone
+    code, _ = render_test(
+        targets["count_up"], [long, short._replace(case=Case((2,), {}))], Prompts()
+    )
+    literal = "r\"^expected max_len greater than length of ellipsis '\\.\\.\\.',\""
+    assert (
+        f"(1, ValueError, {literal})," in code
+        and '(2, ValueError, "^whole must not be zero$"),' in code
+    )
+    assert len(" " * 12 + literal + ",") <= 79  # alone on its line once a formatter splits the row
+    assert "with pytest.raises(error, match=match):" in code

@@ -118,8 +118,8 @@ def test_cases_strategy_renders_values_and_exceptions(project: Path, settings: S
     backend.enqueue('{"cases": [{"a": 6, "b": 3}, {"a": 1, "b": 0}, {"a": -3, "b": 2}]}')
     report = suggest(
         project / "calc.py",
-        # One call: a mutant survives the model's cases (`b == 0` -> `b == 1`); the search
-        # (generate/search.py) finds b = 1 for it.
+        # One call. `b == 0` -> `b == 1` raises too, but Python's ZeroDivisionError("division
+        # by zero"): the row that states the code's own message kills it (issue 24).
         replace(settings, strategy="cases", repair_attempts=0),
         functions=["divide"],
         backend_factory=factory(backend),
@@ -128,15 +128,15 @@ def test_cases_strategy_renders_values_and_exceptions(project: Path, settings: S
     assert result.test.status == "kept", result.test.attempts
     code = result.test.code or ""
     assert "(6, 3, 2.0)," in code
-    assert "(1, 0, ZeroDivisionError)," in code and "with pytest.raises(error):" in code
+    # The code's own `raise` states its message, whole (issue 24).
+    assert '(1, 0, ZeroDivisionError, "^b is zero$"),' in code
+    assert "with pytest.raises(error, match=match):" in code
     # A row that kills no mutant and runs no line the others do not is not kept (issue 23:
     # the rows are cut before the test is verified, so it is verified once).
     assert "(-3, 2, -1.5)," not in code
-    assert "(1, 1, 1.0)," in code
-    assert result.test.attempts[-1] == (
-        "cases#0: kept 3 cases, 1 of them found by the search of the 3 proposed, killing 6 mutants"
-    )
-    assert result.test.mutation == (6, 7)
+    assert sum(line.startswith(" " * 8 + "(") for line in code.splitlines()) == 2, code
+    assert result.test.attempts[-1] == "cases#0: kept 2 cases of the 3 proposed, killing 7 mutants"
+    assert result.test.mutation == (7, 7)  # the message's mutant too
     # The grammar handed to the model names each parameter with its JSON type.
     schema = backend.calls[0].json_schema
     assert schema is not None

@@ -16,7 +16,7 @@ from review_bot.config import Settings, generation_settings
 from review_bot.core.backends import NO_URL, BackendFactory, uses_server
 from review_bot.core.backends import backend_factory as choose_backend
 from review_bot.errors import FatalError
-from review_bot.generate.cases import cases_strategy
+from review_bot.generate.cases_strategy import cases_strategy
 from review_bot.generate.docstring_check import CHECKS_VERSION
 from review_bot.generate.docstring_examples import add_examples
 from review_bot.generate.docstring_strategy import write_docstring

@@ -1,8 +1,11 @@
-"""The `cases` strategy: the model proposes inputs, the sandbox records what happens.
+"""The `cases` strategy's cases: the model proposes inputs, the sandbox records what happens.
 
 Even a 135M model can propose inputs when a JSON schema constrains its output; the
 expected values then come from running the real function, so the rendered test is
-right by construction and only has to prove it is stable and adds coverage.
+right by construction and only has to prove it is stable and adds coverage. Here: the
+schema the model fills, reading its reply, running the cases (sandbox/cases_driver.py),
+and rendering the recorded results as a parametrized test. Which rows a test keeps is
+generate/cases_cut.py; the strategy's loop is generate/cases_strategy.py.
 """
 
 from __future__ import annotations
@@ -10,18 +13,15 @@ from __future__ import annotations
 import ast
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from review_bot.generate import search
-from review_bot.generate.tests import Attempts, Verifier
-from review_bot.llm.chat import Message
-from review_bot.llm.session import ModelSession
-from review_bot.mutation import Mutant, module_relpath, shortest_cover
+from review_bot.mutation import Mutant, module_relpath
 from review_bot.prompts import Prompts
-from review_bot.records import Candidate, Param, Target, Verdict
+from review_bot.records import Param, Target
 from review_bot.sandbox import CASES_DRIVER, Sandbox
-from review_bot.verify import executable_lines, import_path
+from review_bot.style import escaped, regex_literal
+from review_bot.verify import import_path
 
 MAX_STRING = 40
 MAX_ITEMS = 6
@@ -29,6 +29,9 @@ _RESERVED = frozenset({"expected", "error", "pytest"})
 MAX_ROWS = 12  # per parametrized test, to keep it readable
 PER_CASE_S = 2.0
 MAX_SURVIVORS_SHOWN = 5  # surviving mutants named in the next request for cases
+# The longest `match=` literal a raises row states: alone on its line once a formatter
+# splits the row, it fits 79 columns.
+MAX_MATCH = 64
 
 _SIMPLE = {
     "int": {"type": "integer"},
@@ -65,6 +68,8 @@ class Result(NamedTuple):
     # the exception came from a `raise` of the code, not from Python refusing an argument
     own: bool = True
     warns: str | None = None  # the category of the first warning the call emitted
+    # what a `raise` of the code said, where a test can state it (the same on both calls)
+    message: str | None = None
 
 
 def _schema_of(annotation: ast.expr | None) -> dict[str, Any] | None:
@@ -121,7 +126,7 @@ def _union(parts: Sequence[ast.expr]) -> dict[str, Any] | None:
     return {"anyOf": usable} if usable else None
 
 
-def _param_schema(param: Param) -> dict[str, Any] | None:
+def param_schema(param: Param) -> dict[str, Any] | None:
     if param.annotation is None:
         return _default_schema(param.default)
     try:
@@ -161,7 +166,7 @@ def case_schema(target: Target, n_cases: int) -> dict[str, Any] | None:
         return None
     properties: dict[str, Any] = {}
     for param in params:
-        schema = _param_schema(param)
+        schema = param_schema(param)
         if schema is None:
             if param.default is None:
                 return None  # a required argument JSON cannot express
@@ -282,13 +287,15 @@ def run_cases(
         kind, value, stable = rec.get("kind", "timeout"), rec.get("value"), bool(rec.get("stable"))
         own, warns = rec.get("own") is not False, rec.get("warns")
         warning = warns if isinstance(warns, str) else None
-        results.append(Result(case, kind, value, exc, stable, ran, own, warning))
+        said = rec.get("message") if isinstance(rec.get("message"), str) else None
+        results.append(Result(case, kind, value, exc, stable, ran, own, warning, said))
     return results
 
 
 class Row(NamedTuple):
     values: list[str]  # literal source per argument name
     expected: str
+    match: str = "None"  # a raises row: the literal of the pattern its message must match
 
 
 def _exception_ref(target: Target, module: str, qualname: str) -> tuple[str, str | None] | None:
@@ -311,7 +318,7 @@ def _driver_problem(output: str, timed_out: bool, timeout_s: float) -> str:
     return f"the cases did not run: {last}"
 
 
-def _usable(
+def row_of(
     target: Target, result: Result, params: Sequence[Param], defaults: dict[str, str | None]
 ) -> tuple[list[str], str, str | None] | str:
     """(row values, expected, import needed) for a result a test can state, else why not."""
@@ -361,7 +368,7 @@ def unusable_causes(target: Target, cases: Sequence[Case], results: Sequence[Res
     causes = Counter(
         cause
         for result in results
-        if isinstance(cause := _usable(target, result, params, defaults), str)
+        if isinstance(cause := row_of(target, result, params, defaults), str)
     )
     return "; ".join(f"{n} {cause}" for cause, n in causes.most_common())
 
@@ -377,7 +384,7 @@ def render_test(target: Target, results: Sequence[Result], prompts: Prompts) -> 
     # Each case fills every column: missing arguments show their default.
     defaults = {p.name: p.default for p in params}
     for result in results:
-        usable = _usable(target, result, params, defaults)
+        usable = row_of(target, result, params, defaults)
         if isinstance(usable, str):
             continue
         values, expected, needed = usable
@@ -387,7 +394,8 @@ def render_test(target: Target, results: Sequence[Result], prompts: Prompts) -> 
         if key in seen or len(groups[result.kind]) >= MAX_ROWS:
             continue
         seen.add(key)
-        groups[result.kind].append(Row(values, expected))
+        regex = message_regex(result.message) if result.kind == "raises" else None
+        groups[result.kind].append(Row(values, expected, regex_literal(regex) if regex else "None"))
     rows = sum(len(g) for g in groups.values())
     # A parameter every row gives its default is left out of the call: the test reads as
     # the function is used, and a change of the default itself fails it (issue 24).
@@ -402,7 +410,7 @@ def render_test(target: Target, results: Sequence[Result], prompts: Prompts) -> 
         else:
             call_args.append(f"{param.name}={name}")
     for group in groups.values():
-        group[:] = [Row([row.values[i] for i in kept], row.expected) for row in group]
+        group[:] = [row._replace(values=[row.values[i] for i in kept]) for row in group]
     names = [names[i] for i in kept]
     code = prompts.render(
         "cases_test.j2",
@@ -411,6 +419,7 @@ def render_test(target: Target, results: Sequence[Result], prompts: Prompts) -> 
         argnames=", ".join(names),
         call=f"{target.name}({', '.join(call_args)})",
         groups=groups,
+        matched=any(row.match != "None" for row in groups["raises"]),
         imports=sorted(imports),
     )
     return code, rows
@@ -424,7 +433,7 @@ def _columns(params: Sequence[Param], rows: Sequence[Row]) -> list[int]:
         for index, param in enumerate(params)
         if param.default is not None
         and rows
-        and all(_same_literal(row.values[index], param.default) for row in rows)
+        and all(same_literal(row.values[index], param.default) for row in rows)
     }
     for index, param in enumerate(params):
         if param.kind == "positional_only" and index not in left_out:
@@ -432,7 +441,33 @@ def _columns(params: Sequence[Param], rows: Sequence[Row]) -> list[int]:
     return [index for index in range(len(params)) if index not in left_out]
 
 
-def _same_literal(a: str, b: str, *, same_type: bool = True) -> bool:
+def message_regex(message: str | None) -> str | None:
+    """The `match=` pattern a row states for `message`: anchored at both ends where the
+    whole message fits a short literal (a mutant that adds to it or changes it fails),
+    else its first words anchored at the start; None when there is nothing to state.
+
+    >>> message_regex("expected max_len greater than 3, not -1")
+    '^expected max_len greater than 3, not -1$'
+    >>> message_regex("bad value: 'x.y'")
+    "^bad value: 'x\\\\.y'$"
+    >>> print(message_regex("expected max_len greater than length of ellipsis '...', not -10"))
+    ^expected max_len greater than length of ellipsis '\\.\\.\\.',
+    """
+    if not message or message != message.strip():
+        return None
+    whole = "^" + escaped(message) + "$"
+    if len(regex_literal(whole)) <= MAX_MATCH:
+        return whole
+    words = message.split(" ")
+    while len(words) > 1:
+        words.pop()
+        start = "^" + escaped(" ".join(words))
+        if len(regex_literal(start)) <= MAX_MATCH:
+            return start if len(words) >= 3 else None
+    return None
+
+
+def same_literal(a: str, b: str, *, same_type: bool = True) -> bool:
     """Two literals' sources name equal values (`'-'` and `"-"`); with `same_type=False`,
     values `==` would call equal (`1` and `1.0`)."""
     if a == b:
@@ -460,271 +495,3 @@ def _row_values(
                 return None
             values.append(default)
     return values
-
-
-def _same_outcome(a: Result, b: Result) -> bool:
-    """What a row of the rendered test would tell apart: values by `==` (`1 == 1.0`, as
-    `assert f(x) == expected` compares), exceptions by class."""
-    if (a.kind, a.exception) != (b.kind, b.exception):
-        return False
-    return _same_literal(a.value or "", b.value or "", same_type=False)
-
-
-def case_kills(
-    sandbox: Sandbox,
-    target: Target,
-    results: Sequence[Result],
-    mutants: Sequence[Mutant],
-    timeout_s: float,
-) -> list[frozenset[int]]:
-    """For each result (a recorded case), the mutants on which the case's outcome differs:
-    the mutants its row of the rendered test would fail on. One sandbox run per mutant."""
-    cases = [r.case for r in results]
-    kills: list[set[int]] = [set() for _ in results]
-    for index, mutant in enumerate(mutants):
-        on_mutant = run_cases(sandbox, target, cases, timeout_s, mutant=mutant)
-        for position, original in enumerate(results):
-            if position >= len(on_mutant) or not _same_outcome(on_mutant[position], original):
-                kills[position].add(index)
-    return [frozenset(k) for k in kills]
-
-
-# Rejections that every row together might escape, where the rows of the cut fail: a row
-# that fails or varies between runs only with the others, a line only a dropped row runs.
-# The mutation verdicts cannot change (the cut kills the same mutants), nor `unsafe`/`style`.
-_CUT_MAY_CAUSE = frozenset({"collect", "fail", "flaky", "no-gain", "timeout"})
-
-
-class Cut(NamedTuple):
-    results: list[Result]  # the rows to render, in order: seeds first
-    killed: int  # mutants they kill together
-    searched: int  # how many of them the search found (not the model)
-
-
-def _cut(
-    sandbox: Sandbox,
-    target: Target,
-    results: Sequence[Result],
-    mutants: Sequence[Mutant],
-    timeout_s: float,
-    found: Sequence[Result] = (),
-) -> Cut | None:
-    """The shortest list of `results` and `found` (the search's, generate/search.py) that
-    kills every mutant and runs every line of the function that some of them kills or
-    runs; the model's results win ties. None when there is nothing to cut (fewer than two
-    results that make a row, or every one needed and nothing found). Made before anything is
-    verified, so a function's test is verified once, as it will be kept (issue 23)."""
-    # Only the results that make a row: one credited with a kill and then left out of the
-    # test (a wrong-kind TypeError, a warning) would cost the test that kill.
-    params = case_params(target) or []
-    defaults = {p.name: p.default for p in params}
-    stable = [r for r in results if isinstance(_usable(target, r, params, defaults), tuple)]
-    if len(stable) + len(found) < 2:
-        return None
-    kills = case_kills(sandbox, target, stable, mutants, timeout_s)
-    # The search's cases run only on the mutants the model's cases leave alive (often
-    # none): what they could add.
-    alive = [i for i in range(len(mutants)) if not any(i in k for k in kills)]
-    if found and alive:
-        on_alive = case_kills(sandbox, target, found, [mutants[i] for i in alive], timeout_s)
-        kills += [frozenset(alive[j] for j in k) for k in on_alive]
-    else:
-        kills += [frozenset() for _ in found]
-    pool = [*stable, *found]
-    wanted = [
-        frozenset({("mutant", m) for m in killed} | {("line", n) for n in result.lines})
-        for killed, result in zip(kills, pool, strict=True)
-    ]
-    # The model's cases first; the search's only for what they leave undone.
-    chosen = shortest_cover(wanted[: len(stable)])
-    done = frozenset().union(*(wanted[i] for i in chosen))
-    rest = [w - done for w in wanted[len(stable) :]]
-    added = [len(stable) + i for i in shortest_cover(rest)] if any(rest) else []
-    if not added and (not chosen or len(chosen) >= len(stable)):
-        return None
-    rows = [pool[i] for i in [*chosen, *added]]
-    return Cut(rows, len(frozenset().union(*kills)), len(added))
-
-
-def _search(
-    sandbox: Sandbox, target: Target, results: Sequence[Result], timeout_s: float
-) -> list[Result]:
-    """The search's candidates (neighbours of the model's usable cases and the code's
-    constants) that run the same way twice and make a row a test can state."""
-    params = case_params(target) or []
-    defaults = {p.name: p.default for p in params}
-    schemas = {p.name: _param_schema(p) for p in params}
-    # One seed per way the function went (outcome kind and lines run): varied seeds first.
-    usable = [r for r in results if isinstance(_usable(target, r, params, defaults), tuple)]
-    ways = {(r.kind, r.lines): r for r in reversed(usable)}
-    firsts = [r for r in usable if ways[(r.kind, r.lines)] is r]
-    ordered = [*firsts, *(r for r in usable if r not in firsts)]
-    seeds = [(r.case.args, r.case.kwargs) for r in ordered]
-    cases = [
-        Case(args, kwargs)
-        for args, kwargs in search.candidates(seeds, search.code_constants(target.source))
-        if _fits(args, kwargs, params, schemas)
-    ]
-    if not cases:
-        return []
-    return [
-        r
-        for r in run_cases(sandbox, target, cases, timeout_s)
-        if isinstance(_usable(target, r, params, defaults), tuple)
-    ]
-
-
-def _fits(
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    params: Sequence[Param],
-    schemas: dict[str, dict[str, Any] | None],
-) -> bool:
-    """Every value a candidate gives fits its parameter's schema (an enum stays an enum)."""
-    named = dict(zip((p.name for p in params), args, strict=False)) | kwargs
-    return all(_matches(value, schemas.get(name)) for name, value in named.items())
-
-
-def _matches(value: Any, schema: dict[str, Any] | None) -> bool:
-    if schema is None:
-        return False
-    if "anyOf" in schema:
-        return any(_matches(value, option) for option in schema["anyOf"])
-    if "enum" in schema:
-        return value in schema["enum"]
-    kind = schema.get("type")
-    checks = {
-        "integer": isinstance(value, int) and not isinstance(value, bool),
-        "number": isinstance(value, (int, float)) and not isinstance(value, bool),
-        "string": isinstance(value, str) and len(value) <= schema.get("maxLength", MAX_STRING),
-        "boolean": isinstance(value, bool),
-        "null": value is None,
-        "array": isinstance(value, list) and len(value) <= schema.get("maxItems", MAX_ITEMS),
-        "object": isinstance(value, dict),
-    }
-    if kind not in checks or not checks[kind]:
-        return False
-    if kind == "array" and isinstance(schema.get("items"), dict):
-        return all(_matches(item, schema["items"]) for item in value)
-    return True
-
-
-def _better(verdict: Verdict, best: Verdict | None) -> bool:
-    """More mutants killed, then more lines covered."""
-    if best is None:
-        return True
-
-    def key(v: Verdict) -> tuple[int, int]:
-        return (v.mutation.killed if v.mutation else 0, len(v.covered))
-
-    return key(verdict) > key(best)
-
-
-def cases_strategy(
-    target: Target,
-    session: ModelSession,
-    prompts: Prompts,
-    verify: Verifier,
-    repair_attempts: int,
-    attempts: Attempts,
-    *,
-    sandbox: Sandbox,
-    n_cases: int,
-    timeout_s: float,
-    mutants: Callable[[], Sequence[Mutant]] | None = None,
-    improve_calls: int | None = None,
-    search: bool = True,
-) -> Verdict | None:
-    """Propose, run, render, verify.
-
-    A kept test that leaves lines uncovered or mutants alive is not the end: later
-    attempts ask for more cases (at a higher temperature), keep the old ones, and the
-    best kept test wins (most mutants killed, then most lines); at most `improve_calls`
-    such calls once a test is kept (None: no limit but the attempts). With `mutants`, the
-    search (`search`, generate/search.py) adds inputs near the model's, and the cases are
-    cut to the shortest set that kills the same mutants before they are rendered and
-    verified (if the cut alone fails, the model's cases are verified instead).
-    """
-    schema = case_schema(target, n_cases)
-    if schema is None:
-        attempts.lines.append("cases: skipped: parameters JSON cannot express")
-        return None
-    fields = schema["properties"]["cases"]["items"]["properties"]
-    example = "{" + ", ".join(f'"{name}": ...' for name in fields) + "}"
-    info = session.info()
-    collected: list[Case] = []
-    verdict: Verdict | None = None
-    best: Verdict | None = None  # the kept test covering most lines so far
-    best_cases: list[Case] = []
-    wanted = executable_lines(target)
-    survivors: tuple[str, ...] = ()  # the mutants the last scored test missed
-    improving = 0  # model calls spent on a test that was already kept
-    for attempt in range(repair_attempts + 1):
-        if best is not None:
-            if improve_calls is not None and improving >= improve_calls:
-                break
-            improving += 1
-        temperature = session.temperature + 0.4 * attempt
-        if info.chat_template:
-            content = prompts.render(
-                "cases_user.j2",
-                target=target,
-                n_cases=n_cases,
-                example=example,
-                survivors=survivors[:MAX_SURVIVORS_SHOWN],
-            )
-            messages: list[Message] = [{"role": "user", "content": content}]
-            reply = session.chat(
-                messages, json_schema=schema, seed=attempt, temperature=temperature
-            )
-        else:
-            prompt = prompts.render("cases_complete.j2", target=target, n_cases=n_cases)
-            reply = session.complete(
-                prompt, json_schema=schema, seed=attempt, temperature=temperature
-            )
-        fresh = [c for c in parse_cases(reply, target) if c not in collected]
-        collected.extend(fresh)
-        if not fresh and verdict is not None:
-            continue  # nothing new to try
-        problems: list[str] = []
-        results = run_cases(sandbox, target, collected, timeout_s, problems=problems)
-        # With mutants: the search's inputs join the model's, and only the rows that kill
-        # what the others do not (or run a line they do not) are rendered.
-        cut = None
-        if mutants:
-            found = _search(sandbox, target, results, timeout_s) if search else []
-            cut = _cut(sandbox, target, results, mutants(), timeout_s, found)
-        code, rows = render_test(target, cut.results if cut else results, prompts)
-        candidate = Candidate(target, "cases", code, attempt)
-        if rows == 0:
-            why = problems[0] if problems else unusable_causes(target, collected, results)
-            detail = f"no usable case among {len(collected)} proposed: {why}"
-            verdict = Verdict(candidate, False, "collect", detail, 0, 0, frozenset(), frozenset())
-        else:
-            verdict = verify(candidate)
-            if cut is not None and verdict.reason in _CUT_MAY_CAUSE:
-                # The cut rows alone did not pass where every row might: verify those.
-                attempts.add(verdict)
-                code, rows = render_test(target, results, prompts)
-                verdict = verify(Candidate(target, "cases", code, attempt))
-                cut = None
-        attempts.add(verdict)
-        if cut is not None and verdict.kept:
-            searched = f", {cut.searched} of them found by the search" if cut.searched else ""
-            attempts.lines.append(
-                f"cases#{attempt}: kept {len(cut.results)} cases{searched} of the "
-                f"{len(results)} proposed, killing {cut.killed} mutants"
-            )
-        if verdict.mutation is not None:
-            survivors = verdict.mutation.survived
-        if verdict.kept:
-            if _better(verdict, best):
-                best, best_cases = verdict, list(collected)
-            alive = verdict.mutation is not None and bool(verdict.mutation.survived)
-            if wanted <= verdict.covered | verdict.baseline and not alive:
-                break  # every line covered, every mutant killed: nothing left to gain
-        elif best is not None:
-            # The new cases spoiled a kept test (e.g. one varies between runs): go on
-            # from the cases that passed.
-            collected = list(best_cases)
-    return best or verdict

@@ -6,8 +6,11 @@ proposed case is a seed: one argument at a time is replaced by a neighbour of it
 (0, 1, -1, the value plus or minus one, its negation; the empty and one-item string or
 list, the doubled one), by the seed's other arguments and their neighbours (where `upper <
 lower` turns), or by a constant of the function's own code and its neighbours (`if n >
-100:` gives 99, 100, 101). The candidates run in the sandbox with the seeds, and
-the cut (generate/cases.py) keeps a candidate only where it kills a mutant or runs a line
+100:` gives 99, 100, 101; `word.endswith('ies')` gives `'ies'` and the seed with it
+appended), or of a module-level literal the function reads (the first keys and values of
+a table of irregular words). A number also meets the lengths of the seed's strings and
+lists (`max_len` around `len(text)`). The candidates run in the sandbox with the seeds, and
+the cut (generate/cases_cut.py) keeps a candidate only where it kills a mutant or runs a line
 that no kept case does; the seeds win ties. Candidates keep each argument's JSON type, so
 they fit the signature as the seed did.
 
@@ -16,9 +19,11 @@ they fit the signature as the seed did.
 >>> neighbours(5, [100])
 [99, 100, 101, 0, 1, -1, 4, 6, -5]
 >>> neighbours("ab", ["x"])
-['x', '', 'a', 'abab', 'AB', ' ab']
+['x', 'abx', '', 'a', 'abab', 'AB', ' ab', 'abé', 'xab']
+>>> neighbours(160, ["hello world"])
+[10, 11, 5, 0, 1, -1, 159, 161, -160]
 >>> neighbours([3, 1], [])
-[[], [3], [3, 1, 1], [1, 3]]
+[[], [3], [3, 1, 1], [1, 3], [3, 1, 2], [3, 1, 3]]
 """
 
 from __future__ import annotations
@@ -31,8 +36,9 @@ from typing import Any
 # Candidates per function: each costs microseconds in a sandbox run on the original and
 # on each mutant the model's cases leave alive, but a function that loops on a value (or
 # a mutant that never ends) costs up to the per-case limit.
-MAX_CANDIDATES = 48
-MAX_CONSTANTS = 8
+MAX_CANDIDATES = 96
+MAX_CONSTANTS = 12
+MAX_TABLE_ITEMS = 2  # of a module-level dict, list or set the function reads
 MAX_SEEDS = 4
 MAX_STRING = 40
 
@@ -72,13 +78,63 @@ def code_constants(source: str) -> list[Any]:
     return found[:MAX_CONSTANTS]
 
 
+def module_constants(source: str, module_source: str) -> list[Any]:
+    """The first items of the module-level literals the function's code reads by name
+    (`_IRREGULAR = {'alga': 'algae', ...}`, `SUFFIXES = ('kB', 'MB')`): a dict's keys and
+    values, a sequence's items, a plain constant itself; numbers and short strings only.
+
+    >>> module_constants("def f(w):\\n    return T.get(w)", "T = {'a': 'b', 'c': 'd'}\\nN = 3")
+    ['a', 'b', 'c', 'd']
+    """
+    try:
+        names = {
+            n.id
+            for n in ast.walk(ast.parse(source))
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }
+        module = ast.parse(module_source)
+    except SyntaxError:
+        return []
+    found: list[Any] = []
+    for node in module.body:
+        if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if not any(isinstance(t, ast.Name) and t.id in names for t in targets):
+            continue
+        try:
+            value = ast.literal_eval(node.value)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            continue
+        if isinstance(value, dict):
+            items = [v for pair in list(value.items())[:MAX_TABLE_ITEMS] for v in pair]
+        elif isinstance(value, (set, frozenset)):
+            items = sorted(value, key=repr)[:MAX_TABLE_ITEMS]  # a set's order varies
+        elif isinstance(value, (list, tuple)):
+            items = list(value)[:MAX_TABLE_ITEMS]
+        else:
+            items = [value]
+        for item in items:
+            if isinstance(item, bool) or not isinstance(item, (int, float, str)):
+                continue
+            if isinstance(item, str) and len(item) > MAX_STRING:
+                continue
+            if not _has(found, item):
+                found.append(item)
+    return found[:MAX_CONSTANTS]
+
+
 def _has(values: Sequence[Any], value: Any) -> bool:
     return any(type(v) is type(value) and v == value for v in values)
 
 
 def neighbours(value: Any, constants: Sequence[Any]) -> list[Any]:
     """The given constants of `value`'s JSON type (the seed's other arguments, then the
-    code's) and their neighbours, then values near `value` itself."""
+    code's) and their neighbours, then values near `value` itself. A number also takes
+    the lengths of the given strings and lists (one less, and half); a string takes each
+    string constant alone and appended to it, and prepended last, and an accented letter
+    appended (the first non-ASCII input); a list of integers grows by the next one and by
+    one past it (a run of consecutive numbers goes on, or breaks)."""
     out: list[Any] = []
     if isinstance(value, bool):
         out = [not value]
@@ -86,6 +142,9 @@ def neighbours(value: Any, constants: Sequence[Any]) -> list[Any]:
         for c in constants:
             if isinstance(c, int) and not isinstance(c, bool):
                 out += [c - 1, c, c + 1]
+        for c in constants:
+            if isinstance(c, (str, list)) and c:
+                out += [len(c) - 1, len(c), len(c) // 2]
         out += [0, 1, -1, value - 1, value + 1, -value]
     elif isinstance(value, float):
         for c in constants:
@@ -93,10 +152,16 @@ def neighbours(value: Any, constants: Sequence[Any]) -> list[Any]:
                 out += [float(c) - 0.5, float(c), float(c) + 0.5]
         out += [0.0, -value, value / 2, value + 0.5]
     elif isinstance(value, str):
-        out = [c for c in constants if isinstance(c, str)]
-        out += ["", value[:1], value * 2, value.upper(), " " + value]
+        strings = [c for c in constants if isinstance(c, str) and c]
+        for c in strings:
+            out += [c, value + c] if value else [c]
+        out += ["", value[:1], value * 2, value.upper(), " " + value, value + "\u00e9"]
+        out += [c + value for c in strings] if value else []
     elif isinstance(value, list):
         out = [[], value[:1], value + value[-1:], list(reversed(value))]
+        last = value[-1] if value else None
+        if isinstance(last, int) and not isinstance(last, bool):
+            out += [[*value, last + 1], [*value, last + 2]]  # a run goes on, or breaks
     elif isinstance(value, dict):
         out = [{}]
     kept: list[Any] = []

@@ -10,11 +10,16 @@ import inspect
 import itertools
 import json
 import linecache
+import os
+import re
 import signal
 import sys
+import tempfile
 import warnings
 from types import FrameType
 from typing import Any
+
+MAX_MESSAGE = 160  # characters of an exception message a test states
 
 
 class _Timeout(BaseException):
@@ -84,16 +89,37 @@ def _unwarned(fn: Any, case: dict[str, Any], lines: set[int] | None) -> dict[str
         return {"kind": "timeout"}
     except BaseException as exc:  # the function's own exceptions are what we record
         cls = type(exc)
-        return {
+        record = {
             "kind": "raises",
             "module": cls.__module__,
             "qualname": cls.__qualname__,
             "own": _raised_by_code(exc),
         }
+        message = _message(exc)
+        if record["own"] and message is not None:
+            record["message"] = message
+        return record
     finally:
         if lines is not None:
             sys.settrace(None)
     return {"kind": kind, "value": _literal(value)}
+
+
+def _message(exc: BaseException) -> str | None:
+    """The exception's message where a test can state it: one short line, and nothing
+    that belongs to this run (an object's address, this directory or the temp directory)."""
+    try:
+        text = str(exc)
+    except BaseException:
+        return None
+    if not text or text != text.strip() or "\n" in text or len(text) > MAX_MESSAGE:
+        return None
+    if re.search(r"0x[0-9a-fA-F]{6,}", text):
+        return None
+    here = {os.getcwd(), tempfile.gettempdir(), os.path.realpath(tempfile.gettempdir())}
+    if any(place in text for place in here if len(place) > 1):
+        return None
+    return text
 
 
 def _raised_by_code(exc: BaseException) -> bool:
@@ -126,6 +152,9 @@ def main() -> None:
             second = _outcome(fn, case) if first["kind"] != "timeout" else first
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
+        if first.get("message") != second.get("message"):
+            first.pop("message", None)  # a message that varies is not stated
+            second.pop("message", None)
         first["stable"] = first == second
         first["lines"] = sorted(lines)
         results.append(first)
