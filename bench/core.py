@@ -42,7 +42,7 @@ from review_bot import verify
 from review_bot.config import Settings
 from review_bot.core import Engine
 from review_bot.core.run import results_for
-from review_bot.generate import docstring_check as docstrings_module
+from review_bot.generate.docstrings import check as docstrings_module
 from review_bot.llm.chat import Message
 from review_bot.llm.default_model import SMOKE_NAME, smoke_model
 from review_bot.llm.models import stop_tokens

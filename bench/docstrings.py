@@ -27,9 +27,9 @@ import core
 
 from review_bot.config import Settings
 from review_bot.core import Engine
-from review_bot.generate import docstrings
-from review_bot.generate.docstring_check import check_docstring
-from review_bot.generate.docstring_strategy import ask_model, model_schema
+from review_bot.generate.docstrings import render as docstrings
+from review_bot.generate.docstrings.check import check_docstring
+from review_bot.generate.docstrings.strategy import ask_model, model_schema
 from review_bot.targets import targets_in_source
 
 

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from review_bot.config import Settings, default_home
-from review_bot.generate import docstrings
 from review_bot.generate.cases import case_schema
+from review_bot.generate.docstrings import render as docstrings
 from review_bot.generate.tests import context_of, import_line
 from review_bot.llm import ModelInfo
 from review_bot.llm.chat import Message, plain_chat, render_chat

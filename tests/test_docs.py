@@ -33,7 +33,7 @@ def test_module_docstring_examples_run() -> None:
         "review_bot.progress",
         "review_bot.source",
         "review_bot.github.markdown",
-        "review_bot.generate.docstring_check",
+        "review_bot.generate.docstrings.check",
         "review_bot.generate.search",
     ):
         module = importlib.import_module(name)

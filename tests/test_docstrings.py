@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from review_bot.errors import FatalError
-from review_bot.generate import docstring_check
-from review_bot.generate.docstring_check import check_docstring
-from review_bot.generate.docstrings import (
+from review_bot.generate.docstrings import check as docstring_check
+from review_bot.generate.docstrings.check import check_docstring
+from review_bot.generate.docstrings.render import (
     docstring_schema,
     documented_params,
     parse_reply,

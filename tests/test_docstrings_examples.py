@@ -11,7 +11,7 @@ import pytest
 
 from review_bot.config import Settings
 from review_bot.generate.cases import Case, Result
-from review_bot.generate.docstring_examples import example_lines, run_doctests
+from review_bot.generate.docstrings.examples import example_lines, run_doctests
 from review_bot.llm.scripted import ScriptedBackend, scripted_info
 from review_bot.sandbox import Limits, Sandbox
 from review_bot.suggest import suggest

@@ -1,4 +1,4 @@
-"""The prose checks (docstring_quality) and the code checks (docstring_truth) on real text.
+"""The prose checks (docstrings/quality.py) and the code checks (docstrings/truth.py) on real text.
 
 The rejected docstrings are what SmolLM2-135M, the bundled smoke model, wrote for
 examples/demo/textutils.py (`review-bot suggest --no-tests`, default settings and at
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from review_bot.generate.docstring_check import check_docstring
-from review_bot.generate.docstring_quality import prose_of, quality_problem
+from review_bot.generate.docstrings.check import check_docstring
+from review_bot.generate.docstrings.quality import prose_of, quality_problem
 from tests.test_docstrings import make_target
 
 TEXTUTILS = """\

@@ -17,9 +17,7 @@ from review_bot.core.backends import NO_URL, BackendFactory, uses_server
 from review_bot.core.backends import backend_factory as choose_backend
 from review_bot.errors import FatalError
 from review_bot.generate.cases_strategy import cases_strategy
-from review_bot.generate.docstring_check import CHECKS_VERSION
-from review_bot.generate.docstring_examples import add_examples
-from review_bot.generate.docstring_strategy import write_docstring
+from review_bot.generate.docstrings import CHECKS_VERSION, add_examples, write_docstring
 from review_bot.generate.oracle import Repair, oracle_repair
 from review_bot.generate.tests import STRATEGY_FUNCTIONS, Attempts, Oracle
 from review_bot.importable import import_problem

@@ -1,8 +1,8 @@
-"""Docstrings: the JSON schema the model fills, rendering in a convention, and verification.
+"""What a docstring documents, the JSON schema the model fills, and rendering in a convention.
 
 Small local models cannot write lint-clean docstrings as free text, so the model only fills a
 JSON object (constrained by a grammar where the backend supports it) and review-bot renders the
-text itself. Nothing is kept unless `check_docstring` says so.
+text itself. Nothing is kept unless `check_docstring` (check.py) says so.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from review_bot.generate.cases import (
     parse_cases,
     run_cases,
 )
-from review_bot.generate.docstring_check import check_docstring
-from review_bot.generate.docstrings import WRAP_WIDTH
+from review_bot.generate.docstrings.check import check_docstring
+from review_bot.generate.docstrings.render import WRAP_WIDTH
 from review_bot.llm.chat import Message
 from review_bot.llm.session import ModelSession
 from review_bot.prompts import Prompts

@@ -19,8 +19,8 @@ from collections.abc import Iterable
 
 from pydoclint.visitor import Visitor
 
-from review_bot.generate.docstring_quality import prose_of
-from review_bot.generate.docstrings import (
+from review_bot.generate.docstrings.quality import prose_of
+from review_bot.generate.docstrings.render import (
     documented_params,
     documents_return,
     is_generator,

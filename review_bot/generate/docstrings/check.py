@@ -1,6 +1,6 @@
 """Checking a rendered docstring before anything is kept: the module's code unchanged by the
-insertion (AST compared), the prose (docstring_quality), agreement with the code
-(docstring_truth: pydoclint and names), and pydocstyle (ruff) for the convention."""
+insertion (AST compared), the prose (quality.py), agreement with the code
+(truth.py: pydoclint and names), and pydocstyle (ruff) for the convention."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import libcst
 
 from review_bot.config import CONVENTIONS
 from review_bot.errors import FatalError
-from review_bot.generate.docstring_quality import quality_problem
-from review_bot.generate.docstring_truth import mismatch_problem
-from review_bot.generate.docstrings import RUFF_TIMEOUT_S, SUMMARY_COLUMNS, documented_params
+from review_bot.generate.docstrings.quality import quality_problem
+from review_bot.generate.docstrings.render import RUFF_TIMEOUT_S, SUMMARY_COLUMNS, documented_params
+from review_bot.generate.docstrings.truth import mismatch_problem
 from review_bot.records import DocReason, DocVerdict, Target
 from review_bot.sandbox.screen import unsafe_construct
 from review_bot.source import FunctionNode, functions_named, locate
@@ -74,7 +74,7 @@ def check_docstring(
         return verdict("empty", "the docstring is empty")
     code_line = interpreted_line(text)
     if code_line is not None and examples:
-        # Verified examples (docstring_examples.py) are calls review-bot wrote from
+        # Verified examples (examples.py) are calls review-bot wrote from
         # recorded values and ran; they are screened like a test's text.
         code = "\n".join(
             line.strip()[4:] for line in text.splitlines() if line.strip().startswith(">>>")

@@ -3,7 +3,7 @@ convention, check it; up to `1 + repair_attempts` tries at a rising temperature.
 
 When no try passes, nothing is inserted: the outcome is "rejected" with the last try's reason,
 never a template sentence. With `docstring_examples` a kept docstring may gain an Examples
-section whose doctests were executed in the sandbox (docstring_examples.py).
+section whose doctests were executed in the sandbox (examples.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from review_bot.generate import docstring_check, docstrings
+from review_bot.generate.docstrings import check, render
 from review_bot.llm.chat import Message
 from review_bot.llm.models import SMALL_MODEL_PARAMS
 from review_bot.llm.session import ModelSession
@@ -43,15 +43,15 @@ def write_docstring(
             reason = "empty"
             lines.append(f"docstring#{attempt}: empty: the reply held no usable JSON")
             continue
-        cut = docstrings.cut_fields(target, data)
+        cut = render.cut_fields(target, data)
         if cut:
             reason = "truncated"
             lines.append(
                 f"docstring#{attempt}: truncated: {', '.join(cut)} reached the length limit"
             )
             continue
-        text = docstrings.render_docstring(target, data, convention)
-        verdict = docstring_check.check_docstring(target, text, convention)
+        text = render.render_docstring(target, data, convention)
+        verdict = check.check_docstring(target, text, convention)
         if not verdict.kept:
             reason = verdict.reason
             lines.append(f"docstring#{attempt}: {verdict.reason}: {verdict.detail}")
@@ -67,7 +67,7 @@ def write_docstring(
 
 def model_schema(target: Target, session: ModelSession) -> dict[str, Any]:
     """The JSON schema the model fills for `target`."""
-    schema = docstrings.docstring_schema(target)
+    schema = render.docstring_schema(target)
     n_params = session.info().n_params
     if n_params is not None and n_params < SMALL_MODEL_PARAMS:
         # Small models fill a free "description" with plausible nonsense; the
@@ -98,7 +98,7 @@ def ask_model(
     else:
         prompt = prompts.render("docstring_complete.j2", target=target)
         reply = session.complete(prompt, json_schema=schema, seed=attempt, temperature=temperature)
-    return docstrings.parse_reply(reply)
+    return render.parse_reply(reply)
 
 
 def without_description(schema: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,18 @@
+"""Docstrings: one room (issue 25). The core calls `write_docstring` (and `add_examples`
+for a kept one); `CHECKS_VERSION` names the checks in cache keys.
+
+- `strategy.py`: writing one docstring: ask the model, render, check; tries and reasons.
+- `render.py`: what a function's docstring documents (parameters, return, raises and their
+  guards), the JSON schema the model fills, reading its reply, rendering in a convention.
+- `check.py`: whether a rendered docstring is kept: insertion, prose, agreement with the
+  code, pydocstyle; the one verdict.
+- `quality.py`: the prose checks (placeholders, filler, cut-off sentences).
+- `truth.py`: agreement with the code (pydoclint; names, raises and returns that exist).
+- `examples.py`: an `Examples:` section of doctests run in the sandbox.
+"""
+
+from review_bot.generate.docstrings.check import CHECKS_VERSION
+from review_bot.generate.docstrings.examples import add_examples
+from review_bot.generate.docstrings.strategy import write_docstring
+
+__all__ = ["CHECKS_VERSION", "add_examples", "write_docstring"]
