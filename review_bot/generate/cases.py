@@ -260,9 +260,12 @@ def run_cases(
     if mutant is not None:
         files[module_relpath(sandbox, target)] = mutant.source
     with sandbox.workspace(files) as ws:
+        # `-m`: a fork of the sandbox's warm interpreter where it has one (a new Python
+        # process costs more than the cases; a function's cut runs them once per mutant).
         argv = [
             "python",
-            "_review_bot_cases.py",
+            "-m",
+            "_review_bot_cases",
             target.module,
             target.qualname,
             "_review_bot_cases.json",
