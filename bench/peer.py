@@ -171,7 +171,10 @@ def run_pynguin(
         ]
         # And an address-space cap, so that a runaway cannot take the machine down.
         argv = ["prlimit", f"--as={MEMORY_BYTES}", "--", *argv]
-        done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+        # In the work directory: Pynguin writes its report (pynguin-report/) where it runs.
+        done = subprocess.run(
+            argv, env=env, cwd=out.parent, capture_output=True, text=True, check=False
+        )
         if done.returncode != 0:
             run.notes.append(f"pynguin on {module}: exit {done.returncode}: {done.stderr[-300:]}")
             log(run.notes[-1])
