@@ -33,9 +33,9 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-# Candidates per function: each costs microseconds in a sandbox run on the original and
-# on each mutant the model's cases leave alive, but a function that loops on a value (or
-# a mutant that never ends) costs up to the per-case limit.
+# Candidates per function: each costs microseconds in the sandbox runs on the original and
+# on each mutant (the model's cases run in the same ones), but a function that loops on a
+# value (or a mutant that never ends) costs up to the per-case limit.
 MAX_CANDIDATES = 96
 MAX_CONSTANTS = 12
 MAX_TABLE_ITEMS = 2  # of a module-level dict, list or set the function reads
