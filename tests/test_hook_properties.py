@@ -320,11 +320,19 @@ def kill_template(base: Path) -> GitRepo:
 
 def spawn_hook(repo: GitRepo, home: Path) -> subprocess.Popen[bytes]:
     # A session of its own, as a terminal's foreground job is a group of its own: Ctrl-C
-    # reaches the hook and its worker, and nothing else.
+    # reaches the hook and its worker, and nothing else. Its temp directory is the test's:
+    # a hook killed with SIGKILL cannot remove its own, and they piled up in the system's.
+    tmp = home.parent / "tmp"
+    tmp.mkdir(exist_ok=True)
     return subprocess.Popen(
         [sys.executable, "-m", "review_bot", "hook"],
         cwd=repo.root,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "REVIEW_BOT_HOME": str(home)},
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "REVIEW_BOT_HOME": str(home),
+            "TMPDIR": str(tmp),
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
