@@ -122,12 +122,7 @@ def search_rows(
     firsts = [r for r in usable if ways[(r.kind, r.lines)] is r]
     ordered = [*firsts, *(r for r in usable if r not in firsts)]
     seeds = [(r.case.args, r.case.kwargs) for r in ordered]
-    constants = search.code_constants(target.source)
-    constants += [
-        c
-        for c in search.module_constants(target.source, target.module_source)
-        if not any(type(c) is type(k) and c == k for k in constants)
-    ]
+    constants = search.function_constants(target.source, target.module_source)
     cases = [
         Case(args, kwargs)
         for args, kwargs in search.candidates(seeds, constants)

@@ -124,6 +124,13 @@ def module_constants(source: str, module_source: str) -> list[Any]:
     return found[:MAX_CONSTANTS]
 
 
+def function_constants(source: str, module_source: str) -> list[Any]:
+    """The code's own constants, then those of the module-level literals it reads that
+    it does not write itself."""
+    found = code_constants(source)
+    return found + [c for c in module_constants(source, module_source) if not _has(found, c)]
+
+
 def _has(values: Sequence[Any], value: Any) -> bool:
     return any(type(v) is type(value) and v == value for v in values)
 
