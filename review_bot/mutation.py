@@ -479,13 +479,31 @@ def score(
     timeout_s: float = MUTANT_TIMEOUT_S,
     progress: Callable[[int, int], None] | None = None,
 ) -> MutationScore:
-    """Run the candidate once against each mutant; which ones it kills."""
-    killed: set[int] = set()
-    for index, mutant in enumerate(found):
+    """Run the candidate once against each mutant; which ones it kills.
+
+    A candidate whose rows' calls already ran on every mutant (`Candidate.seen_kills`, the
+    cases cut) is run only on the first mutant seen killed, as a check that the rendered
+    test fails where its calls did, and on the mutants none of its calls was seen to
+    kill: a check that disagrees means the whole score is run here.
+    """
+
+    def run(index: int) -> bool:
         if progress is not None:
             progress(index + 1, len(found))
-        if kills(sandbox, candidate, mutant, test_relpath=test_relpath, timeout_s=timeout_s):
-            killed.add(index)
+        return kills(
+            sandbox, candidate, found[index], test_relpath=test_relpath, timeout_s=timeout_s
+        )
+
+    seen = sorted(i for i in candidate.seen_kills or () if i < len(found))
+    killed: set[int] = set()
+    checked: set[int] = set()
+    if seen:
+        checked.add(seen[0])
+        if run(seen[0]):
+            killed.update(seen)
+        # else the calls and the test disagree: every other mutant is run here
+    rest = [i for i in range(len(found)) if i not in killed | checked]
+    killed.update(i for i in rest if run(i))
     missed = [m for i, m in enumerate(found) if i not in killed]
     survived = tuple(m.description for m in missed)
     stub = next((m.description for m in missed if m.stub), None)

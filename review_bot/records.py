@@ -123,6 +123,10 @@ class Candidate(NamedTuple):
     attempt: int  # 0 for the first try, 1.. for repairs
     # the model's expected values that oracle repair replaced by the observed ones
     disagreements: tuple[Disagreement, ...] = ()
+    # indices (into mutation.mutants) of the mutants its rows were seen to fail on when
+    # each row's call ran on each mutant (the cases cut); mutation.score trusts these
+    # after one check and runs the test only on the rest
+    seen_kills: frozenset[int] | None = None
 
 
 class MutationScore(NamedTuple):

@@ -329,6 +329,32 @@ def test_a_test_with_a_palindrome_kills_every_mutant(sandbox: Sandbox) -> None:
     assert judge(verdict_for(target), idle, 0.0).reason == "no-kill"
 
 
+def test_kills_seen_by_the_cut_are_checked_once_and_the_rest_run(sandbox: Sandbox) -> None:
+    # Issue 23: a cases test's rows already ran on every mutant (the cut); its score runs
+    # the test on one of those kills as a check and on the mutants no row was seen to kill.
+    target = palindrome(sandbox)
+    made = mutants(target)
+    plain = score(sandbox, Candidate(target, "cases", ALL_FALSE, 0), made, test_relpath=GENERATED)
+    killed = frozenset(i for i, m in enumerate(made) if m.description not in plain.survived)
+    runs: list[int] = []
+
+    def counted(code: str, seen: frozenset[int]) -> MutationScore:
+        runs.clear()
+        candidate = Candidate(target, "cases", code, 0, seen_kills=seen)
+        return score(
+            sandbox, candidate, made, test_relpath=GENERATED, progress=lambda i, _: runs.append(i)
+        )
+
+    assert counted(ALL_FALSE, killed) == plain
+    assert len(runs) == 1 + len(made) - len(killed) < len(made)
+    # Kills the calls saw but the test does not make: the check fails, every mutant runs.
+    assert counted(NO_ASSERT, frozenset(range(len(made)))).killed == 0
+    assert len(runs) == len(made)
+    # A kill no call saw still counts: the unseen mutants run.
+    assert counted(GOOD, frozenset({0})) == (6, 6, (), None)
+    assert len(runs) == len(made)
+
+
 def test_a_mutant_that_never_ends_counts_as_killed(sandbox: Sandbox) -> None:
     path = sandbox.root / "textutils.py"
     [target] = [

@@ -67,6 +67,7 @@ class Cut(NamedTuple):
     results: list[Result]  # the rows to render, in order: seeds first
     killed: int  # mutants they kill together
     searched: int  # how many of them the search found (not the model)
+    kills: frozenset[int] = frozenset()  # which: indices into the mutants cut_rows was given
 
 
 def cut_rows(
@@ -105,7 +106,8 @@ def cut_rows(
     if not added and (not chosen or len(chosen) >= len(stable)):
         return None
     rows = [pool[i] for i in [*chosen, *added]]
-    return Cut(rows, len(frozenset().union(*kills)), len(added))
+    killed: frozenset[int] = frozenset().union(*kills)
+    return Cut(rows, len(killed), len(added), killed)
 
 
 def search_rows(

@@ -111,7 +111,10 @@ def cases_strategy(
             found = search_rows(sandbox, target, results, timeout_s) if search else []
             cut = cut_rows(sandbox, target, results, mutants(), timeout_s, found)
         code, rows = render_test(target, cut.results if cut else results, prompts)
-        candidate = Candidate(target, "cases", code, attempt)
+        # The cut ran each row's call on each mutant: the test's score starts from that.
+        candidate = Candidate(
+            target, "cases", code, attempt, seen_kills=None if cut is None else cut.kills
+        )
         if rows == 0:
             why = problems[0] if problems else unusable_causes(target, collected, results)
             detail = f"no usable case among {len(collected)} proposed: {why}"
