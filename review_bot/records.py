@@ -24,7 +24,15 @@ TestReason = Literal[
 ]
 # Why a candidate docstring was rejected.
 DocReason = Literal[
-    "empty", "ast", "placeholder", "truncated", "restates-name", "filler", "mismatch", "lint"
+    "empty",
+    "ast",
+    "placeholder",
+    "truncated",
+    "restates-name",
+    "filler",
+    "mismatch",
+    "contradicted",
+    "lint",
 ]
 Status = Literal["kept", "rejected", "skipped"]
 
@@ -60,6 +68,10 @@ REASONS: dict[str, str] = {
     "mismatch": (
         "the docstring disagrees with the code: parameters, Returns, Yields or Raises"
         " (pydoclint), or a name the code does not have"
+    ),
+    "contradicted": (
+        "a recorded call of the function contradicts it: the kind of value it returns, or"
+        " when it raises (the call is named)"
     ),
     "lint": "pydocstyle rejected it, or the summary line is over 88 columns",
 }

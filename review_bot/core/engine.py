@@ -16,8 +16,11 @@ from review_bot.config import Settings, generation_settings
 from review_bot.core.backends import NO_URL, BackendFactory, uses_server
 from review_bot.core.backends import backend_factory as choose_backend
 from review_bot.errors import FatalError
+from review_bot.generate.cases import Case, Result, run_cases
 from review_bot.generate.cases_strategy import cases_strategy
 from review_bot.generate.docstrings import CHECKS_VERSION, add_examples, write_docstring
+from review_bot.generate.docstrings.observe import Call, probes
+from review_bot.generate.docstrings.observe import calls as observed_calls
 from review_bot.generate.oracle import Repair, oracle_repair
 from review_bot.generate.tests import STRATEGY_FUNCTIONS, Attempts, Oracle
 from review_bot.importable import import_problem
@@ -102,6 +105,9 @@ class Engine:
         self._sandbox: Sandbox | None = None
         self._baselines: dict[str, verify.Baseline] = {}
         self._import_problems: dict[str, str | None] = {}
+        # Calls of a function that its test generation ran in this run, by function:
+        # what its docstring is grounded in (issue 25).
+        self._ran: dict[str, list[Result]] = {}
         # The project's own lint and formatting tools, which kept tests must obey.
         self.style = project_style(project_root)
         self._style_notes: set[str] = set()
@@ -399,6 +405,7 @@ class Engine:
                     mutants=mutants if self.settings.mutation else None,
                     improve_calls=self.settings.improve_calls,
                     search=self.settings.case_search,
+                    record=lambda ran: self._ran.setdefault(_ran_key(target), []).extend(ran),
                 )
             else:
                 verdict = STRATEGY_FUNCTIONS[strategy](
@@ -448,7 +455,13 @@ class Engine:
         return outcome
 
     def _generate_docstring(self, target: Target) -> Outcome:
+        calls = self._calls(target)
         self.progress.status(f"writing a docstring for {target.display}")
+
+        def run(cases: Sequence[Case]) -> list[Result]:
+            self.progress.status(f"calling {target.display} to check its docstring")
+            return run_cases(self.sandbox, target, cases, self.settings.timeout_s)
+
         return write_docstring(
             target,
             self.session,
@@ -457,7 +470,23 @@ class Engine:
             repair_attempts=self.settings.repair_attempts,
             temperature=self.settings.temperature,
             examples=self._examples if self.settings.docstring_examples else None,
+            calls=calls,
+            run=run if calls else None,
         )
+
+    def _calls(self, target: Target) -> list[Call]:
+        """The recorded calls a docstring of `target` is grounded in: those its test
+        generation ran, else probes made here (no model call); none where the module does
+        not import (the driver then records nothing) or the function cannot be called
+        with JSON values."""
+        ran = self._ran.get(_ran_key(target))
+        if not ran:
+            cases = probes(target)
+            if not cases:
+                return []
+            self.progress.status(f"calling {target.display} to see what it does")
+            ran = run_cases(self.sandbox, target, cases, self.settings.timeout_s)
+        return observed_calls(target, ran)
 
     def _examples(self, target: Target, text: str) -> tuple[str | None, str]:
         self.progress.status(f"running examples for the docstring of {target.display}")
@@ -471,6 +500,10 @@ class Engine:
             n_cases=self.settings.n_cases,
             timeout_s=self.settings.timeout_s,
         )
+
+
+def _ran_key(target: Target) -> str:
+    return f"{target.path}:{target.qualname}:{code_fingerprint(target.source)}"
 
 
 def _import_advice(cause: str, target: Target) -> str:

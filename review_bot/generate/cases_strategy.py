@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from review_bot.generate.cases import (
     MAX_SURVIVORS_SHOWN,
     Case,
+    Result,
     case_schema,
     parse_cases,
     render_test,
@@ -50,6 +51,7 @@ def cases_strategy(
     mutants: Callable[[], Sequence[Mutant]] | None = None,
     improve_calls: int | None = None,
     search: bool = True,
+    record: Callable[[Sequence[Result]], None] | None = None,
 ) -> Verdict | None:
     """Propose, run, render, verify.
 
@@ -59,7 +61,8 @@ def cases_strategy(
     such calls once a test is kept (None: no limit but the attempts). With `mutants`, the
     search (`search`, generate/search.py) adds inputs near the model's, and the cases are
     cut to the shortest set that kills the same mutants before they are rendered and
-    verified (if the cut alone fails, the model's cases are verified instead).
+    verified (if the cut alone fails, the model's cases are verified instead). `record`
+    is given every call that ran on the unchanged code (the docstring's grounding).
     """
     schema = case_schema(target, n_cases)
     if schema is None:
@@ -107,9 +110,12 @@ def cases_strategy(
         # With mutants: the search's inputs join the model's, and only the rows that kill
         # what the others do not (or run a line they do not) are rendered.
         cut = None
+        found: list[Result] = []
         if mutants:
             found = search_rows(sandbox, target, results, timeout_s) if search else []
             cut = cut_rows(sandbox, target, results, mutants(), timeout_s, found)
+        if record is not None:
+            record([*results, *found])
         code, rows = render_test(target, cut.results if cut else results, prompts)
         # The cut ran each row's call on each mutant: the test's score starts from that.
         candidate = Candidate(

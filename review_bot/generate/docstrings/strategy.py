@@ -1,17 +1,23 @@
 """Writing one docstring: ask the model (a grammar-constrained JSON object), render it in the
 convention, check it; up to `1 + repair_attempts` tries at a rising temperature.
 
-When no try passes, nothing is inserted: the outcome is "rejected" with the last try's reason,
-never a template sentence. With `docstring_examples` a kept docstring may gain an Examples
-section whose doctests were executed in the sandbox (examples.py).
+The prompt shows recorded calls of the function (observe.py), so that the model describes what
+it did rather than what its name suggests; a candidate that passes the checks of form and
+names is then checked against those calls (claims.py): one a call contradicts is rejected as
+`contradicted`, and the next try is shown that call. When no try passes, nothing is
+inserted: the outcome is "rejected" with the last try's reason, never a template sentence.
+With `docstring_examples` a kept docstring may gain an Examples section whose doctests were
+executed in the sandbox (examples.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from review_bot.generate.docstrings import check, render
+from review_bot.generate.docstrings.claims import Runner, contradiction
+from review_bot.generate.docstrings.observe import Call
 from review_bot.llm.chat import Message
 from review_bot.llm.models import SMALL_MODEL_PARAMS
 from review_bot.llm.session import ModelSession
@@ -32,13 +38,30 @@ def write_docstring(
     repair_attempts: int,
     temperature: float,
     examples: ExamplesHook | None = None,
+    calls: Sequence[Call] = (),
+    run: Runner | None = None,
 ) -> Outcome:
-    """A checked docstring for `target`, or a rejection with the reason of the last try."""
+    """A checked docstring for `target`, or a rejection with the reason of the last try.
+
+    `calls`: recorded calls of the function, shown to the model and checked against;
+    `run` makes the calls a claim needs that none of them made.
+    """
     schema = model_schema(target, session)
     lines: list[str] = []
     reason: str | None = None
+    shown = list(calls)
+    wrong: str | None = None  # the last try's contradiction, told to the next
     for attempt in range(repair_attempts + 1):
-        data = ask_model(target, session, prompts, schema, attempt, temperature + 0.3 * attempt)
+        data = ask_model(
+            target,
+            session,
+            prompts,
+            schema,
+            attempt,
+            temperature + 0.3 * attempt,
+            calls=[c.shown() for c in shown],
+            contradicted=wrong,
+        )
         if data is None:
             reason = "empty"
             lines.append(f"docstring#{attempt}: empty: the reply held no usable JSON")
@@ -55,6 +78,13 @@ def write_docstring(
         if not verdict.kept:
             reason = verdict.reason
             lines.append(f"docstring#{attempt}: {verdict.reason}: {verdict.detail}")
+            continue
+        found = contradiction(target, data, calls, run)
+        if found is not None:
+            reason, wrong = "contradicted", found.detail
+            lines.append(f"docstring#{attempt}: contradicted: {found.detail}")
+            if found.call not in shown:
+                shown.insert(0, found.call)
             continue
         lines.append(f"docstring#{attempt}: kept")
         if examples is not None:
@@ -83,8 +113,15 @@ def ask_model(
     schema: dict[str, Any],
     attempt: int,
     temperature: float,
+    *,
+    calls: Sequence[str] = (),
+    contradicted: str | None = None,
 ) -> dict[str, Any] | None:
-    """One model call for the docstring's JSON; None when the reply holds none."""
+    """One model call for the docstring's JSON; None when the reply holds none.
+
+    `calls`: recorded calls and what they did, shown in the prompt; `contradicted`: what
+    the last try said that a call contradicted.
+    """
     properties = schema.get("properties", {})
     if session.info().chat_template:
         content = prompts.render(
@@ -92,11 +129,13 @@ def ask_model(
             target=target,
             documents_return="returns" in properties,
             documents_yield="yields" in properties,
+            calls=calls,
+            contradicted=contradicted,
         )
         messages: list[Message] = [{"role": "user", "content": content}]
         reply = session.chat(messages, json_schema=schema, seed=attempt, temperature=temperature)
     else:
-        prompt = prompts.render("docstring_complete.j2", target=target)
+        prompt = prompts.render("docstring_complete.j2", target=target, calls=calls)
         reply = session.complete(prompt, json_schema=schema, seed=attempt, temperature=temperature)
     return render.parse_reply(reply)
 

@@ -1,0 +1,200 @@
+"""Docstrings with and without recorded calls (issue 25), for a hand review.
+
+    .venv/bin/python bench/docstring_truth.py --out docstring-truth.json
+    .venv/bin/python bench/docstring_truth.py --labels labels.json --out docstring-truth.json
+
+The bench's boltons functions and the string-inflection module of a real project from the
+package index (`inflection`, which none of review-bot's tests use), stripped of their
+docstrings. Each function's docstring is written twice with the default model and default
+settings, as `suggest --no-tests` writes it: "before" without recorded calls (the prompt
+shows the code only, no claim is checked), "after" as review-bot does now (the calls made
+without a model, shown in the prompt; a contradicted candidate rejected). Writes both
+texts beside the code, as JSON and as Markdown to read (`--out`, `.md` beside it).
+
+`--labels FILE` (JSON: {"function": {"before": label, "after": label, "why": "..."}}, a
+label being "mergeable", "vague" or "wrong") prints the shares per side instead of
+running anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import core
+
+from review_bot.config import Settings
+from review_bot.core import Engine
+from review_bot.generate.docstrings import write_docstring
+from review_bot.records import Outcome, Target
+from review_bot.targets import targets_in_source
+
+REAL_PROJECT = "inflection"
+REAL_VERSION = "0.5.1"
+REAL_FUNCTIONS = (
+    "camelize",
+    "dasherize",
+    "humanize",
+    "ordinal",
+    "ordinalize",
+    "parameterize",
+    "pluralize",
+    "singularize",
+    "tableize",
+    "titleize",
+    "transliterate",
+    "underscore",
+)
+LABELS = ("mergeable", "vague", "wrong")
+
+
+def real_module(dest: Path, project: Path) -> Path:
+    """The real project's module, stripped of docstrings, copied into `project`."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--target",
+            str(dest),
+            f"{REAL_PROJECT}=={REAL_VERSION}",
+        ],
+        check=True,
+    )
+    package = project / REAL_PROJECT
+    package.mkdir()
+    source = (dest / REAL_PROJECT / "__init__.py").read_text(encoding="utf-8")
+    path = package / "__init__.py"
+    path.write_text(core.strip_docstrings(source), encoding="utf-8")
+    shutil.copy(dest / REAL_PROJECT / "py.typed", package / "py.typed")
+    return path
+
+
+def outcome_json(outcome: Outcome, seconds: float) -> dict[str, Any]:
+    return {
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "text": outcome.code,
+        "attempts": list(outcome.attempts),
+        "seconds": round(seconds, 1),
+    }
+
+
+def run(out: Path, limit: int | None) -> None:
+    with tempfile.TemporaryDirectory(prefix="rb-bench-truth-") as tmp:
+        base = Path(tmp)
+        chosen = core.select_functions(None)
+        package = core.install_library(base / "lib")
+        project = base / "project"
+        core.build_project(package, project, sorted({m for m, _ in chosen}))
+        targets = core.load_targets(project, chosen)
+        path = real_module(base / "real", project)
+        found = {t.name: t for t in targets_in_source(project, path, path.read_text("utf-8"))}
+        targets += [found[name] for name in REAL_FUNCTIONS]
+        targets = targets[:limit] if limit else targets
+        settings = Settings(tests=False, cache=False)
+        engine = Engine(project, settings)
+        records: list[dict[str, Any]] = []
+        started = time.perf_counter()
+        try:
+            for target in targets:
+                records.append(one(engine, target))
+                r = records[-1]
+                print(
+                    f"{target.display}: before {r['before']['status']}"
+                    f" ({r['before']['reason']}), after {r['after']['status']}"
+                    f" ({r['after']['reason']})",
+                    flush=True,
+                )
+        finally:
+            engine.close()
+        seconds = time.perf_counter() - started
+    out.write_text(json.dumps({"seconds": seconds, "functions": records}, indent=2), "utf-8")
+    out.with_suffix(".md").write_text(markdown(records), "utf-8")
+    kept = collections.Counter(
+        (side, r[side]["status"]) for r in records for side in ("before", "after")
+    )
+    n = len(records)
+    print(f"\n{n} functions, {seconds:.0f} s")
+    for side in ("before", "after"):
+        print(f"- {side}: a docstring kept for {kept[(side, 'kept')]} of {n}")
+
+
+def one(engine: Engine, target: Target) -> dict[str, Any]:
+    settings = engine.settings
+    started = time.perf_counter()
+    before = write_docstring(
+        target,
+        engine.session,
+        engine.prompts,
+        convention=settings.convention,
+        repair_attempts=settings.repair_attempts,
+        temperature=settings.temperature,
+    )
+    middle = time.perf_counter()
+    after = engine.docstring_outcome(target)
+    ended = time.perf_counter()
+    return {
+        "name": target.display,
+        "code": target.source,
+        "before": outcome_json(before, middle - started),
+        "after": outcome_json(after, ended - middle),
+    }
+
+
+def markdown(records: list[dict[str, Any]]) -> str:
+    out = ["# Docstrings before and after recorded calls, to read against the code", ""]
+    for r in records:
+        out += [f"## {r['name']}", "", "```python", r["code"].rstrip(), "```", ""]
+        for side in ("before", "after"):
+            o = r[side]
+            out.append(f"**{side}**: {o['status']}" + (f" ({o['reason']})" if o["reason"] else ""))
+            if o["text"]:
+                out += ["", "```", o["text"].rstrip(), "```"]
+            out += ["", *(f"- {line}" for line in o["attempts"]), ""]
+    return "\n".join(out) + "\n"
+
+
+def summarise(labels_path: Path, out: Path) -> None:
+    labels: dict[str, dict[str, str]] = json.loads(labels_path.read_text("utf-8"))
+    records = json.loads(out.read_text("utf-8"))["functions"]
+    n = len(records)
+    print("| | docstring kept | mergeable | vague | wrong |\n|---|---|---|---|---|")
+    for side in ("before", "after"):
+        kept = [r for r in records if r[side]["status"] == "kept"]
+        counts = collections.Counter(labels[r["name"]][side] for r in kept)
+        unknown = set(counts) - set(LABELS)
+        if unknown:
+            raise SystemExit(f"unknown labels: {sorted(unknown)}")
+        k = len(kept)
+        cells = [f"{counts[label]} ({100 * counts[label] / max(k, 1):.0f}%)" for label in LABELS]
+        print(f"| {side} | {k} of {n} ({100 * k / n:.0f}%) | " + " | ".join(cells) + " |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="the JSON written or read")
+    parser.add_argument("--labels", type=Path, default=None)
+    parser.add_argument("--functions", type=int, default=None, help="only the first N")
+    args = parser.parse_args(argv)
+    if args.labels:
+        summarise(args.labels, args.out)
+    else:
+        run(args.out, args.functions)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Docstrings grounded in recorded calls and checked against them (issue 25): a scripted
+model, the real sandbox and the real cases driver."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from review_bot.config import Settings
+from review_bot.generate.cases import Case, Result, run_cases
+from review_bot.generate.docstrings.claims import (
+    Runner,
+    parse_condition,
+    raise_condition,
+    return_kind,
+)
+from review_bot.generate.docstrings.observe import calls, probes, usable
+from review_bot.github.markdown import log_lines, render_summary
+from review_bot.github.records import Checked, Decision
+from review_bot.llm.scripted import ScriptedBackend, scripted_info
+from review_bot.records import REASONS, Target
+from review_bot.report import to_json, to_text
+from review_bot.sandbox import Limits, Sandbox
+from review_bot.suggest import suggest
+from review_bot.targets import targets_in_source
+from tests.helpers.github_plans import plan
+from tests.helpers.projects import make_project
+
+WORDS = """\
+def dasherize(word: str) -> str:
+    return word.replace("_", "-")
+
+
+def ratio(whole: int, part: int, ndigits: int = 0) -> float:
+    value = part / whole if whole else None
+    if value is None or ndigits < 0:
+        raise ValueError("no ratio")
+    return round(value, ndigits)
+"""
+
+DASHERIZE_DOC = {
+    "summary": "Replace underscores with dashes.",
+    "params": {"word": "The word to change."},
+    "returns": "The word with each underscore replaced by a dash.",
+    "raises": [],
+}
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    project = make_project(tmp_path_factory.mktemp("claims") / "proj", {"words.py": WORDS})
+    with Sandbox(project, Limits(timeout_s=20.0, memory_mb=2048, cpu_s=20)) as box:
+        yield box
+
+
+def _target(root: Path, name: str) -> Target:
+    path = root / "words.py"
+    [target] = [t for t in targets_in_source(root, path, path.read_text()) if t.name == name]
+    return target
+
+
+def _run(sandbox: Sandbox, target: Target) -> Runner:
+    def run(cases: Sequence[Case]) -> list[Result]:
+        return run_cases(sandbox, target, cases, 20.0)
+
+    return run
+
+
+def test_probes_record_what_the_function_does_without_a_model(sandbox: Sandbox) -> None:
+    target = _target(sandbox.root, "ratio")
+    cases = probes(target)
+    assert Case((5, 7), {"ndigits": 0}) in cases  # typical values, the default as it is
+    shown = [c.shown() for c in calls(target, run_cases(sandbox, target, cases, 20.0))]
+    # One call per way the function went, shortest first; the default is left out.
+    assert "ratio(5, 7) returned 1.0" in shown
+    assert any(re.fullmatch(r"ratio\(0, -?\d+\) raised ValueError\('no ratio'\)", s) for s in shown)
+    assert all("ndigits=0" not in line for line in shown)
+    assert len(shown) <= 6
+
+
+def test_a_return_kind_no_call_returned_is_contradicted(sandbox: Sandbox) -> None:
+    target = _target(sandbox.root, "dasherize")
+    seen = usable(target, run_cases(sandbox, target, [Case(("a_b",), {})], 20.0))
+    found = return_kind({"summary": "Split.", "returns": "A list of the parts."}, seen)
+    assert found is not None
+    assert found.detail == "says it returns A list of the parts; dasherize('a_b') returned 'a-b'"
+    assert return_kind({"summary": "Dash.", "returns": "The dashed string."}, seen) is None
+    # A summary that promises a truth value is a claim of its own.
+    assert return_kind({"summary": "Return True if the word has a dash."}, seen) is not None
+    assert return_kind({"summary": "Replace underscores.", "returns": "It."}, seen) is None
+
+
+def test_a_condition_is_tried_clause_by_clause_on_calls_made_for_it(sandbox: Sandbox) -> None:
+    # The issue's example: "if whole is zero and ndigits is negative" where either
+    # condition raises alone. The only recorded call returned; the check makes the calls.
+    target = _target(sandbox.root, "ratio")
+    seen = usable(target, run_cases(sandbox, target, [Case((5, 7), {})], 20.0))
+    run = _run(sandbox, target)
+    wrong = {"exception": "ValueError", "when": "If whole is zero and ndigits is negative."}
+    found = raise_condition(target, wrong, seen, run)
+    assert found is not None
+    assert found.detail == (
+        "says ValueError when whole is zero and ndigits is negative; "
+        "ratio(0, 7) raised ValueError('no ratio')"
+    )
+    right = {"exception": "ValueError", "when": "if whole is zero or ndigits is negative"}
+    assert raise_condition(target, right, seen, run) is None
+    # A clause that is true where the function returns.
+    loose = {"exception": "ValueError", "when": "when part is greater than 3"}
+    found = raise_condition(target, loose, seen, run)
+    assert found is not None and found.detail.endswith("ratio(5, 7) returned 1.0")
+    # Without a call to make, a condition no recorded call tested is not judged.
+    assert raise_condition(target, wrong, seen, None) is None
+    # Prose review-bot cannot evaluate is left alone.
+    vague = {"exception": "ValueError", "when": "the ratio cannot be computed"}
+    assert raise_condition(target, vague, seen, run) is None
+
+
+def test_conditions_parse_only_when_every_clause_does() -> None:
+    names = ["text", "width", "lower", "upper"]
+    assert parse_condition("if width is at least 10", names) == ("and", [("width", ">=", 10)])
+    assert parse_condition("When `text` is None", names) == ("and", [("text", "is", None)])
+    assert parse_condition("if width is negative or text is long", names) is None
+    assert parse_condition("if height is negative", names) is None  # not a parameter
+    assert parse_condition("if a is 1 and b is 2 or c is 3", ["a", "b", "c"]) is None
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path / "proj", {"words.py": WORDS})
+
+
+@pytest.fixture
+def settings(tmp_path: Path, smollm: Path) -> Settings:
+    return Settings(model=smollm, home=tmp_path / "home", tests=False, cache=False)
+
+
+def test_the_prompt_shows_calls_and_a_contradicted_try_is_told_the_call(
+    project: Path, settings: Settings
+) -> None:
+    wrong = {**DASHERIZE_DOC, "returns": "A list of the words."}
+    backend = ScriptedBackend(
+        scripted_info(), replies=[json.dumps(wrong), json.dumps(DASHERIZE_DOC)]
+    )
+    report = suggest(
+        project / "words.py",
+        settings,
+        functions=["dasherize"],
+        backend_factory=lambda path, bundled, s: backend,
+    )
+    [result] = report.results
+    assert result.docstring.status == "kept"
+    first, second = result.docstring.attempts
+    assert first.startswith("docstring#0: contradicted: says it returns A list of the words; ")
+    assert second == "docstring#1: kept"
+    # The first prompt shows calls the sandbox ran; the second names the contradiction.
+    assert "dasherize('hello_world') returned 'hello-world'" in backend.calls[0].prompt
+    assert "was wrong: it says it returns A list of the words" in backend.calls[1].prompt
+    assert "was wrong" not in backend.calls[0].prompt
+
+
+def test_contradicted_reaches_the_console_and_json(project: Path, settings: Settings) -> None:
+    wrong = {**DASHERIZE_DOC, "returns": "A list of the words."}
+    backend = ScriptedBackend(scripted_info())
+    backend.default = json.dumps(wrong)
+    report = suggest(
+        project / "words.py",
+        settings,
+        functions=["dasherize"],
+        backend_factory=lambda path, bundled, s: backend,
+    )
+    [result] = report.results
+    assert (result.docstring.status, result.docstring.reason) == ("rejected", "contradicted")
+    text = to_text(report)
+    assert "contradicted" in text and "returned 'hello-world'" in text
+    [doc] = [t["docstring"] for t in to_json(report)["targets"]]
+    assert doc["reason"] == "contradicted"
+    assert any("contradicted: says it returns" in line for line in doc["attempts"])
+
+
+def test_contradicted_reaches_the_pull_request_review() -> None:
+    line = "docstring#0: contradicted: says it returns a list; f('a') returned 'a'"
+    checked = Checked(
+        "a.f",
+        "a.py",
+        3,
+        "abcdef0123456789abcd",
+        Decision("skipped", "tests disabled", ()),
+        Decision("rejected", "contradicted", (line,)),
+    )
+    reviewed = plan()._replace(checked=(checked,))
+    summary = render_summary(reviewed, set())
+    assert "rejected: contradicted" in summary
+    assert f"*contradicted*: {REASONS['contradicted']}" in summary
+    assert any("contradicted" in entry for entry in log_lines(reviewed))
