@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,39 @@ def test_contradicted_reaches_the_pull_request_review() -> None:
     assert "rejected: contradicted" in summary
     assert f"*contradicted*: {REASONS['contradicted']}" in summary
     assert any("contradicted" in entry for entry in log_lines(reviewed))
+
+
+class _Statuses:
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def status(self, message: str) -> None:
+        self.seen.append(message)
+
+    def notice(self, message: str) -> None:
+        self.seen.append(message)
+
+
+@pytest.mark.model
+def test_the_real_model_writes_a_docstring_from_calls_the_sandbox_made(
+    project: Path, settings: Settings
+) -> None:
+    # The real llama.cpp model and the real sandbox: the probes run, the grounded prompt
+    # is answered, and every try ends kept or with a reason (a contradiction names a call
+    # of the function).
+    progress = _Statuses()
+    report = suggest(
+        project / "words.py",
+        replace(settings, repair_attempts=1, max_tokens=256),
+        functions=["ratio"],
+        progress=progress,
+    )
+    [result] = report.results
+    assert "calling ratio to see what it does" in progress.seen
+    doc = result.docstring
+    assert doc.attempts and doc.status in ("kept", "rejected")
+    for line in doc.attempts:
+        assert re.fullmatch(r"docstring#[01]: (kept|[a-z-]+: .+)", line), line
+        if ": contradicted: " in line:
+            assert re.search(r"ratio\(.*\) (returned|raised)", line), line
+    assert (doc.code is not None) == (doc.status == "kept")

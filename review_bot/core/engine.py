@@ -457,6 +457,7 @@ class Engine:
     def _generate_docstring(self, target: Target) -> Outcome:
         calls = self._calls(target)
         self.progress.status(f"writing a docstring for {target.display}")
+        recorded = [c.result for c in calls]
 
         def run(cases: Sequence[Case]) -> list[Result]:
             self.progress.status(f"calling {target.display} to check its docstring")
@@ -469,7 +470,11 @@ class Engine:
             convention=self.settings.convention,
             repair_attempts=self.settings.repair_attempts,
             temperature=self.settings.temperature,
-            examples=self._examples if self.settings.docstring_examples else None,
+            examples=(
+                functools.partial(self._examples, recorded=recorded)
+                if self.settings.docstring_examples
+                else None
+            ),
             calls=calls,
             run=run if calls else None,
         )
@@ -488,7 +493,9 @@ class Engine:
             ran = run_cases(self.sandbox, target, cases, self.settings.timeout_s)
         return observed_calls(target, ran)
 
-    def _examples(self, target: Target, text: str) -> tuple[str | None, str]:
+    def _examples(
+        self, target: Target, text: str, recorded: Sequence[Result] = ()
+    ) -> tuple[str | None, str]:
         self.progress.status(f"running examples for the docstring of {target.display}")
         return add_examples(
             target,
@@ -499,6 +506,7 @@ class Engine:
             convention=self.settings.convention,
             n_cases=self.settings.n_cases,
             timeout_s=self.settings.timeout_s,
+            recorded=recorded,
         )
 
 

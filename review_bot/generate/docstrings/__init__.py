@@ -8,6 +8,10 @@ for a kept one); `CHECKS_VERSION` names the checks in cache keys.
   code, pydocstyle; the one verdict.
 - `quality.py`: the prose checks (placeholders, filler, cut-off sentences).
 - `truth.py`: agreement with the code (pydoclint; names, raises and returns that exist).
+- `observe.py`: the recorded calls a docstring is grounded in (the test generation's, or
+  probes made without a model), and which of them the prompt shows.
+- `claims.py`: the claims a call can contradict (kind of value returned, Raises
+  conditions): `contradicted`.
 - `examples.py`: an `Examples:` section of doctests run in the sandbox.
 """
 

@@ -1,7 +1,8 @@
 """Verified examples for a kept docstring (the `docstring_examples` setting).
 
-The model proposes calls (the `cases` schema and prompt); the sandbox runs them and records
-each outcome (cases.run_cases); up to MAX_EXAMPLES calls that returned a value whose repr
+The calls are the ones the docstring was grounded in (observe.py) where there are any, else
+the model proposes calls (the `cases` schema and prompt) and the sandbox runs them
+(cases.run_cases); up to MAX_EXAMPLES calls that returned a value whose repr
 reads back as an equal literal become `>>>` lines of an Examples section. The docstring with
 that section is checked like any other, inserted into a copy of the module in the sandbox,
 and its doctests run there with doctest: only if every one passes is the section kept.
@@ -10,10 +11,9 @@ and its doctests run there with doctest: only if every one passes is the section
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
 
 from review_bot.generate.cases import (
-    Case,
     Result,
     case_params,
     case_schema,
@@ -21,11 +21,12 @@ from review_bot.generate.cases import (
     run_cases,
 )
 from review_bot.generate.docstrings.check import check_docstring
+from review_bot.generate.docstrings.observe import shown_case
 from review_bot.generate.docstrings.render import WRAP_WIDTH
 from review_bot.llm.chat import Message
 from review_bot.llm.session import ModelSession
 from review_bot.prompts import Prompts
-from review_bot.records import Param, Target
+from review_bot.records import Target
 from review_bot.sandbox import DOCTEST_DRIVER, Sandbox
 from review_bot.verify import import_path
 from review_bot.write.docstrings import insert_docstring
@@ -45,7 +46,7 @@ def example_lines(target: Target, results: list[Result]) -> list[tuple[str, str]
     for result in results:
         if result.kind != "returns" or not result.stable or result.value is None:
             continue
-        call = _call(target, params, result.case)
+        call = shown_case(target, params, result.case)
         if call is None:
             continue
         lines = (f">>> {call}", result.value)
@@ -61,25 +62,6 @@ def example_lines(target: Target, results: list[Result]) -> list[tuple[str, str]
             distinct.append(item)
     distinct += [item for item in chosen if item not in distinct]
     return distinct[:MAX_EXAMPLES]
-
-
-def _call(target: Target, params: list[Param], case: Case) -> str | None:
-    parts = [repr(value) for value in case.args]
-    parts += [f"{name}={value!r}" for name, value in case.kwargs.items()]
-    for value in (*case.args, *case.kwargs.values()):
-        if not _json_literal(value):
-            return None
-    return f"{target.name}({', '.join(parts)})"
-
-
-def _json_literal(value: Any) -> bool:
-    if isinstance(value, bool | int | float | str) or value is None:
-        return not (isinstance(value, float) and value != value)  # no NaN
-    if isinstance(value, list):
-        return all(_json_literal(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _json_literal(v) for k, v in value.items())
-    return False
 
 
 def examples_section(examples: list[tuple[str, str]], convention: str) -> list[str]:
@@ -99,26 +81,37 @@ def add_examples(
     convention: str,
     n_cases: int,
     timeout_s: float,
+    recorded: Sequence[Result] = (),
 ) -> tuple[str | None, str]:
-    """`text` with a verified Examples section, or None and why there is none."""
-    schema = case_schema(target, n_cases)
-    if schema is None:
-        return None, "none: the function cannot be called with JSON values"
-    fields = schema["properties"]["cases"]["items"]["properties"]
-    example = "{" + ", ".join(f'"{name}": ...' for name in fields) + "}"
-    if session.info().chat_template:
-        content = prompts.render("cases_user.j2", target=target, n_cases=n_cases, example=example)
-        messages: list[Message] = [{"role": "user", "content": content}]
-        reply = session.chat(messages, json_schema=schema, seed=0)
+    """`text` with a verified Examples section, or None and why there is none.
+
+    `recorded`: calls already run (the ones the docstring was grounded in): the examples
+    are taken from them, with no model call; else the model proposes calls.
+    """
+    if recorded:
+        results, made = list(recorded), len(recorded)
     else:
-        prompt = prompts.render("cases_complete.j2", target=target, n_cases=n_cases)
-        reply = session.complete(prompt, json_schema=schema, seed=0)
-    cases = parse_cases(reply, target)
-    if not cases:
-        return None, "none: the model proposed no usable call"
-    examples = example_lines(target, run_cases(sandbox, target, cases, timeout_s))
+        schema = case_schema(target, n_cases)
+        if schema is None:
+            return None, "none: the function cannot be called with JSON values"
+        fields = schema["properties"]["cases"]["items"]["properties"]
+        example = "{" + ", ".join(f'"{name}": ...' for name in fields) + "}"
+        if session.info().chat_template:
+            content = prompts.render(
+                "cases_user.j2", target=target, n_cases=n_cases, example=example
+            )
+            messages: list[Message] = [{"role": "user", "content": content}]
+            reply = session.chat(messages, json_schema=schema, seed=0)
+        else:
+            prompt = prompts.render("cases_complete.j2", target=target, n_cases=n_cases)
+            reply = session.complete(prompt, json_schema=schema, seed=0)
+        cases = parse_cases(reply, target)
+        if not cases:
+            return None, "none: the model proposed no usable call"
+        results, made = run_cases(sandbox, target, cases, timeout_s), len(cases)
+    examples = example_lines(target, results)
     if not examples:
-        return None, f"none: no call of {len(cases)} returned a value with a faithful repr"
+        return None, f"none: no call of {made} returned a value with a faithful repr"
     new_text = "\n".join([text, *examples_section(examples, convention)])
     verdict = check_docstring(target, new_text, convention, examples=True)
     if not verdict.kept:

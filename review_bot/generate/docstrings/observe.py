@@ -63,7 +63,7 @@ def json_literal(value: Any) -> bool:
     return False
 
 
-def _shown_case(target: Target, params: Sequence[Param], case: Case) -> str | None:
+def shown_case(target: Target, params: Sequence[Param], case: Case) -> str | None:
     """The call as a reader writes it: arguments equal to their default left out."""
     defaults = {p.name: p.default for p in params}
     kwargs = {
@@ -99,7 +99,7 @@ def usable(target: Target, results: Sequence[Result]) -> list[Call]:
     for result in results:
         if not isinstance(row_of(target, result, params, defaults), tuple):
             continue
-        text = _shown_case(target, params, result.case)
+        text = shown_case(target, params, result.case)
         if text is None:
             continue
         call = Call(text, outcome_text(result), result)
