@@ -92,17 +92,45 @@ def outcome_json(outcome: Outcome, seconds: float) -> dict[str, Any]:
     }
 
 
+def build(base: Path) -> tuple[Path, list[Target]]:
+    """The project (boltons' bench modules and the real module, stripped) and its targets."""
+    chosen = core.select_functions(None)
+    package = core.install_library(base / "lib")
+    project = base / "project"
+    core.build_project(package, project, sorted({m for m, _ in chosen}))
+    targets = core.load_targets(project, chosen)
+    path = real_module(base / "real", project)
+    found = {t.name: t for t in targets_in_source(project, path, path.read_text("utf-8"))}
+    return project, targets + [found[name] for name in REAL_FUNCTIONS]
+
+
+def with_examples(out: Path) -> None:
+    """Add to each kept "after" docstring of a finished run its verified examples, taken
+    from the same calls (no model call): the texts with and without, to read."""
+    data = json.loads(out.read_text("utf-8"))
+    with tempfile.TemporaryDirectory(prefix="rb-bench-truth-") as tmp:
+        project, targets = build(Path(tmp))
+        by_name = {t.display: t for t in targets}
+        engine = Engine(project, Settings(tests=False, cache=False))
+        try:
+            for record in data["functions"]:
+                after = record["after"]
+                if after["status"] != "kept":
+                    continue
+                target = by_name[record["name"]]
+                recorded = [c.result for c in engine.docstring_calls(target)]
+                text, note = engine.examples(target, after["text"], recorded)
+                after["examples"] = {"text": text, "note": note}
+                print(f"{record['name']}: {note}", flush=True)
+        finally:
+            engine.close()
+    out.write_text(json.dumps(data, indent=2), "utf-8")
+    out.with_suffix(".md").write_text(markdown(data["functions"]), "utf-8")
+
+
 def run(out: Path, limit: int | None) -> None:
     with tempfile.TemporaryDirectory(prefix="rb-bench-truth-") as tmp:
-        base = Path(tmp)
-        chosen = core.select_functions(None)
-        package = core.install_library(base / "lib")
-        project = base / "project"
-        core.build_project(package, project, sorted({m for m, _ in chosen}))
-        targets = core.load_targets(project, chosen)
-        path = real_module(base / "real", project)
-        found = {t.name: t for t in targets_in_source(project, path, path.read_text("utf-8"))}
-        targets += [found[name] for name in REAL_FUNCTIONS]
+        project, targets = build(Path(tmp))
         targets = targets[:limit] if limit else targets
         settings = Settings(tests=False, cache=False)
         engine = Engine(project, settings)
@@ -163,6 +191,10 @@ def markdown(records: list[dict[str, Any]]) -> str:
             out.append(f"**{side}**: {o['status']}" + (f" ({o['reason']})" if o["reason"] else ""))
             if o["text"]:
                 out += ["", "```", o["text"].rstrip(), "```"]
+            examples = o.get("examples") or {}
+            if examples.get("text"):
+                added = examples["text"][len(o["text"]) :]
+                out += ["", "with examples:", "", "```", added.strip("\n"), "```"]
             out += ["", *(f"- {line}" for line in o["attempts"]), ""]
     return "\n".join(out) + "\n"
 
@@ -188,9 +220,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="the JSON written or read")
     parser.add_argument("--labels", type=Path, default=None)
     parser.add_argument("--functions", type=int, default=None, help="only the first N")
+    parser.add_argument(
+        "--examples", action="store_true", help="add examples to a finished run's texts"
+    )
     args = parser.parse_args(argv)
     if args.labels:
         summarise(args.labels, args.out)
+    elif args.examples:
+        with_examples(args.out)
     else:
         run(args.out, args.functions)
     return 0

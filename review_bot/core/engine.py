@@ -455,7 +455,7 @@ class Engine:
         return outcome
 
     def _generate_docstring(self, target: Target) -> Outcome:
-        calls = self._calls(target)
+        calls = self.docstring_calls(target)
         self.progress.status(f"writing a docstring for {target.display}")
         recorded = [c.result for c in calls]
 
@@ -471,7 +471,7 @@ class Engine:
             repair_attempts=self.settings.repair_attempts,
             temperature=self.settings.temperature,
             examples=(
-                functools.partial(self._examples, recorded=recorded)
+                functools.partial(self.examples, recorded=recorded)
                 if self.settings.docstring_examples
                 else None
             ),
@@ -479,7 +479,7 @@ class Engine:
             run=run if calls else None,
         )
 
-    def _calls(self, target: Target) -> list[Call]:
+    def docstring_calls(self, target: Target) -> list[Call]:
         """The recorded calls a docstring of `target` is grounded in: those its test
         generation ran, else probes made here (no model call); none where the module does
         not import (the driver then records nothing) or the function cannot be called
@@ -493,9 +493,11 @@ class Engine:
             ran = run_cases(self.sandbox, target, cases, self.settings.timeout_s)
         return observed_calls(target, ran)
 
-    def _examples(
+    def examples(
         self, target: Target, text: str, recorded: Sequence[Result] = ()
     ) -> tuple[str | None, str]:
+        """`text` with a verified Examples section (from `recorded` where given), or None
+        and why not."""
         self.progress.status(f"running examples for the docstring of {target.display}")
         return add_examples(
             target,
