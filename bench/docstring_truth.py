@@ -3,13 +3,15 @@
     .venv/bin/python bench/docstring_truth.py --out docstring-truth.json
     .venv/bin/python bench/docstring_truth.py --labels labels.json --out docstring-truth.json
 
-The bench's boltons functions and the string-inflection module of a real project from the
-package index (`inflection`, which none of review-bot's tests use), stripped of their
-docstrings. Each function's docstring is written twice with the default model and default
-settings, as `suggest --no-tests` writes it: "before" without recorded calls (the prompt
-shows the code only, no claim is checked), "after" as review-bot does now (the calls made
-without a model, shown in the prompt; a contradicted candidate rejected). Writes both
-texts beside the code, as JSON and as Markdown to read (`--out`, `.md` beside it).
+The bench's 32 boltons functions, 18 more functions of the same modules, and the 12 of the
+string-inflection module of a real project from the package index (`inflection`): 62
+functions none of review-bot's tests use, stripped of their docstrings. Each function's
+docstring is written twice with the default model and default settings, as
+`suggest --no-tests` writes it: "before" without recorded calls (the prompt shows the code
+only, no claim is checked), "after" as review-bot does now (calls made without a model,
+shown in the prompt; a contradicted candidate rejected). Writes both texts beside the
+code, as JSON and as Markdown to read (`--out`, `.md` beside it); `--examples` then adds
+the verified examples to the kept "after" texts.
 
 `--labels FILE` (JSON: {"function": {"before": label, "after": label, "why": "..."}}, a
 label being "mergeable", "vague" or "wrong") prints the shares per side instead of
@@ -52,6 +54,27 @@ REAL_FUNCTIONS = (
     "titleize",
     "transliterate",
     "underscore",
+)
+# More functions of the bench's modules that no bench or test of review-bot uses.
+EXTRA_FUNCTIONS: tuple[tuple[str, str], ...] = (
+    ("strutils", "indent"),
+    ("strutils", "is_uuid"),
+    ("strutils", "args2sh"),
+    ("strutils", "args2cmd"),
+    ("strutils", "complement_int_list"),
+    ("strutils", "int_ranges_from_int_list"),
+    ("strutils", "multi_replace"),
+    ("strutils", "removeprefix"),
+    ("iterutils", "is_collection"),
+    ("iterutils", "lstrip"),
+    ("iterutils", "rstrip"),
+    ("iterutils", "strip"),
+    ("iterutils", "windowed"),
+    ("iterutils", "frange"),
+    ("iterutils", "backoff"),
+    ("iterutils", "partition"),
+    ("iterutils", "redundant"),
+    ("iterutils", "same"),
 )
 LABELS = ("mergeable", "vague", "wrong")
 
@@ -98,7 +121,7 @@ def build(base: Path) -> tuple[Path, list[Target]]:
     package = core.install_library(base / "lib")
     project = base / "project"
     core.build_project(package, project, sorted({m for m, _ in chosen}))
-    targets = core.load_targets(project, chosen)
+    targets = core.load_targets(project, [*chosen, *EXTRA_FUNCTIONS])
     path = real_module(base / "real", project)
     found = {t.name: t for t in targets_in_source(project, path, path.read_text("utf-8"))}
     return project, targets + [found[name] for name in REAL_FUNCTIONS]
