@@ -269,6 +269,18 @@ def test_names_the_code_does_not_have_are_a_mismatch(text: str, detail: str) -> 
     assert (verdict.reason, verdict.detail) == ("mismatch", detail)
 
 
+def test_the_names_of_case_styles_are_prose() -> None:
+    target = make_target(TEXTUTILS, "slugify")
+    text = (
+        "Turn camelCase or PascalCase words into snake_case.\n\n"
+        "Args:\n    text: What to turn into a slug.\n\nReturns:\n    The slug."
+    )
+    assert check_docstring(target, text, "google").kept
+    # Still one letter off is a name the code does not have.
+    verdict = check_docstring(target, text.replace("snake_case", "snake_cases"), "google")
+    assert (verdict.reason, verdict.detail) == ("mismatch", "names not in the code: snake_cases")
+
+
 def test_names_the_code_uses_are_fine() -> None:
     target = make_target(TEXTUTILS, "slugify")
     text = (

@@ -16,6 +16,8 @@ Two kinds of claim are read from the model's JSON, each checked against the call
 {'list'}
 >>> sorted(_kinds("The number formatted as a string."))
 ['number', 'str']
+>>> sorted(_kinds("The ASCII text, or an empty byte array."))
+['bytes', 'str']
 >>> parse_condition("If upper is less than lower.", ["x", "lower", "upper"])
 ('and', [('upper', '<', 'lower')])
 >>> parse_condition("when width is negative or text is empty", ["text", "width"])
@@ -45,13 +47,14 @@ _KIND_WORDS: tuple[tuple[str, str], ...] = (
     ("int", r"\b(?:integers?|int|count|number of)\b"),
     ("float", r"\b(?:floats?|floating[- ]point)\b"),
     ("number", r"\bnumbers?\b"),
-    ("list", r"\b(?:lists?|arrays?)\b"),
+    ("bytes", r"\b(?:bytes|byte ?strings?|byte ?arrays?|bytearrays?)\b"),
+    ("list", r"(?<!byte )\b(?:lists?|arrays?)\b"),
     ("tuple", r"\btuples?\b"),
     ("dict", r"\b(?:dict|dicts|dictionary|dictionaries|mapping)\b"),
     ("set", r"\b(?:a|the) set of\b|\bsets\b"),
     ("NoneType", r"\bNone\b"),
 )
-_MATCHES = {"number": {"int", "float"}}
+_MATCHES = {"number": {"int", "float"}, "bytes": {"bytes", "bytearray"}}
 _BOOL_SUMMARY = re.compile(
     r"^(?:Return(?:s)? (?:True|False|whether)|(?:Check|Test|Determine)s? (?:whether|if))\b"
 )

@@ -215,10 +215,27 @@ def module_names(source: str) -> set[str]:
     return names
 
 
+# Names of ways to write identifiers: prose about a case conversion, not names of the code
+# (the docstrings of camelize, under2camel and camel2under were rejected for them, issue 25).
+CASE_STYLES = frozenset(
+    {
+        "camelCase",
+        "CamelCase",
+        "lowerCamelCase",
+        "UpperCamelCase",
+        "PascalCase",
+        "snake_case",
+        "SCREAMING_SNAKE_CASE",
+        "kebab_case",
+        "camel_case",
+    }
+)
+
+
 def unknown_names_problem(target: Target, node: FunctionNode, docstring: str) -> str:
     # The module's own top-level names count as the code's too: a docstring may point the
     # reader at the class or constant it works with.
-    known = code_names(target, node) | module_names(target.module_source)
+    known = code_names(target, node) | module_names(target.module_source) | CASE_STYLES
     unknown = []
     for name in mentioned_names(text for _, text in prose_of(docstring)):
         parts = name.split(".")
