@@ -124,8 +124,8 @@ def _check_run(cmd: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess
 # -- the library and the project ------------------------------------------------------
 
 
-def install_library(dest: Path) -> Path:
-    """Install the pinned library into `dest`; return the package directory."""
+def install_target(dest: Path, requirement: str) -> None:
+    """pip-install one pinned distribution, without its dependencies, into `dest`."""
     _check_run(
         [
             sys.executable,
@@ -138,9 +138,14 @@ def install_library(dest: Path) -> Path:
             "--no-compile",
             "--target",
             str(dest),
-            f"{LIBRARY}=={VERSION}",
+            requirement,
         ]
     )
+
+
+def install_library(dest: Path) -> Path:
+    """Install the pinned library into `dest`; return the package directory."""
+    install_target(dest, f"{LIBRARY}=={VERSION}")
     package = dest / PACKAGE
     if not (package / "__init__.py").is_file():
         raise BenchError(f"{LIBRARY}=={VERSION} installed no {PACKAGE}/ package")

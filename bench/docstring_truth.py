@@ -24,7 +24,6 @@ import argparse
 import collections
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -81,21 +80,7 @@ LABELS = ("mergeable", "vague", "wrong")
 
 def real_module(dest: Path, project: Path) -> Path:
     """The real project's module, stripped of docstrings, copied into `project`."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-deps",
-            "--target",
-            str(dest),
-            f"{REAL_PROJECT}=={REAL_VERSION}",
-        ],
-        check=True,
-    )
+    core.install_target(dest, f"{REAL_PROJECT}=={REAL_VERSION}")
     package = project / REAL_PROJECT
     package.mkdir()
     source = (dest / REAL_PROJECT / "__init__.py").read_text(encoding="utf-8")

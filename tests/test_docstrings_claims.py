@@ -26,7 +26,7 @@ from review_bot.llm.scripted import ScriptedBackend, scripted_info
 from review_bot.records import REASONS, Target
 from review_bot.report import to_json, to_text
 from review_bot.sandbox import Limits, Sandbox
-from review_bot.suggest import suggest
+from review_bot.suggest import SuggestReport, suggest
 from review_bot.targets import targets_in_source
 from tests.helpers.github_plans import plan
 from tests.helpers.projects import make_project
@@ -140,20 +140,25 @@ def settings(tmp_path: Path, smollm: Path) -> Settings:
     return Settings(model=smollm, home=tmp_path / "home", tests=False, cache=False)
 
 
-def test_the_prompt_shows_calls_and_a_contradicted_try_is_told_the_call(
-    project: Path, settings: Settings
-) -> None:
-    wrong = {**DASHERIZE_DOC, "returns": "A list of the words."}
-    backend = ScriptedBackend(
-        scripted_info(), replies=[json.dumps(wrong), json.dumps(DASHERIZE_DOC)]
-    )
-    report = suggest(
+WRONG = {**DASHERIZE_DOC, "returns": "A list of the words."}
+
+
+def _dasherize(project: Path, settings: Settings, backend: ScriptedBackend) -> SuggestReport:
+    return suggest(
         project / "words.py",
         settings,
         functions=["dasherize"],
         backend_factory=lambda path, bundled, s: backend,
     )
-    [result] = report.results
+
+
+def test_the_prompt_shows_calls_and_a_contradicted_try_is_told_the_call(
+    project: Path, settings: Settings
+) -> None:
+    backend = ScriptedBackend(
+        scripted_info(), replies=[json.dumps(WRONG), json.dumps(DASHERIZE_DOC)]
+    )
+    [result] = _dasherize(project, settings, backend).results
     assert result.docstring.status == "kept"
     first, second = result.docstring.attempts
     assert first.startswith("docstring#0: contradicted: says it returns A list of the words; ")
@@ -165,15 +170,9 @@ def test_the_prompt_shows_calls_and_a_contradicted_try_is_told_the_call(
 
 
 def test_contradicted_reaches_the_console_and_json(project: Path, settings: Settings) -> None:
-    wrong = {**DASHERIZE_DOC, "returns": "A list of the words."}
     backend = ScriptedBackend(scripted_info())
-    backend.default = json.dumps(wrong)
-    report = suggest(
-        project / "words.py",
-        settings,
-        functions=["dasherize"],
-        backend_factory=lambda path, bundled, s: backend,
-    )
+    backend.default = json.dumps(WRONG)
+    report = _dasherize(project, settings, backend)
     [result] = report.results
     assert (result.docstring.status, result.docstring.reason) == ("rejected", "contradicted")
     text = to_text(report)

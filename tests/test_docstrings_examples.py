@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -119,7 +120,8 @@ def test_without_recorded_calls_the_model_proposes_them(project: Path) -> None:
     session = ModelSession(lambda: backend)
     text = render_docstring(target, CLAMP_DOC, "google")
     with Sandbox(project, Limits(30, 2048, 30)) as sandbox:
-        found, note = add_examples(
+        examples = functools.partial(
+            add_examples,
             target,
             text,
             session,
@@ -129,6 +131,7 @@ def test_without_recorded_calls_the_model_proposes_them(project: Path) -> None:
             n_cases=5,
             timeout_s=30,
         )
+        found, note = examples()
         assert note == "3 verified by doctest" and found is not None
         # Distinct values first, at most 3; the call that raised gives none.
         assert found.removeprefix(text).splitlines()[2:] == [
@@ -140,18 +143,8 @@ def test_without_recorded_calls_the_model_proposes_them(project: Path) -> None:
             "    >>> clamp(2, 0, 3)",
             "    2",
         ]
-        raising = [r for r in run_cases(sandbox, target, [Case((1, 3, 0), {})], 30)]
-        none, why = add_examples(
-            target,
-            text,
-            session,
-            Prompts(project),
-            sandbox,
-            convention="google",
-            n_cases=5,
-            timeout_s=30,
-            recorded=raising,
-        )
+        raising = run_cases(sandbox, target, [Case((1, 3, 0), {})], 30)
+        none, why = examples(recorded=raising)
     assert none is None and why == "none: no call of 1 returned a value with a faithful repr"
     assert len(backend.calls) == 1  # the recorded calls asked the model nothing
 
