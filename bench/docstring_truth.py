@@ -3,8 +3,8 @@
     .venv/bin/python bench/docstring_truth.py --out docstring-truth.json
     .venv/bin/python bench/docstring_truth.py --labels labels.json --out docstring-truth.json
 
-The bench's 32 boltons functions, 18 more functions of the same modules, and the 12 of the
-string-inflection module of a real project from the package index (`inflection`): 62
+The bench's 32 boltons functions, 17 more functions of the same modules, and the 12 of the
+string-inflection module of a real project from the package index (`inflection`): 61
 functions none of review-bot's tests use, stripped of their docstrings. Each function's
 docstring is written twice with the default model and default settings, as
 `suggest --no-tests` writes it: "before" without recorded calls (the prompt shows the code
@@ -59,7 +59,6 @@ EXTRA_FUNCTIONS: tuple[tuple[str, str], ...] = (
     ("strutils", "indent"),
     ("strutils", "is_uuid"),
     ("strutils", "args2sh"),
-    ("strutils", "args2cmd"),
     ("strutils", "complement_int_list"),
     ("strutils", "int_ranges_from_int_list"),
     ("strutils", "multi_replace"),
