@@ -41,6 +41,12 @@ def ratio(whole: int, part: int, ndigits: int = 0) -> float:
     if value is None or ndigits < 0:
         raise ValueError("no ratio")
     return round(value, ndigits)
+
+
+def bound(x, lower=float("-inf"), upper=float("inf")):
+    if upper < lower:
+        raise ValueError("upper < lower")
+    return min(max(x, lower), upper)
 """
 
 DASHERIZE_DOC = {
@@ -81,6 +87,22 @@ def test_probes_record_what_the_function_does_without_a_model(sandbox: Sandbox) 
     assert any(re.fullmatch(r"ratio\(0, -?\d+\) raised ValueError\('no ratio'\)", s) for s in shown)
     assert all("ndigits=0" not in line for line in shown)
     assert len(shown) <= 6
+
+
+def test_an_unannotated_parameter_is_probed_with_the_kind_its_name_says(
+    sandbox: Sandbox,
+) -> None:
+    # `x`, `lower`, `upper` hold numbers (not True or [5, 2]); a default with no JSON value
+    # (`float("-inf")`) is left to the first seeds and varied in the later ones.
+    target = _target(sandbox.root, "bound")
+    cases = probes(target)
+    assert Case((5,), {}) in cases and Case((-3,), {"lower": -1, "upper": 1}) in cases
+    assert all(isinstance(v, int) for c in cases for v in (*c.args, *c.kwargs.values()))
+    shown = [c.shown() for c in calls(target, run_cases(sandbox, target, cases, 20.0))]
+    assert "bound(-3, lower=-1, upper=1) returned -1" in shown
+    raised = [line for line in shown if line.endswith("raised ValueError('upper < lower')")]
+    assert 1 <= len(raised) <= 2  # room is left for what it returns
+    assert len(shown) - len(raised) >= 3
 
 
 def test_a_return_kind_no_call_returned_is_contradicted(sandbox: Sandbox) -> None:

@@ -185,6 +185,9 @@ def test_only_faithful_short_values_become_examples(project: Path) -> None:
         returned("ok", "'OK!'"),
     ]
     assert example_lines(target, results) == [("shout('hi')", "'HI!'"), ("shout('ok')", "'OK!'")]
+    # A call whose value is one of its arguments shows less: it comes after the others.
+    same = returned("x", "'x'")
+    assert example_lines(target, [same, *results])[-1] == ("shout('x')", "'x'")
 
 
 def test_a_wrong_example_fails_doctest_in_the_sandbox(project: Path) -> None:

@@ -21,7 +21,7 @@ from review_bot.generate.cases import (
     run_cases,
 )
 from review_bot.generate.docstrings.check import check_docstring
-from review_bot.generate.docstrings.observe import shown_case
+from review_bot.generate.docstrings.observe import shown_case, telling
 from review_bot.generate.docstrings.render import WRAP_WIDTH
 from review_bot.llm.chat import Message
 from review_bot.llm.session import ModelSession
@@ -39,11 +39,12 @@ def example_lines(target: Target, results: list[Result]) -> list[tuple[str, str]
 
     Only stable results whose value is a faithful literal (the driver checked that it reads
     back equal), lines that fit the docstring's width, and text that needs no escaping in a
-    docstring (no backslash, no triple quote); distinct values first.
+    docstring (no backslash, no triple quote); calls that show a change first (a value that
+    is none of the arguments, observe.telling), then distinct values.
     """
     params = case_params(target) or []
     chosen: list[tuple[str, str]] = []
-    for result in results:
+    for result in sorted(results, key=lambda r: not telling(r)):
         if result.kind != "returns" or not result.stable or result.value is None:
             continue
         call = shown_case(target, params, result.case)

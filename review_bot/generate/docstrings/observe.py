@@ -16,6 +16,7 @@ the function went (what it returned or raised, the lines it ran), shortest first
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -114,7 +115,7 @@ def calls(target: Target, results: Sequence[Result]) -> list[Call]:
     exception, or a value that is none of the arguments and not empty), in the order they
     were made (the model's or the typical values before the search's neighbours)."""
     found = usable(target, results)
-    ordered = sorted(found, key=lambda c: not _telling(c))
+    ordered = sorted(found, key=lambda c: not telling(c.result))
     ways: dict[tuple[Any, ...], Call] = {}
     for call in ordered:
         r = call.result
@@ -122,18 +123,21 @@ def calls(target: Target, results: Sequence[Result]) -> list[Call]:
     chosen = list(ways.values())
     outcomes = {c.outcome for c in chosen}
     for call in ordered:
-        if call not in chosen and call.outcome not in outcomes:
-            chosen.append(call)
-            outcomes.add(call.outcome)
+        r = call.result
+        # Room for what it returns: at most two calls per exception.
+        same = [c for c in chosen if (c.result.kind, c.result.exception) == (r.kind, r.exception)]
+        if call in chosen or call.outcome in outcomes or (r.kind == "raises" and len(same) >= 2):
+            continue
+        chosen.append(call)
+        outcomes.add(call.outcome)
     chosen = chosen[:MAX_CALLS]
     # Shown in the order they were made, returns before raises.
     return sorted(chosen, key=lambda c: (c.result.kind != "returns", found.index(c)))
 
 
-def _telling(call: Call) -> bool:
+def telling(result: Result) -> bool:
     """Whether the call shows the function doing something: it raised, or returned a value
     that is none of its arguments and not empty."""
-    result = call.result
     if result.kind != "returns":
         return True
     arguments = [repr(v) for v in (*result.case.args, *result.case.kwargs.values())]
@@ -174,13 +178,53 @@ def probe_value(schema: dict[str, Any] | None, seed: int, position: int) -> Any:
     return None
 
 
+# What an unannotated parameter with no default holds, by its name: typical values of the
+# wrong kind (`clamp(True)`, `ellipsize([5, 2])`) show nothing a reader can use.
+_NAME_KINDS = (
+    (
+        "string",
+        r"(?:text|string|str|s|word|name|noun|sep|delim\w*|prefix|suffix|char|line|title"
+        r"|label|pattern|\w+_(?:str|string|text|word|noun|name|char|delim|sep))",
+    ),
+    (
+        "integer",
+        r"(?:n|i|j|k|x|y|num|number|count|size|width|height|length|limit|ndigits|digits"
+        r"|index|idx|start|stop|step|lower|upper|low|high|base|offset|amount|whole|part"
+        r"|precision|nbytes|\w+_(?:len|count|size|num|index|width))",
+    ),
+    (
+        "array",
+        r"(?:items|values|src|seq|sequence|iterable|lst|elements|words|lines|parts"
+        r"|options|\w+_(?:list|items|values|iterable))",
+    ),
+)
+
+
+def _name_kind(param: Param) -> str | None:
+    """The JSON type an unannotated parameter's name says it holds, if it says one."""
+    if param.annotation is not None:
+        return None
+    for kind, pattern in _NAME_KINDS:
+        if re.fullmatch(pattern, param.name, re.IGNORECASE):
+            return kind
+    return None
+
+
+def _hinted(param: Param, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An unannotated parameter without a default takes the kind its name says, if any."""
+    kind = _name_kind(param)
+    if param.default is not None or schema is None or kind is None:
+        return schema
+    return {"type": kind}
+
+
 def probes(target: Target) -> list[Case]:
     """Calls to make when no recorded call exists: typical values for each parameter (a
     literal default given as it is), and the search's neighbours of them."""
     params = case_params(target)
     if params is None:
         return []
-    schemas = {p.name: param_schema(p) for p in params}
+    schemas = {p.name: _hinted(p, param_schema(p)) for p in params}
     if any(schemas[p.name] is None and p.default is None for p in params):
         return []  # a parameter no JSON value can be: nothing to call it with
     seeds: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
@@ -195,7 +239,12 @@ def probes(target: Target) -> list[Case]:
                     args.append(probe_value(schemas[param.name], seed, position))
                 continue
             known, default = _literal(param.default)
-            if known and json_literal(default):
+            kind = _name_kind(param)
+            if seed >= 2 and kind is not None and (not known or default is None):
+                # A default of no JSON value (`float('-inf')`) or None, varied in the
+                # later seeds by the kind its name says: clamp(-3, lower=-1, upper=1).
+                kwargs[param.name] = probe_value({"type": kind}, seed, position)
+            elif known and json_literal(default):
                 kwargs[param.name] = default
         if (tuple(args), kwargs) not in seeds:
             seeds.append((tuple(args), kwargs))
