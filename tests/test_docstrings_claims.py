@@ -247,7 +247,7 @@ def test_the_real_model_writes_a_docstring_from_calls_the_sandbox_made(
         progress=progress,
     )
     [result] = report.results
-    assert "calling ratio to see what it does" in progress.seen
+    assert "calling words.ratio to see what it does" in progress.seen
     doc = result.docstring
     assert doc.attempts and doc.status in ("kept", "rejected")
     for line in doc.attempts:
