@@ -13,9 +13,9 @@ shown in the prompt; a contradicted candidate rejected). Writes both texts besid
 code, as JSON and as Markdown to read (`--out`, `.md` beside it); `--examples` then adds
 the verified examples to the kept "after" texts.
 
-`--labels FILE` (JSON: {"function": {"before": label, "after": label, "why": "..."}}, a
-label being "mergeable", "vague" or "wrong") prints the shares per side instead of
-running anything.
+`--labels FILE` (JSON: {"function": {"before": label, "after": label, "examples": label,
+"why": "..."}}, a label being "mergeable", "vague" or "wrong", "examples" the "after" text
+read with its examples) prints the shares per side instead of running anything.
 """
 
 from __future__ import annotations
@@ -207,19 +207,24 @@ def markdown(records: list[dict[str, Any]]) -> str:
 
 
 def summarise(labels_path: Path, out: Path) -> None:
+    """The hand review's shares: of the kept docstrings of each side, how many were
+    labelled mergeable, vague, wrong; "after + examples" is the kept "after" docstrings
+    read with their verified examples (label "examples")."""
     labels: dict[str, dict[str, str]] = json.loads(labels_path.read_text("utf-8"))
     records = json.loads(out.read_text("utf-8"))["functions"]
     n = len(records)
     print("| | docstring kept | mergeable | vague | wrong |\n|---|---|---|---|---|")
-    for side in ("before", "after"):
+    rows = (("before", "before"), ("after", "after"), ("after + examples", "examples"))
+    for title, key in rows:
+        side = "after" if key == "examples" else key
         kept = [r for r in records if r[side]["status"] == "kept"]
-        counts = collections.Counter(labels[r["name"]][side] for r in kept)
+        counts = collections.Counter(labels[r["name"]][key] for r in kept)
         unknown = set(counts) - set(LABELS)
         if unknown:
             raise SystemExit(f"unknown labels: {sorted(unknown)}")
         k = len(kept)
         cells = [f"{counts[label]} ({100 * counts[label] / max(k, 1):.0f}%)" for label in LABELS]
-        print(f"| {side} | {k} of {n} ({100 * k / n:.0f}%) | " + " | ".join(cells) + " |")
+        print(f"| {title} | {k} of {n} ({100 * k / n:.0f}%) | " + " | ".join(cells) + " |")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,7 +52,8 @@ class Settings:
     tests_dir: str = "tests"
     docstrings: bool = True
     # an Examples section of doctests run in the sandbox, added to kept docstrings
-    docstring_examples: bool = False
+    # issue 25: read by hand, examples from the recorded calls made more docstrings mergeable
+    docstring_examples: bool = True
     tests: bool = True
     cache: bool = True
     home: Path = dataclasses.field(default_factory=default_home)

@@ -182,7 +182,8 @@ def test_the_prompt_shows_calls_and_a_contradicted_try_is_told_the_call(
     )
     [result] = _dasherize(project, settings, backend).results
     assert result.docstring.status == "kept"
-    first, second = result.docstring.attempts
+    first, second, *rest = result.docstring.attempts
+    assert [line.split(":")[0] for line in rest] == ["examples"]
     assert first.startswith("docstring#0: contradicted: says it returns A list of the words; ")
     assert second == "docstring#1: kept"
     # The first prompt shows calls the sandbox ran; the second names the contradiction.

@@ -39,14 +39,17 @@ def example_lines(target: Target, results: list[Result]) -> list[tuple[str, str]
 
     Only stable results whose value is a faithful literal (the driver checked that it reads
     back equal), lines that fit the docstring's width, and text that needs no escaping in a
-    docstring (no backslash, no triple quote); calls that show a change first (a value that
-    is none of the arguments, observe.telling), then distinct values.
+    docstring (no backslash, no triple quote); only calls that show a change (a value that
+    is not the first argument unchanged and not empty, observe.telling); distinct values
+    first.
     """
     params = case_params(target) or []
     chosen: list[tuple[str, str]] = []
-    for result in sorted(results, key=lambda r: not telling(r)):
+    for result in results:
         if result.kind != "returns" or not result.stable or result.value is None:
             continue
+        if not telling(result):
+            continue  # `flatten([1, 2])` -> `[1, 2]` shows a reader nothing
         call = shown_case(target, params, result.case)
         if call is None:
             continue
@@ -129,7 +132,8 @@ def run_doctests(sandbox: Sandbox, target: Target, text: str, timeout_s: float) 
     relpath = target.path.resolve().relative_to(sandbox.root.resolve()).as_posix()
     files = {relpath: module, "_review_bot_doctest.py": DOCTEST_DRIVER.read_text("utf-8")}
     with sandbox.workspace(files) as ws:
-        argv = ["python", "_review_bot_doctest.py", target.module, target.qualname, "_out.json"]
+        # `-m`: a fork of the sandbox's warm interpreter where it has one.
+        argv = ["python", "-m", "_review_bot_doctest", target.module, target.qualname, "_out.json"]
         run = ws.run(argv, timeout_s=timeout_s, pythonpath=import_path(sandbox, target))
         raw = ws.read("_out.json")
     if raw is None:

@@ -112,7 +112,7 @@ def usable(target: Target, results: Sequence[Result]) -> list[Call]:
 def calls(target: Target, results: Sequence[Result]) -> list[Call]:
     """The calls to show, at most MAX_CALLS: one per way the function went (outcome kind
     and lines run), then other outcomes; in each, calls that show a change first (an
-    exception, or a value that is none of the arguments and not empty), in the order they
+    exception, or a value that is not the first argument unchanged, not empty), in the order they
     were made (the model's or the typical values before the search's neighbours)."""
     found = usable(target, results)
     ordered = sorted(found, key=lambda c: not telling(c.result))
@@ -137,11 +137,12 @@ def calls(target: Target, results: Sequence[Result]) -> list[Call]:
 
 def telling(result: Result) -> bool:
     """Whether the call shows the function doing something: it raised, or returned a value
-    that is none of its arguments and not empty."""
+    that is not its first argument unchanged (`flatten([1, 2])` -> `[1, 2]`) and not empty
+    (`clamp(5, 0, 3)` -> `3` is telling)."""
     if result.kind != "returns":
         return True
-    arguments = [repr(v) for v in (*result.case.args, *result.case.kwargs.values())]
-    return result.value not in (*arguments, "''", "[]", "{}", "()", "None", "0")
+    first = [repr(v) for v in (*result.case.args, *result.case.kwargs.values())][:1]
+    return result.value not in (*first, "''", "[]", "{}", "()", "None")
 
 
 # -- probes: calls made without a model ---------------------------------------------------
