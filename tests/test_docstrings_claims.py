@@ -115,6 +115,13 @@ def test_a_return_kind_no_call_returned_is_contradicted(sandbox: Sandbox) -> Non
     # A summary that promises a truth value is a claim of its own.
     assert return_kind({"summary": "Return True if the word has a dash."}, seen) is not None
     assert return_kind({"summary": "Replace underscores.", "returns": "It."}, seen) is None
+    # Only the head of the sentence names what is returned: not what it is taken from,
+    # nor a word of a condition (an earlier rule read "count" as an int here).
+    for head in ("The first part of the list.", "A dashed word, or the word if the count is 1."):
+        assert return_kind({"summary": "Dash.", "returns": head}, seen) is None
+    # A head that names only None claims nothing checked here; None beside a kind is allowed.
+    assert return_kind({"summary": "Dash.", "returns": "None if empty, else a list."}, seen) is None
+    assert return_kind({"summary": "Dash.", "returns": "A list, or None."}, seen) is not None
 
 
 def test_a_condition_is_tried_clause_by_clause_on_calls_made_for_it(sandbox: Sandbox) -> None:

@@ -3,19 +3,22 @@
 Two kinds of claim are read from the model's JSON, each checked against the calls
 (observe.py) and, for a condition no call tested, against calls made for the purpose:
 
-- **the kind of value returned**: the type words of "returns" (and a summary that opens
-  "Return True if", "Check whether"), against the type of every value a call returned;
-  none of the named kinds among them is a contradiction;
+- **the kind of value returned**: the type words of the head of "returns" ("A list of
+  words": a list; not "The first element of the list") and a summary that opens "Return
+  True if", "Check whether", against the type of every value a call returned; none of the
+  named kinds among them is a contradiction;
 - **when an exception is raised**: a Raises entry's condition, where it is made of clauses
   such as "`x` is negative", "upper is less than lower", "text is empty" joined by one of
   "and"/"or", evaluated on each call's arguments: a call that raised it where the condition
   is false, or returned where it is true, contradicts it. A clause is also tried alone on a
   call that returned ("whole is zero and ndigits is negative" where either raises alone).
 
->>> _kinds("A list of the words, lowercased.")
+>>> _kinds(_head("A list of the words, lowercased."))
 {'list'}
->>> sorted(_kinds("The number formatted as a string."))
+>>> sorted(_kinds(_head("The number formatted as a string.")))
 ['number', 'str']
+>>> _kinds(_head("A pluralized version of the noun, or the noun if the count is 1."))
+set()
 >>> sorted(_kinds("The ASCII text, or an empty byte array."))
 ['bytes', 'str']
 >>> parse_condition("If upper is less than lower.", ["x", "lower", "upper"])
@@ -44,7 +47,7 @@ MAX_TARGETED = 6
 _KIND_WORDS: tuple[tuple[str, str], ...] = (
     ("bool", r"\b(?:True|False|booleans?|bool)\b|^(?:whether)\b"),
     ("str", r"\b(?:strings?|str|text)\b"),
-    ("int", r"\b(?:integers?|int|count|number of)\b"),
+    ("int", r"\b(?:integers?|int)\b"),
     ("float", r"\b(?:floats?|floating[- ]point)\b"),
     ("number", r"\bnumbers?\b"),
     ("bytes", r"\b(?:bytes|byte ?strings?|byte ?arrays?|bytearrays?)\b"),
@@ -77,9 +80,26 @@ def _value_kind(result: Result) -> str | None:
         return None
 
 
+# Where the head of a Returns sentence ends: a type word after these is about something
+# else ("The first element of the list", "True if the text is empty", "the count is 1").
+_HEAD_END = re.compile(
+    r",|;|\s(?:if|or|when|unless|otherwise|else|of|in|from|within|for|with|where|that)\s"
+)
+
+
+def _head(text: str) -> str:
+    """The head of a Returns sentence: "A list of words" -> "A list"."""
+    return _HEAD_END.split(text.strip(), maxsplit=1)[0]
+
+
 def return_kind(data: Mapping[str, Any], calls: Sequence[Call]) -> Contradiction | None:
-    """The returned values' kinds against the kinds the text names."""
-    claimed = _kinds(str(data.get("returns", "")))
+    """The returned values' kinds against the kinds the head of Returns names ("A list of
+    words": a list); None named anywhere is allowed beside them, and a head that names
+    only None claims nothing."""
+    returns = str(data.get("returns", ""))
+    claimed = _kinds(_head(returns)) - {"NoneType"}
+    if claimed and "NoneType" in _kinds(returns):
+        claimed.add("NoneType")
     said = f"says it returns {str(data.get('returns', '')).strip().rstrip('.')}"
     if _BOOL_SUMMARY.match(str(data.get("summary", ""))):
         claimed = claimed or {"bool"}
