@@ -71,13 +71,16 @@ def settings(tmp_path: Path, smollm: Path) -> Settings:
     )
 
 
-def _run(project: Path, settings: Settings, *replies: str) -> tuple[str | None, tuple[str, ...]]:
-    backend = ScriptedBackend(scripted_info(), replies=replies)
+def _run(
+    project: Path, settings: Settings, *replies: str, backend: ScriptedBackend | None = None
+) -> tuple[str | None, tuple[str, ...]]:
+    """The clamp docstring `suggest` keeps and its attempts, the model scripted."""
+    scripted = backend or ScriptedBackend(scripted_info(), replies=replies)
     report = suggest(
         project / "calc.py",
         settings,
         functions=["clamp"],
-        backend_factory=lambda path, bundled, s: backend,
+        backend_factory=lambda path, bundled, s: scripted,
     )
     [result] = report.results
     return result.docstring.code, result.docstring.attempts
@@ -89,14 +92,7 @@ def test_examples_come_from_the_calls_the_docstring_was_grounded_in(
     # Issue 25: the calls the sandbox made to ground the docstring give the examples: no
     # model call of their own (one reply queued: the docstring's).
     backend = ScriptedBackend(scripted_info(), replies=[json.dumps(CLAMP_DOC)])
-    report = suggest(
-        project / "calc.py",
-        settings,
-        functions=["clamp"],
-        backend_factory=lambda path, bundled, s: backend,
-    )
-    [result] = report.results
-    text, attempts = result.docstring.code, result.docstring.attempts
+    text, attempts = _run(project, settings, backend=backend)
     assert text is not None
     assert attempts == ("docstring#0: kept", "examples: 3 verified by doctest")
     assert len(backend.calls) == 1
