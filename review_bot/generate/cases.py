@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from review_bot.generate.pyast import literal
 from review_bot.mutation import Mutant, module_relpath
 from review_bot.prompts import Prompts
 from review_bot.records import Param, Target
@@ -139,9 +140,8 @@ def param_schema(param: Param) -> dict[str, Any] | None:
 def _default_schema(default: str | None) -> dict[str, Any]:
     """An unannotated parameter takes the JSON type of its literal default (`ext_only=False`
     is a boolean: the model filled it with strings, issue 24); else any JSON value."""
-    try:
-        value = ast.literal_eval(default) if default is not None else None
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+    known, value = literal(default)
+    if not known:
         return _ANY
     if type(value) in (bool, int, float, str):
         return _SIMPLE[type(value).__name__] or _ANY
@@ -475,9 +475,8 @@ def same_literal(a: str, b: str, *, same_type: bool = True) -> bool:
     values `==` would call equal (`1` and `1.0`)."""
     if a == b:
         return True
-    try:
-        left, right = ast.literal_eval(a), ast.literal_eval(b)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+    (known_left, left), (known_right, right) = literal(a), literal(b)
+    if not (known_left and known_right):
         return False
     return (not same_type or type(left) is type(right)) and bool(left == right)
 

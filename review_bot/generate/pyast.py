@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import warnings
+from typing import Any
 
 _TYPE_PARAM_NODES = frozenset({"TypeVar", "ParamSpec", "TypeVarTuple"})  # ast nodes of 3.12+
 
@@ -15,6 +16,17 @@ def parse(code: str) -> ast.Module | None:
             return ast.parse(code)
         except (SyntaxError, ValueError, MemoryError, RecursionError, OverflowError):
             return None
+
+
+def literal(source: str | None) -> tuple[bool, Any]:
+    """(True, value) for the source of a Python literal (`'-'`, `[1, 2]`, `None`), else
+    (False, None): a call, a name, or text that does not parse."""
+    if source is None:
+        return False, None
+    try:
+        return True, ast.literal_eval(source)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False, None
 
 
 def first_line(node: ast.stmt) -> int:

@@ -29,7 +29,6 @@ set()
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -37,6 +36,7 @@ from typing import Any, NamedTuple
 from review_bot.generate.cases import Case, Result, case_params
 from review_bot.generate.docstrings.observe import Call, usable
 from review_bot.generate.docstrings.render import raise_guards
+from review_bot.generate.pyast import literal
 from review_bot.records import Param, Target
 
 # Runs cases in the sandbox: the calls made for a claim no recorded call tested.
@@ -74,10 +74,8 @@ def _kinds(text: str) -> set[str]:
 
 
 def _value_kind(result: Result) -> str | None:
-    try:
-        return type(ast.literal_eval(result.value or "")).__name__
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return None
+    known, value = literal(result.value)
+    return type(value).__name__ if known else None
 
 
 # Where the head of a Returns sentence ends: a type word after these is about something
@@ -178,12 +176,9 @@ def parse_condition(text: str, names: Sequence[str]) -> tuple[str, list[Clause]]
 def _arguments(params: Sequence[Param], case: Case) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for param in params:
-        if param.default is None:
-            continue
-        try:
-            values[param.name] = ast.literal_eval(param.default)
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            continue
+        known, default = literal(param.default)
+        if known:
+            values[param.name] = default
     values.update(zip((p.name for p in params), case.args, strict=False))
     values.update(case.kwargs)
     return values

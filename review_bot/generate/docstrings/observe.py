@@ -5,7 +5,8 @@ The calls come from the test generation of the same run where it ran cases (the 
 the search's, generate/cases_strategy.py), else from probes made here without a model: a
 few typical values per parameter, by its JSON schema, widened by the search
 (generate/search.py), run once in the sandbox. Of those, the calls shown are one per way
-the function went (what it returned or raised, the lines it ran), shortest first.
+the function went (what it returned or raised, the lines it ran), those that show a change
+first.
 
 >>> call_text("clamp", (5,), {"upper": 3})
 'clamp(5, upper=3)'
@@ -15,7 +16,6 @@ the function went (what it returned or raised, the lines it ran), shortest first
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 from review_bot.generate import search
 from review_bot.generate.cases import Case, Result, case_params, param_schema, row_of
 from review_bot.generate.cases_cut import fits
+from review_bot.generate.pyast import literal
 from review_bot.records import Param, Target
 
 MAX_CALLS = 6  # shown in the prompt
@@ -70,18 +71,11 @@ def shown_case(target: Target, params: Sequence[Param], case: Case) -> str | Non
     kwargs = {
         key: value
         for key, value in case.kwargs.items()
-        if defaults.get(key) is None or _literal(defaults[key]) != (True, value)
+        if defaults.get(key) is None or literal(defaults[key]) != (True, value)
     }
     if not all(json_literal(v) for v in (*case.args, *kwargs.values())):
         return None
     return call_text(target.name, case.args, kwargs)
-
-
-def _literal(source: str | None) -> tuple[bool, Any]:
-    try:
-        return True, ast.literal_eval(source) if source is not None else None
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return False, None
 
 
 def outcome_text(result: Result) -> str:
@@ -112,8 +106,8 @@ def usable(target: Target, results: Sequence[Result]) -> list[Call]:
 def calls(target: Target, results: Sequence[Result]) -> list[Call]:
     """The calls to show, at most MAX_CALLS: one per way the function went (outcome kind
     and lines run), then other outcomes; in each, calls that show a change first (an
-    exception, or a value that is not the first argument unchanged, not empty), in the order they
-    were made (the model's or the typical values before the search's neighbours)."""
+    exception, or a value that is not the first argument unchanged, not empty), in the
+    order they were made (the model's or the typical values before the search's)."""
     found = usable(target, results)
     ordered = sorted(found, key=lambda c: not telling(c.result))
     ways: dict[tuple[Any, ...], Call] = {}
@@ -239,7 +233,7 @@ def probes(target: Target) -> list[Case]:
                 else:
                     args.append(probe_value(schemas[param.name], seed, position))
                 continue
-            known, default = _literal(param.default)
+            known, default = literal(param.default)
             kind = _name_kind(param)
             if seed >= 2 and kind is not None and (not known or default is None):
                 # A default of no JSON value (`float('-inf')`) or None, varied in the
