@@ -19,7 +19,7 @@ from review_bot.generate.docstrings.claims import (
     raise_condition,
     return_kind,
 )
-from review_bot.generate.docstrings.observe import calls, probes, usable
+from review_bot.generate.docstrings.observe import calls, probes, shown_case, usable
 from review_bot.github.markdown import log_lines, render_summary
 from review_bot.github.records import Checked, Decision
 from review_bot.llm.scripted import ScriptedBackend, scripted_info
@@ -87,6 +87,19 @@ def test_probes_record_what_the_function_does_without_a_model(sandbox: Sandbox) 
     assert any(re.fullmatch(r"ratio\(0, -?\d+\) raised ValueError\('no ratio'\)", s) for s in shown)
     assert all("ndigits=0" not in line for line in shown)
     assert len(shown) <= 6
+
+
+def test_a_call_is_shown_without_the_arguments_equal_to_their_default(tmp_path: Path) -> None:
+    path = tmp_path / "pad.py"
+    path.write_text('def pad(text, width=8, fill=" ", *, right=False):\n    return text\n')
+    [target] = targets_in_source(tmp_path, path, path.read_text())
+    params = target.params
+    assert shown_case(target, params, Case(("a", 8, " "), {"right": False})) == "pad('a')"
+    assert shown_case(target, params, Case(("a", 3, " "), {})) == "pad('a', 3)"
+    # A default in the middle stays: dropping it would move the next argument.
+    assert shown_case(target, params, Case(("a", 8, "*"), {"right": True})) == (
+        "pad('a', 8, '*', right=True)"
+    )
 
 
 def test_an_unannotated_parameter_is_probed_with_the_kind_its_name_says(

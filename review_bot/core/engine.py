@@ -19,8 +19,7 @@ from review_bot.errors import FatalError
 from review_bot.generate.cases import Case, Result, run_cases
 from review_bot.generate.cases_strategy import cases_strategy
 from review_bot.generate.docstrings import CHECKS_VERSION, add_examples, write_docstring
-from review_bot.generate.docstrings.observe import Call, probes
-from review_bot.generate.docstrings.observe import calls as observed_calls
+from review_bot.generate.docstrings.observe import Call, probes, usable
 from review_bot.generate.oracle import Repair, oracle_repair
 from review_bot.generate.tests import STRATEGY_FUNCTIONS, Attempts, Oracle
 from review_bot.importable import import_problem
@@ -480,10 +479,10 @@ class Engine:
         )
 
     def docstring_calls(self, target: Target) -> list[Call]:
-        """The recorded calls a docstring of `target` is grounded in: those its test
-        generation ran, else probes made here (no model call); none where the module does
-        not import (the driver then records nothing) or the function cannot be called
-        with JSON values."""
+        """The recorded calls a docstring of `target` is grounded in (a few are shown, all
+        are checked against): those its test generation ran, else probes made here (no
+        model call); none where the module does not import (the driver then records
+        nothing) or the function cannot be called with JSON values."""
         ran = self._ran.get(_ran_key(target))
         if not ran:
             cases = probes(target)
@@ -491,7 +490,7 @@ class Engine:
                 return []
             self.progress.status(f"calling {target.display} to see what it does")
             ran = run_cases(self.sandbox, target, cases, self.settings.timeout_s)
-        return observed_calls(target, ran)
+        return usable(target, ran)
 
     def examples(
         self, target: Target, text: str, recorded: Sequence[Result] = ()

@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from review_bot.generate.cases import Case, Result, case_params
-from review_bot.generate.docstrings.observe import Call, usable
+from review_bot.generate.docstrings.observe import Call, telling, usable
 from review_bot.generate.docstrings.render import raise_guards
 from review_bot.generate.pyast import literal
 from review_bot.records import Param, Target
@@ -110,7 +110,8 @@ def return_kind(data: Mapping[str, Any], calls: Sequence[Call]) -> Contradiction
     allowed = set().union(*(_MATCHES.get(k, {k}) for k in claimed))
     if any(_value_kind(c.result) in allowed for c in returned):
         return None
-    call = returned[0]
+    # The call named (and shown to the next try) is one that shows the function at work.
+    call = next((c for c in returned if telling(c.result)), returned[0])
     return Contradiction(f"{said}; {call.shown()}", call)
 
 

@@ -26,7 +26,9 @@ from review_bot.generate.cases_cut import fits
 from review_bot.generate.pyast import literal
 from review_bot.records import Param, Target
 
-MAX_CALLS = 6  # shown in the prompt
+# Shown in the prompt: each is ~15 prompt tokens, and a prompt token costs a third to a half
+# of a generated one on one CPU thread (issue 23: six calls made a commit seconds slower).
+MAX_CALLS = 4
 CALL_WIDTH = 100  # characters of a call and its outcome, shown
 MAX_PROBES = 48
 
@@ -66,16 +68,22 @@ def json_literal(value: Any) -> bool:
 
 
 def shown_case(target: Target, params: Sequence[Param], case: Case) -> str | None:
-    """The call as a reader writes it: arguments equal to their default left out."""
+    """The call as a reader writes it: arguments equal to their default left out (keyword
+    ones, and trailing positional ones: `pad('a', 3)`, not `pad('a', 3, ' ')`)."""
     defaults = {p.name: p.default for p in params}
-    kwargs = {
-        key: value
-        for key, value in case.kwargs.items()
-        if defaults.get(key) is None or literal(defaults[key]) != (True, value)
-    }
-    if not all(json_literal(v) for v in (*case.args, *kwargs.values())):
+
+    def is_default(name: str | None, value: Any) -> bool:
+        default = defaults.get(name) if name is not None else None
+        return default is not None and literal(default) == (True, value)
+
+    kwargs = {key: value for key, value in case.kwargs.items() if not is_default(key, value)}
+    positional = [p.name for p in params if p.kind in ("positional_only", "positional")]
+    args = list(case.args)
+    while args and len(args) <= len(positional) and is_default(positional[len(args) - 1], args[-1]):
+        args.pop()
+    if not all(json_literal(v) for v in (*args, *kwargs.values())):
         return None
-    return call_text(target.name, case.args, kwargs)
+    return call_text(target.name, args, kwargs)
 
 
 def outcome_text(result: Result) -> str:
@@ -104,11 +112,15 @@ def usable(target: Target, results: Sequence[Result]) -> list[Call]:
 
 
 def calls(target: Target, results: Sequence[Result]) -> list[Call]:
+    """The calls of `results` to show: `select` of the usable ones."""
+    return select(usable(target, results))
+
+
+def select(found: Sequence[Call]) -> list[Call]:
     """The calls to show, at most MAX_CALLS: one per way the function went (outcome kind
     and lines run), then other outcomes; in each, calls that show a change first (an
     exception, or a value that is not the first argument unchanged, not empty), in the
     order they were made (the model's or the typical values before the search's)."""
-    found = usable(target, results)
     ordered = sorted(found, key=lambda c: not telling(c.result))
     ways: dict[tuple[Any, ...], Call] = {}
     for call in ordered:

@@ -17,7 +17,7 @@ from typing import Any
 
 from review_bot.generate.docstrings import check, render
 from review_bot.generate.docstrings.claims import Runner, contradiction
-from review_bot.generate.docstrings.observe import Call
+from review_bot.generate.docstrings.observe import Call, select
 from review_bot.llm.chat import Message
 from review_bot.llm.models import SMALL_MODEL_PARAMS
 from review_bot.llm.session import ModelSession
@@ -43,13 +43,13 @@ def write_docstring(
 ) -> Outcome:
     """A checked docstring for `target`, or a rejection with the reason of the last try.
 
-    `calls`: recorded calls of the function, shown to the model and checked against;
-    `run` makes the calls a claim needs that none of them made.
+    `calls`: recorded calls of the function, checked against, a few of them (`select`)
+    shown to the model; `run` makes the calls a claim needs that none of them made.
     """
     schema = model_schema(target, session)
     lines: list[str] = []
     reason: str | None = None
-    shown = list(calls)
+    shown = select(calls)
     wrong: str | None = None  # the last try's contradiction, told to the next
     for attempt in range(repair_attempts + 1):
         data = ask_model(
@@ -127,6 +127,7 @@ def ask_model(
         content = prompts.render(
             "docstring_user.j2",
             target=target,
+            documents_description="description" in properties,
             documents_return="returns" in properties,
             documents_yield="yields" in properties,
             calls=calls,
