@@ -11,7 +11,9 @@ docstring is written twice with the default model and default settings, as
 only, no claim is checked), "after" as review-bot does now (calls made without a model,
 shown in the prompt; a contradicted candidate rejected). Writes both texts beside the
 code, as JSON and as Markdown to read (`--out`, `.md` beside it); `--examples` then adds
-the verified examples to the kept "after" texts.
+the verified examples to the kept "after" texts. `--after-only` writes the "after" side
+alone, to compare with an earlier run's (bench/docstring_review.json holds the last texts
+read by hand, with their labels).
 
 `--labels FILE` (JSON: {"function": {"before": label, "after": label, "examples": label,
 "why": "..."}}, a label being "mergeable", "vague" or "wrong", "examples" the "after" text
@@ -135,7 +137,7 @@ def with_examples(out: Path) -> None:
     out.with_suffix(".md").write_text(markdown(data["functions"]), "utf-8")
 
 
-def run(out: Path, limit: int | None) -> None:
+def run(out: Path, limit: int | None, *, before: bool = True) -> None:
     with tempfile.TemporaryDirectory(prefix="rb-bench-truth-") as tmp:
         project, targets = build(Path(tmp))
         targets = targets[:limit] if limit else targets
@@ -145,7 +147,7 @@ def run(out: Path, limit: int | None) -> None:
         started = time.perf_counter()
         try:
             for target in targets:
-                records.append(one(engine, target))
+                records.append(one(engine, target, before=before))
                 r = records[-1]
                 print(
                     f"{target.display}: before {r['before']['status']}"
@@ -167,16 +169,20 @@ def run(out: Path, limit: int | None) -> None:
         print(f"- {side}: a docstring kept for {kept[(side, 'kept')]} of {n}")
 
 
-def one(engine: Engine, target: Target) -> dict[str, Any]:
+def one(engine: Engine, target: Target, *, before: bool = True) -> dict[str, Any]:
     settings = engine.settings
     started = time.perf_counter()
-    before = write_docstring(
-        target,
-        engine.session,
-        engine.prompts,
-        convention=settings.convention,
-        repair_attempts=settings.repair_attempts,
-        temperature=settings.temperature,
+    ungrounded = (
+        write_docstring(
+            target,
+            engine.session,
+            engine.prompts,
+            convention=settings.convention,
+            repair_attempts=settings.repair_attempts,
+            temperature=settings.temperature,
+        )
+        if before
+        else Outcome("skipped", "--after-only", None)
     )
     middle = time.perf_counter()
     after = engine.docstring_outcome(target)
@@ -184,7 +190,7 @@ def one(engine: Engine, target: Target) -> dict[str, Any]:
     return {
         "name": target.display,
         "code": target.source,
-        "before": outcome_json(before, middle - started),
+        "before": outcome_json(ungrounded, middle - started),
         "after": outcome_json(after, ended - middle),
     }
 
@@ -235,13 +241,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--examples", action="store_true", help="add examples to a finished run's texts"
     )
+    parser.add_argument(
+        "--after-only",
+        action="store_true",
+        help="write only the 'after' side (compared with an earlier run's, read by hand)",
+    )
     args = parser.parse_args(argv)
     if args.labels:
         summarise(args.labels, args.out)
     elif args.examples:
         with_examples(args.out)
     else:
-        run(args.out, args.functions)
+        run(args.out, args.functions, before=not args.after_only)
     return 0
 
 

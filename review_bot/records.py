@@ -58,7 +58,7 @@ REASONS: dict[str, str] = {
     "empty": "no usable reply",
     "ast": "the text would change the code",
     "placeholder": (
-        "the text holds a placeholder: `[value]`, `<name>`, `{slot}`, `TODO`, `XXX`, `...`"
+        "the text holds a placeholder: `[value]`, `<name>`, `{slot}`, `%r`, `TODO`, `XXX`, `...`"
     ),
     "truncated": "a sentence is cut off (`... arguments to be.`) or a bracket left open",
     "restates-name": "the text only restates a name (`Is_palindrome: ...`, `text: The text.`)",
@@ -70,8 +70,9 @@ REASONS: dict[str, str] = {
         " (pydoclint), or a name the code does not have"
     ),
     "contradicted": (
-        "a recorded call of the function contradicts it: the kind of value it returns, or"
-        " when it raises (the call is named)"
+        "a recorded call of the function contradicts it: the kind of value it returns,"
+        " when it raises, how the value compares with a parameter, an exclusive bound (the"
+        " call is named)"
     ),
     "lint": "pydocstyle rejected it, or the summary line is over 88 columns",
 }

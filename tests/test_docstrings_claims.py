@@ -15,9 +15,11 @@ from review_bot.config import Settings
 from review_bot.generate.cases import Case, Result, run_cases
 from review_bot.generate.docstrings.claims import (
     Runner,
+    exclusive_bound,
     parse_condition,
     raise_condition,
     return_kind,
+    returned_comparison,
 )
 from review_bot.generate.docstrings.observe import calls, probes, shown_case, usable
 from review_bot.github.markdown import log_lines, render_summary
@@ -161,6 +163,50 @@ def test_a_condition_is_tried_clause_by_clause_on_calls_made_for_it(sandbox: San
     # Prose review-bot cannot evaluate is left alone.
     vague = {"exception": "ValueError", "when": "the ratio cannot be computed"}
     assert raise_condition(target, vague, seen, run) is None
+
+
+def _bound_doc(**params: str) -> dict[str, object]:
+    return {"summary": "Bound x.", "params": params, "returns": "The bounded value."}
+
+
+def test_an_exclusive_bound_is_contradicted_by_a_call_that_returns_it(sandbox: Sandbox) -> None:
+    # boltons' clamp, documented by the default model: "upper: ... (exclusive)".
+    target = _target(sandbox.root, "bound")
+    exclusive = _bound_doc(upper="The upper bound of the range (exclusive).")
+    # A recorded call that returned the bound contradicts it.
+    seen = usable(target, run_cases(sandbox, target, [Case((9,), {"lower": 0, "upper": 5})], 20.0))
+    found = exclusive_bound(target, exclusive, seen, None)
+    assert found is not None
+    assert found.detail == "says upper is exclusive; bound(9, lower=0, upper=5) returned 5"
+    # None did: a call at the bound is made for it (x set to upper's value).
+    seen = usable(target, run_cases(sandbox, target, [Case((3,), {"lower": 0, "upper": 5})], 20.0))
+    assert exclusive_bound(target, exclusive, seen, None) is None
+    found = exclusive_bound(target, exclusive, seen, _run(sandbox, target))
+    assert found is not None and found.call.result.case == Case((5,), {"lower": 0, "upper": 5})
+    # Inclusive, or not a bound claim: nothing to contradict.
+    for text in ("The upper bound (inclusive).", "The non-exclusive upper bound.", "The top."):
+        assert exclusive_bound(target, _bound_doc(upper=text), seen, _run(sandbox, target)) is None
+
+
+def test_a_returned_number_put_beside_a_parameter_is_checked(sandbox: Sandbox) -> None:
+    # boltons' floor, documented by the default model: "The smallest number ... greater
+    # than or equal to `x`", where it returns the largest option at most x.
+    target = _target(sandbox.root, "bound")
+    seen = usable(target, run_cases(sandbox, target, [Case((3,), {"lower": 0, "upper": 5})], 20.0))
+    wrong = {"returns": "The smallest number in range greater than or equal to `upper`."}
+    found = returned_comparison(target, wrong, seen)
+    assert found is not None
+    assert found.detail == (
+        "says it returns The smallest number in range greater than or equal to `upper`; "
+        "bound(3, lower=0, upper=5) returned 3"
+    )
+    for right in (
+        "The value, at most `upper`.",
+        "A number no less than lower.",
+        # About something else than the returned value: not read.
+        "The number of values greater than `upper`.",
+    ):
+        assert returned_comparison(target, {"returns": right}, seen) is None
 
 
 def test_conditions_parse_only_when_every_clause_does() -> None:

@@ -136,6 +136,10 @@ def test_real_smollm2_docstrings_are_rejected(
         ("Return the slug. TODO: say more.", "placeholder"),
         ("Return the slug, the words and ...", "placeholder"),
         ("Return the slug.\n\nXXX check this.", "placeholder"),
+        # boltons, the default model: an exception's message copied with its format slot,
+        # and a parameter described by its sentinel default.
+        ("Make a slug.\n\nRaises:\n    ValueError: If expected text, not %r.", "placeholder"),
+        ("Make a slug.\n\nArgs:\n    text: _UNSET.", "placeholder"),
         ("Return the slug.\n\nArgs:\n    text: The text to turn into", "truncated"),
         ("Return the slug.\n\nArgs:\n    text: The text (without the.", "truncated"),
         ("Return the slug.\n\nArgs:\n    text: The text.", "restates-name"),
@@ -153,6 +157,11 @@ def test_real_smollm2_docstrings_are_rejected(
 def test_each_quality_reason(text: str, reason: str) -> None:
     problem = quality_problem("slugify", ["text"], text)
     assert problem is not None and problem[0] == reason, problem
+
+
+def test_a_percent_sign_or_a_constant_inside_prose_is_no_placeholder() -> None:
+    text = "Make a slug.\n\nArgs:\n    text: At most 50% of it, or all of it when _UNSET is given."
+    assert quality_problem("slugify", ["text"], text) is None
 
 
 def test_a_sentence_may_end_on_a_verbs_preposition() -> None:

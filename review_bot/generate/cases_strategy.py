@@ -72,6 +72,7 @@ def cases_strategy(
     example = "{" + ", ".join(f'"{name}": ...' for name in fields) + "}"
     info = session.info()
     collected: list[Case] = []
+    recorded: list[Case] = []  # the calls given to `record`
     verdict: Verdict | None = None
     best: Verdict | None = None  # the kept test covering most lines so far
     best_cases: list[Case] = []
@@ -115,7 +116,10 @@ def cases_strategy(
             found = search_rows(sandbox, target, results, timeout_s) if search else []
             cut = cut_rows(sandbox, target, results, mutants(), timeout_s, found)
         if record is not None:
-            record([*results, *found])
+            # Each call once: `collected` holds the earlier attempts' cases too.
+            new = [r for r in (*results, *found) if r.case not in recorded]
+            recorded.extend(r.case for r in new)
+            record(new)
         code, rows = render_test(target, cut.results if cut else results, prompts)
         # The cut ran each row's call on each mutant: the test's score starts from that.
         candidate = Candidate(

@@ -1,6 +1,6 @@
 """Claims of a docstring that a recorded call can contradict (issue 25): `contradicted`.
 
-Two kinds of claim are read from the model's JSON, each checked against the calls
+Four kinds of claim are read from the model's JSON, each checked against the calls
 (observe.py) and, for a condition no call tested, against calls made for the purpose:
 
 - **the kind of value returned**: the type words of the head of "returns" ("A list of
@@ -11,7 +11,11 @@ Two kinds of claim are read from the model's JSON, each checked against the call
   such as "`x` is negative", "upper is less than lower", "text is empty" joined by one of
   "and"/"or", evaluated on each call's arguments: a call that raised it where the condition
   is false, or returned where it is true, contradicts it. A clause is also tried alone on a
-  call that returned ("whole is zero and ndigits is negative" where either raises alone).
+  call that returned ("whole is zero and ndigits is negative" where either raises alone);
+- **the returned number beside a parameter**: "The smallest option greater than or equal to
+  `x`", against every call that returned a number;
+- **an exclusive bound**: "upper: The upper bound (exclusive)", contradicted by a call that
+  returned upper's value (a call at the bound is made where none did).
 
 >>> _kinds(_head("A list of the words, lowercased."))
 {'list'}
@@ -301,13 +305,124 @@ def raise_condition(
     return None
 
 
+# -- bounds: what the returned value is beside a parameter --------------------------------------
+
+_EXCLUSIVE = re.compile(r"(?i)(?<!non-)(?<!non)\bexclusive\b|\bnot included\b|\bexcluded\b")
+# Words before a comparison that make it about something other than the returned value
+# ("The number of items greater than x", "the sum of the values above x").
+_NOT_THE_VALUE = re.compile(
+    r"(?i)\b(?:of|count|all|each|every|many|items|elements|values|numbers|list|sum|total)\b"
+)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _returned(call: Call) -> Any:
+    known, value = literal(call.result.value)
+    return value if known and call.result.kind == "returns" else _UNKNOWN
+
+
+def _hits(value: Any, bound: Any) -> bool:
+    """Whether a returned value is the bound, or a list holding it."""
+    if not _number(bound):
+        return False
+    if _number(value):
+        return bool(value == bound)
+    return isinstance(value, list) and any(_number(v) and v == bound for v in value)
+
+
+def _at_bound(params: Sequence[Param], name: str, bases: Sequence[Call]) -> list[Case]:
+    """Calls at the bound: each other numeric argument of a call that returned set to the
+    bound's value (`clamp(5, 0, 5)` from `clamp(9, 0, 5)`)."""
+    names = [p.name for p in params]
+    made: list[Case] = []
+    for call in bases:
+        values = _arguments(params, call.result.case)
+        bound = values.get(name)
+        if not _number(bound):
+            continue
+        for other in names:
+            if other == name or not _number(values.get(other)):
+                continue
+            case, index = call.result.case, names.index(other)
+            if other in case.kwargs or index >= len(case.args):
+                new = Case(case.args, {**case.kwargs, other: bound})
+            else:
+                new = Case((*case.args[:index], bound, *case.args[index + 1 :]), case.kwargs)
+            if new not in made and new != case:
+                made.append(new)
+    return made[:MAX_TARGETED]
+
+
+def exclusive_bound(
+    target: Target, data: Mapping[str, Any], calls: Sequence[Call], run: Runner | None
+) -> Contradiction | None:
+    """A parameter described as an exclusive bound ("upper: The upper bound (exclusive)")
+    against the calls: one that returned the parameter's own value (or a list holding it)
+    contradicts it; where none did, calls at the bound are made for it."""
+    params = case_params(target) or []
+    described = data.get("params", {})
+    for param in params:
+        text = str(described.get(param.name, "")) if isinstance(described, Mapping) else ""
+        if not _EXCLUSIVE.search(text):
+            continue
+        pool = list(calls)
+        bases = [c for c in calls if c.result.kind == "returns"][:2]
+        if run is not None and not any(_hits_bound(params, param.name, c) for c in pool):
+            made = _at_bound(params, param.name, bases)
+            if made:
+                pool += [c for c in usable(target, run(made)) if c not in pool]
+        for call in pool:
+            if _hits_bound(params, param.name, call):
+                said = f"says {param.name} is exclusive"
+                return Contradiction(f"{said}; {call.shown()}", call)
+    return None
+
+
+def _hits_bound(params: Sequence[Param], name: str, call: Call) -> bool:
+    return _hits(_returned(call), _arguments(params, call.result.case).get(name))
+
+
+def returned_comparison(
+    target: Target, data: Mapping[str, Any], calls: Sequence[Call]
+) -> Contradiction | None:
+    """A Returns sentence that puts the returned number beside a parameter ("The smallest
+    option greater than or equal to `x`") against every call that returned a number."""
+    params = case_params(target) or []
+    names = [p.name for p in params]
+    returns = str(data.get("returns", "")).strip()
+    for pattern, operator in _COMPARE:
+        found = re.search(rf"\b{pattern}(?: to)? `?(\w+)`?", returns)
+        if found is None or found.group(1) not in names:
+            continue
+        if _NOT_THE_VALUE.search(returns[: found.start()]):
+            return None
+        name = found.group(1)
+        for call in calls:
+            value = _returned(call)
+            bound = _arguments(params, call.result.case).get(name)
+            if not (_number(value) and _number(bound)):
+                continue
+            if _holds(("value", operator, bound), {"value": value}) is False:
+                said = f"says it returns {returns.rstrip('.')}"
+                return Contradiction(f"{said}; {call.shown()}", call)
+        return None
+    return None
+
+
 def contradiction(
     target: Target, data: Mapping[str, Any], calls: Sequence[Call], run: Runner | None = None
 ) -> Contradiction | None:
     """The first claim of `data` (the model's reply) a call contradicts, or None."""
     if not calls:
         return None
-    found = return_kind(data, calls)
+    found = (
+        return_kind(data, calls)
+        or returned_comparison(target, data, calls)
+        or exclusive_bound(target, data, calls, run)
+    )
     if found is not None:
         return found
     guards = raise_guards(target)  # written from the code's own condition, not the model's

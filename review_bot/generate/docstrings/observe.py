@@ -27,7 +27,7 @@ from review_bot.generate.pyast import literal
 from review_bot.records import Param, Target
 
 # Shown in the prompt: each is ~15 prompt tokens, and a prompt token costs a third to a half
-# of a generated one on one CPU thread (issue 23: six calls made a commit seconds slower).
+# of a generated one on one CPU thread (issue 23: a commit grew slower with six shown).
 MAX_CALLS = 4
 CALL_WIDTH = 100  # characters of a call and its outcome, shown
 MAX_PROBES = 48

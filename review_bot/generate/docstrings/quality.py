@@ -157,6 +157,10 @@ _PLACEHOLDERS = (
     re.compile(r"\b(?:TODO|TBD|FIXME|XXX)\b"),
     re.compile(r"\.\.\.|\u2026"),  # an ellipsis
     re.compile(r"(?i)\blorem ipsum\b|\b(?:description|text|summary) (?:goes )?here\b"),
+    # A format slot copied from an exception's message: "If expected text, not %r."
+    re.compile(r"(?<![\w%])%(?:\(\w+\))?[-#0 +]?\d*(?:\.\d+)?[rsdifxXeEgG](?!\w)"),
+    # A piece that is only a sentinel's name: "ref: _UNSET." (the default's source).
+    re.compile(r"^`?(?:_\w+|[A-Z][A-Z0-9]*_[A-Z0-9_]*)`?\.?$"),
 )
 
 # A sentence ending on one of these was cut off ("to be.", "False for.", "and the.").
