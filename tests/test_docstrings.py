@@ -392,6 +392,15 @@ def test_render_normalises_the_summary(slugify: Target) -> None:
     assert (first, blank, second) == ("Return the slug of text.", "", "It is lower case.")
 
 
+def test_render_names_a_quoted_newline(slugify: Target) -> None:
+    # boltons' indent, the default model: "newline: ... (default is '\n')" came out as
+    # "(default is '" and "')" on two lines (the newline became a blank, then a break).
+    data = {**GOOD, "params": {**GOOD["params"], "sep": "The separator (default is '\n')."}}
+    text = render_docstring(slugify, data, "google")
+    assert "    sep: The separator (default is a newline)." in text.split("\n")
+    assert check_docstring(slugify, text, "google").kept
+
+
 def test_render_keeps_only_known_params_and_exceptions(slugify: Target) -> None:
     data = dict(GOOD)
     data["params"] = {"text": "the text", "invented": "a parameter the model made up"}

@@ -258,6 +258,21 @@ def test_the_prompt_shows_calls_and_a_contradicted_try_is_told_the_call(
     assert "was wrong" not in backend.calls[0].prompt
 
 
+def test_a_try_whose_prose_was_rejected_tells_the_next_one_the_piece(
+    project: Path, settings: Settings
+) -> None:
+    # The default model in a commit: "word: A string." three times over, each try blind.
+    filler = {**DASHERIZE_DOC, "params": {"word": "A string."}}
+    backend = ScriptedBackend(
+        scripted_info(), replies=[json.dumps(filler), json.dumps(DASHERIZE_DOC)]
+    )
+    [result] = _dasherize(project, settings, backend).results
+    assert result.docstring.status == "kept"
+    assert result.docstring.attempts[0] == "docstring#0: filler: word: A string."
+    told = 'was wrong: "word: A string." says nothing this function alone does.'
+    assert told in backend.calls[1].prompt and "was wrong" not in backend.calls[0].prompt
+
+
 def test_contradicted_reaches_the_console_and_json(project: Path, settings: Settings) -> None:
     backend = ScriptedBackend(scripted_info())
     backend.default = json.dumps(WRONG)

@@ -458,12 +458,19 @@ def _wrap(text: str, indent: str = "", hanging: str | None = None) -> list[str]:
     ) or [indent.rstrip()]
 
 
+_NAMED_CHARS = {"\n": "a newline", "\t": "a tab", "\r": "a carriage return"}
+
+
 def _clean_text(text: str) -> str:
     """One line of plain text: control characters gone, whitespace collapsed.
 
     Format characters go too: bidi overrides in a docstring would make the source read
-    differently from what it is ("Trojan Source").
+    differently from what it is ("Trojan Source"). A quoted newline or tab (the model's
+    JSON "'\\n'", a default) becomes words: a blank between quotes reads as a space, and
+    a backslash would make the docstring fail D301.
     """
+    for char, words in _NAMED_CHARS.items():
+        text = re.sub(rf"(['\"`]){char}\1", words, text)
     chars = []
     for char in text:
         category = unicodedata.category(char)

@@ -4,8 +4,10 @@ convention, check it; up to `1 + repair_attempts` tries at a rising temperature.
 The prompt shows recorded calls of the function (observe.py), so that the model describes what
 it did rather than what its name suggests; a candidate that passes the checks of form and
 names is then checked against those calls (claims.py): one a call contradicts is rejected as
-`contradicted`, and the next try is shown that call. When no try passes, nothing is
-inserted: the outcome is "rejected" with the last try's reason, never a template sentence.
+`contradicted`, and the next try is shown that call; a try whose prose was rejected
+(filler, a restated name, a placeholder, a cut-off sentence) tells the next one the piece.
+When no try passes, nothing is inserted: the outcome is "rejected" with the last try's
+reason, never a template sentence.
 With `docstring_examples` a kept docstring may gain an Examples section whose doctests were
 executed in the sandbox (examples.py).
 """
@@ -50,7 +52,7 @@ def write_docstring(
     lines: list[str] = []
     reason: str | None = None
     shown = select(calls)
-    wrong: str | None = None  # the last try's contradiction, told to the next
+    wrong: str | None = None  # what was wrong with the last try, told to the next
     for attempt in range(repair_attempts + 1):
         data = ask_model(
             target,
@@ -60,7 +62,7 @@ def write_docstring(
             attempt,
             temperature + 0.3 * attempt,
             calls=[c.shown() for c in shown],
-            contradicted=wrong,
+            wrong=wrong,
         )
         if data is None:
             reason = "empty"
@@ -78,10 +80,12 @@ def write_docstring(
         if not verdict.kept:
             reason = verdict.reason
             lines.append(f"docstring#{attempt}: {verdict.reason}: {verdict.detail}")
+            told = _TOLD.get(verdict.reason or "")
+            wrong = told.format(detail=verdict.detail) if told else None
             continue
         found = contradiction(target, data, calls, run)
         if found is not None:
-            reason, wrong = "contradicted", found.detail
+            reason, wrong = "contradicted", f"it {found.detail}"
             lines.append(f"docstring#{attempt}: contradicted: {found.detail}")
             if found.call not in shown:
                 shown.insert(0, found.call)
@@ -93,6 +97,17 @@ def write_docstring(
             text = with_examples or text
         return Outcome("kept", None, text, tuple(lines))
     return Outcome("rejected", reason, None, tuple(lines))
+
+
+# What the next try is told of a rejection of the prose (a blind retry at a higher
+# temperature wrote "name: A string." again): the piece and why; not the rejections of
+# structure or lint, which the model cannot act on in a sentence.
+_TOLD = {
+    "filler": '"{detail}" says nothing this function alone does',
+    "restates-name": '"{detail}" only repeats a name',
+    "placeholder": "{detail}",
+    "truncated": "{detail}",
+}
 
 
 def model_schema(target: Target, session: ModelSession) -> dict[str, Any]:
@@ -115,12 +130,12 @@ def ask_model(
     temperature: float,
     *,
     calls: Sequence[str] = (),
-    contradicted: str | None = None,
+    wrong: str | None = None,
 ) -> dict[str, Any] | None:
     """One model call for the docstring's JSON; None when the reply holds none.
 
-    `calls`: recorded calls and what they did, shown in the prompt; `contradicted`: what
-    the last try said that a call contradicted.
+    `calls`: recorded calls and what they did, shown in the prompt; `wrong`: what was
+    wrong with the last try (the claim a call contradicted, the piece of prose rejected).
     """
     properties = schema.get("properties", {})
     if session.info().chat_template:
@@ -131,7 +146,7 @@ def ask_model(
             documents_return="returns" in properties,
             documents_yield="yields" in properties,
             calls=calls,
-            contradicted=contradicted,
+            wrong=wrong,
         )
         messages: list[Message] = [{"role": "user", "content": content}]
         reply = session.chat(messages, json_schema=schema, seed=attempt, temperature=temperature)
