@@ -262,15 +262,24 @@ def test_a_try_whose_prose_was_rejected_tells_the_next_one_the_piece(
     project: Path, settings: Settings
 ) -> None:
     # The default model in a commit: "word: A string." three times over, each try blind.
+    # A reply the grammar's length limit cut off is told so too.
+    cut = {**DASHERIZE_DOC, "returns": "The word with each of its underscores " * 3}
     filler = {**DASHERIZE_DOC, "params": {"word": "A string."}}
     backend = ScriptedBackend(
-        scripted_info(), replies=[json.dumps(filler), json.dumps(DASHERIZE_DOC)]
+        scripted_info(),
+        replies=[json.dumps(cut), json.dumps(filler), json.dumps(DASHERIZE_DOC)],
     )
     [result] = _dasherize(project, settings, backend).results
     assert result.docstring.status == "kept"
-    assert result.docstring.attempts[0] == "docstring#0: filler: word: A string."
+    assert result.docstring.attempts[:2] == (
+        "docstring#0: truncated: returns reached the length limit",
+        "docstring#1: filler: word: A string.",
+    )
+    assert "was wrong" not in backend.calls[0].prompt
+    told = "was wrong: its returns ran past the length limit and was cut off."
+    assert told in backend.calls[1].prompt
     told = 'was wrong: "word: A string." says nothing this function alone does.'
-    assert told in backend.calls[1].prompt and "was wrong" not in backend.calls[0].prompt
+    assert told in backend.calls[2].prompt
 
 
 def test_contradicted_reaches_the_console_and_json(project: Path, settings: Settings) -> None:

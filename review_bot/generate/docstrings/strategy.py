@@ -5,7 +5,7 @@ The prompt shows recorded calls of the function (observe.py), so that the model 
 it did rather than what its name suggests; a candidate that passes the checks of form and
 names is then checked against those calls (claims.py): one a call contradicts is rejected as
 `contradicted`, and the next try is shown that call; a try whose prose was rejected
-(filler, a restated name, a placeholder, a cut-off sentence) tells the next one the piece.
+(filler, a restated name, a placeholder, a cut-off sentence or field) tells the next one.
 When no try passes, nothing is inserted: the outcome is "rejected" with the last try's
 reason, never a template sentence.
 With `docstring_examples` a kept docstring may gain an Examples section whose doctests were
@@ -74,6 +74,7 @@ def write_docstring(
             lines.append(
                 f"docstring#{attempt}: truncated: {', '.join(cut)} reached the length limit"
             )
+            wrong = f"its {', '.join(cut)} ran past the length limit and was cut off"
             continue
         text = render.render_docstring(target, data, convention)
         verdict = check.check_docstring(target, text, convention)
