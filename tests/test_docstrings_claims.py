@@ -263,7 +263,7 @@ def test_a_try_whose_prose_was_rejected_tells_the_next_one_the_piece(
 ) -> None:
     # The default model in a commit: "word: A string." three times over, each try blind.
     # A reply the grammar's length limit cut off is told so too.
-    cut = {**DASHERIZE_DOC, "returns": "The word with each of its underscores " * 5}
+    cut = {**DASHERIZE_DOC, "returns": "The word with each of its underscores " * 3}
     filler = {**DASHERIZE_DOC, "params": {"word": "A string."}}
     backend = ScriptedBackend(
         scripted_info(),

@@ -26,10 +26,6 @@ from review_bot.source import (
 SUMMARY_MAX = 100
 DESCRIPTION_MAX = 200
 PARAM_MAX = 100
-# What it returns takes more words than a parameter ("A list of the words of text, split at
-# punctuation and whitespace"): at 100 characters, 20 of 110 tries on the docstring bench
-# were cut off mid-sentence (issue 25).
-RETURNS_MAX = 160
 EXCEPTION_MAX = 80
 MAX_RAISES = 3
 # Width of wrapped prose inside the docstring, not counting the function's indentation:
@@ -204,9 +200,9 @@ def docstring_schema(target: Target) -> dict[str, Any]:
         },
     }
     if documents_return(target):
-        properties["returns"] = {**text, "maxLength": RETURNS_MAX}
+        properties["returns"] = dict(text)
     if documents_yield(target):
-        properties["yields"] = {**text, "maxLength": RETURNS_MAX}
+        properties["yields"] = dict(text)
     properties["raises"] = {
         "type": "array",
         "items": {
@@ -291,7 +287,7 @@ def cut_fields(target: Target, data: Mapping[str, Any]) -> list[str]:
     clean = _coerce(data)
     if clean is None:
         return []
-    limits = {"summary": SUMMARY_MAX, "returns": RETURNS_MAX, "yields": RETURNS_MAX}
+    limits = {"summary": SUMMARY_MAX, "returns": PARAM_MAX, "yields": PARAM_MAX}
     texts = [(key, clean.get(key, ""), limit) for key, limit in limits.items()]
     texts += [(name, text, PARAM_MAX) for name, text in clean["params"].items()]
     texts += [(f"Raises {i['exception']}", i["when"], PARAM_MAX) for i in clean["raises"]]
