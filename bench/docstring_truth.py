@@ -12,8 +12,8 @@ only, no claim is checked), "after" as review-bot does now (calls made without a
 shown in the prompt; a contradicted candidate rejected). Writes both texts beside the
 code, as JSON and as Markdown to read (`--out`, `.md` beside it); `--examples` then adds
 the verified examples to the kept "after" texts. `--after-only` writes the "after" side
-alone, to compare with an earlier run's (bench/docstring_review.json holds the last texts
-read by hand, with their labels).
+alone, to compare with an earlier run's (bench/docstring_review.json and
+bench/docstring_review_2.json hold the texts read by hand, with their labels).
 
 `--labels FILE` (JSON: {"function": {"before": label, "after": label, "examples": label,
 "why": "..."}}, a label being "mergeable", "vague" or "wrong", "examples" the "after" text
