@@ -250,6 +250,14 @@ def _satisfying(clause: Clause, values: Mapping[str, Any]) -> Any:
     )
 
 
+def _with_argument(case: Case, names: Sequence[str], name: str, value: Any) -> Case:
+    """`case` with parameter `name`'s argument set to `value`, positional where it was."""
+    index = names.index(name)
+    if name in case.kwargs or index >= len(case.args):
+        return Case(case.args, {**case.kwargs, name: value})
+    return Case((*case.args[:index], value, *case.args[index + 1 :]), case.kwargs)
+
+
 def _targeted(
     params: Sequence[Param], clauses: Sequence[Clause], bases: Sequence[Call]
 ) -> list[Case]:
@@ -262,13 +270,8 @@ def _targeted(
             value = _satisfying(clause, values)
             if value is _UNKNOWN or clause[0] not in names:
                 continue
-            case = call.result.case
-            index = names.index(clause[0])
-            if clause[0] in case.kwargs or index >= len(case.args):
-                new = Case(case.args, {**case.kwargs, clause[0]: value})
-            else:
-                new = Case((*case.args[:index], value, *case.args[index + 1 :]), case.kwargs)
-            if new not in made and new != case:
+            new = _with_argument(call.result.case, names, clause[0], value)
+            if new not in made and new != call.result.case:
                 made.append(new)
     return made[:MAX_TARGETED]
 
@@ -346,12 +349,8 @@ def _at_bound(params: Sequence[Param], name: str, bases: Sequence[Call]) -> list
         for other in names:
             if other == name or not _number(values.get(other)):
                 continue
-            case, index = call.result.case, names.index(other)
-            if other in case.kwargs or index >= len(case.args):
-                new = Case(case.args, {**case.kwargs, other: bound})
-            else:
-                new = Case((*case.args[:index], bound, *case.args[index + 1 :]), case.kwargs)
-            if new not in made and new != case:
+            new = _with_argument(call.result.case, names, other, bound)
+            if new not in made and new != call.result.case:
                 made.append(new)
     return made[:MAX_TARGETED]
 
