@@ -115,7 +115,8 @@ def build(base: Path) -> tuple[Path, list[Target]]:
 
 def with_examples(out: Path) -> None:
     """Add to each kept "after" docstring of a finished run its verified examples, taken
-    from the same calls (no model call): the texts with and without, to read."""
+    from the same calls (no model call): the texts with and without, to read. A text that
+    has them (examples are on by default since issue 25) is left as it is."""
     data = json.loads(out.read_text("utf-8"))
     with tempfile.TemporaryDirectory(prefix="rb-bench-truth-") as tmp:
         project, targets = build(Path(tmp))
@@ -125,6 +126,10 @@ def with_examples(out: Path) -> None:
             for record in data["functions"]:
                 after = record["after"]
                 if after["status"] != "kept":
+                    continue
+                if "\nExamples:\n" in after["text"]:
+                    # Examples are on by default: the run already added and ran them.
+                    print(f"{record['name']}: has its examples already", flush=True)
                     continue
                 target = by_name[record["name"]]
                 recorded = [c.result for c in engine.docstring_calls(target)]
