@@ -14,11 +14,10 @@ from hypothesis import strategies as st
 from review_bot.errors import FatalError
 from review_bot.generate.docstrings import check as docstring_check
 from review_bot.generate.docstrings.check import check_docstring
+from review_bot.generate.docstrings.documents import documented_params, raise_guards
 from review_bot.generate.docstrings.render import (
     docstring_schema,
-    documented_params,
     parse_reply,
-    raise_guards,
     render_docstring,
 )
 from review_bot.records import Param, Target

@@ -15,8 +15,9 @@ import libcst
 
 from review_bot.config import CONVENTIONS
 from review_bot.errors import FatalError
+from review_bot.generate.docstrings.documents import documented_params
 from review_bot.generate.docstrings.quality import quality_problem
-from review_bot.generate.docstrings.render import RUFF_TIMEOUT_S, SUMMARY_COLUMNS, documented_params
+from review_bot.generate.docstrings.render import RUFF_TIMEOUT_S, SUMMARY_COLUMNS
 from review_bot.generate.docstrings.truth import mismatch_problem
 from review_bot.records import DocReason, DocVerdict, Target
 from review_bot.sandbox.screen import unsafe_construct

@@ -38,8 +38,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from review_bot.generate.cases import Case, Result, case_params
+from review_bot.generate.docstrings.documents import raise_guards
 from review_bot.generate.docstrings.observe import Call, telling, usable
-from review_bot.generate.docstrings.render import raise_guards
 from review_bot.generate.pyast import literal
 from review_bot.records import Param, Target
 

@@ -19,13 +19,13 @@ from collections.abc import Iterable
 
 from pydoclint.visitor import Visitor
 
-from review_bot.generate.docstrings.quality import prose_of
-from review_bot.generate.docstrings.render import (
+from review_bot.generate.docstrings.documents import (
     documented_params,
     documents_return,
     is_generator,
     raised_exceptions,
 )
+from review_bot.generate.docstrings.quality import prose_of
 from review_bot.records import Target
 from review_bot.source import FunctionNode
 
