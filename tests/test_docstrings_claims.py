@@ -134,6 +134,9 @@ def test_a_return_kind_no_call_returned_is_contradicted(sandbox: Sandbox) -> Non
     # nor a word of a condition (an earlier rule read "count" as an int here).
     for head in ("The first part of the list.", "A dashed word, or the word if the count is 1."):
         assert return_kind({"summary": "Dash.", "returns": head}, seen) is None
+    # "The ordinalized number" is a number made into text ('5th'): no kind is claimed.
+    assert return_kind({"summary": "Dash.", "returns": "The formatted number."}, seen) is None
+    assert return_kind({"summary": "Dash.", "returns": "A whole number."}, seen) is not None
     # A head that names only None claims nothing checked here; None beside a kind is allowed.
     assert return_kind({"summary": "Dash.", "returns": "None if empty, else a list."}, seen) is None
     assert return_kind({"summary": "Dash.", "returns": "A list, or None."}, seen) is not None

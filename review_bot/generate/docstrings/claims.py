@@ -23,6 +23,8 @@ Four kinds of claim are read from the model's JSON, each checked against the cal
 ['number', 'str']
 >>> _kinds(_head("A pluralized version of the noun, or the noun if the count is 1."))
 set()
+>>> _kinds(_head("The ordinalized number, or the suffix alone."))
+set()
 >>> sorted(_kinds("The ASCII text, or an empty byte array."))
 ['bytes', 'str']
 >>> parse_condition("If upper is less than lower.", ["x", "lower", "upper"])
@@ -72,9 +74,17 @@ class Contradiction(NamedTuple):
     call: Call
 
 
+# "The formatted number", "the ordinalized number": a number made into text, whose kind the
+# words do not say ('1,000', '5th'); a rejection there was a false one.
+_MADE_NUMBER = re.compile(r"(?i)\b\w+ed\s+numbers?\b")
+
+
 def _kinds(text: str) -> set[str]:
     text = text.strip()
-    return {kind for kind, pattern in _KIND_WORDS if re.search(pattern, text, re.IGNORECASE)}
+    kinds = {kind for kind, pattern in _KIND_WORDS if re.search(pattern, text, re.IGNORECASE)}
+    if _MADE_NUMBER.search(text):
+        kinds.discard("number")
+    return kinds
 
 
 def _value_kind(result: Result) -> str | None:
