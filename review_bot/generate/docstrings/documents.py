@@ -12,12 +12,7 @@ import ast
 from collections.abc import Iterator
 
 from review_bot.records import Target
-from review_bot.source import (
-    decorator_names,
-    function_node,
-)
-
-_FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+from review_bot.source import FunctionNode, decorator_names, function_node
 
 
 def documented_params(target: Target) -> list[str]:
@@ -60,7 +55,7 @@ def documents_return(target: Target) -> bool:
     )
 
 
-def is_generator(node: _FunctionNode) -> bool:
+def is_generator(node: FunctionNode) -> bool:
     """Whether the function's own body yields (a generator: it documents Yields)."""
     return any(isinstance(child, ast.Yield | ast.YieldFrom) for child in _own_nodes(node))
 
@@ -154,11 +149,11 @@ def _plain(statements: list[ast.stmt], names: set[str]) -> bool:
     return True
 
 
-def _is_staticmethod(node: _FunctionNode) -> bool:
+def _is_staticmethod(node: FunctionNode) -> bool:
     return "staticmethod" in decorator_names(node)
 
 
-def _own_nodes(node: _FunctionNode) -> Iterator[ast.AST]:
+def _own_nodes(node: FunctionNode) -> Iterator[ast.AST]:
     """Every node in the function's body, skipping nested functions, classes and lambdas."""
     stack: list[ast.AST] = list(node.body)
     while stack:
