@@ -72,9 +72,8 @@ def shown_case(target: Target, params: Sequence[Param], case: Case) -> str | Non
     ones, and trailing positional ones: `pad('a', 3)`, not `pad('a', 3, ' ')`)."""
     defaults = {p.name: p.default for p in params}
 
-    def is_default(name: str | None, value: Any) -> bool:
-        default = defaults.get(name) if name is not None else None
-        return default is not None and literal(default) == (True, value)
+    def is_default(name: str, value: Any) -> bool:
+        return literal(defaults.get(name)) == (True, value)  # no default: (False, None)
 
     kwargs = {key: value for key, value in case.kwargs.items() if not is_default(key, value)}
     positional = [p.name for p in params if p.kind in ("positional_only", "positional")]
