@@ -23,7 +23,6 @@ long to read.
 
 from __future__ import annotations
 
-import ast
 import json
 from collections.abc import Sequence
 from typing import Literal, NamedTuple
@@ -31,6 +30,7 @@ from typing import Literal, NamedTuple
 import libcst as cst
 
 from review_bot.generate.mechanical import dotted
+from review_bot.generate.pyast import literal
 from review_bot.records import Candidate, Disagreement
 from review_bot.sandbox import CASES_DRIVER, ORACLE_DRIVER, Sandbox
 from review_bot.verify import import_path
@@ -98,10 +98,7 @@ def _source(node: cst.CSTNode) -> str:
 
 
 def _literal_value(node: cst.BaseExpression) -> tuple[bool, object]:
-    try:
-        return True, ast.literal_eval("(\n" + _EMPTY.code_for_node(node) + "\n)")
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return False, None
+    return literal("(\n" + _EMPTY.code_for_node(node) + "\n)")
 
 
 def _is_literal(node: cst.BaseExpression) -> bool:
@@ -517,9 +514,8 @@ def _usable(site: Site, value: str | None) -> str | None:
     if value.startswith(_RAISED):
         name = value[len(_RAISED) :]
         return value if site.kind == "raises" and name.isidentifier() else None
-    try:
-        observed = ast.literal_eval(value)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+    known, observed = literal(value)
+    if not known:
         return None
     if site.kind == "approx" and (
         isinstance(observed, bool) or not isinstance(observed, (int, float))
