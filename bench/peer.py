@@ -123,6 +123,8 @@ def run_review_bot(
                 f"  {target.display}: {test.status} {test.reason or ''} {test.mutation or ''}"
                 f" {took:.1f} s"
             )
+            for line in test.attempts:
+                log(f"    {line}")
             if test.status == "kept" and test.code:
                 module = target.module.rsplit(".", 1)[-1]
                 files[f"tests/test_rb_{module}_{target.name}.py"] = test.code

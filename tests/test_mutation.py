@@ -455,6 +455,39 @@ def test_improve_calls_caps_the_calls_a_kept_test_gets(
     assert result.test.mutation == ((5, 6) if calls == 1 else (6, 6))
 
 
+@pytest.mark.parametrize("fruitless", [True, False])
+def test_an_improve_call_that_adds_no_kill_or_line_is_not_verified_and_the_last(
+    project: Path, settings: Settings, fruitless: bool
+) -> None:
+    # Issue 23: 17 of 21 improve calls on the peer bench gained nothing, and each still
+    # paid a verification and a mutation score for a test that could not beat the kept one.
+    backend = ScriptedBackend(scripted_info())
+    backend.enqueue('{"cases": [{"text": "ab"}, {"text": "x"}, {"text": "cd"}]}')  # 5 of 6
+    if fruitless:
+        backend.enqueue('{"cases": [{"text": "ef"}, {"text": "z"}]}')  # the same ways again
+    backend.enqueue(MORE_CASES)  # the odd palindrome that kills the sixth
+    report = suggest(
+        project / "textutils.py",
+        replace(settings, repair_attempts=2, case_search=False),
+        functions=["is_palindrome"],
+        backend_factory=factory(backend),
+    )
+    [result] = report.results
+    attempts = result.test.attempts
+    assert result.test.status == "kept", attempts
+    skipped = "cases#1: no mutant or line the kept test misses: not verified, no more calls"
+    if fruitless:
+        assert len(backend.calls) == 2, attempts
+        assert skipped in attempts
+        assert not any(line.startswith("cases#1: kept") for line in attempts), attempts
+        assert result.test.mutation == (5, 6)
+    else:
+        # A call that does add a kill is verified as before, and its test wins.
+        assert len(backend.calls) == 2 and skipped not in attempts
+        assert "cases#1: kept" in attempts
+        assert result.test.mutation == (6, 6)
+
+
 def test_the_search_kills_what_the_models_cases_miss_without_another_call(
     project: Path, settings: Settings
 ) -> None:

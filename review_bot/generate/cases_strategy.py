@@ -4,6 +4,7 @@ verify; ask again (naming the surviving mutants) while a kept test can still gai
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 from review_bot.generate.cases import (
     MAX_SURVIVORS_SHOWN,
@@ -15,7 +16,7 @@ from review_bot.generate.cases import (
     run_cases,
     unusable_causes,
 )
-from review_bot.generate.cases_cut import CUT_MAY_CAUSE, cut_rows, search_rows
+from review_bot.generate.cases_cut import CUT_MAY_CAUSE, Cut, cut_rows, search_rows
 from review_bot.generate.tests import Attempts, Verifier
 from review_bot.llm.chat import Message
 from review_bot.llm.session import ModelSession
@@ -35,6 +36,19 @@ def _better(verdict: Verdict, best: Verdict | None) -> bool:
         return (v.mutation.killed if v.mutation else 0, len(v.covered))
 
     return key(verdict) > key(best)
+
+
+class Reach(NamedTuple):
+    kills: frozenset[int]  # of the function's mutants, as the cut counted them
+    lines: frozenset[int]  # of the function, run by the rows
+
+
+def _reach(cut: Cut) -> Reach:
+    return Reach(cut.kills, frozenset().union(*(r.lines for r in cut.results)))
+
+
+def _within(reach: Reach, best: Reach) -> bool:
+    return reach.kills <= best.kills and reach.lines <= best.lines
 
 
 def cases_strategy(
@@ -79,6 +93,7 @@ def cases_strategy(
     wanted = executable_lines(target)
     survivors: tuple[str, ...] = ()  # the mutants the last scored test missed
     improving = 0  # model calls spent on a test that was already kept
+    best_reach: Reach | None = None  # what the best test's cut rows kill and run
     for attempt in range(repair_attempts + 1):
         if best is not None:
             if improve_calls is not None and improving >= improve_calls:
@@ -120,6 +135,15 @@ def cases_strategy(
             new = [r for r in (*results, *found) if r.case not in recorded]
             recorded.extend(r.case for r in new)
             record(new)
+        reach = None if cut is None else _reach(cut)
+        if best_reach is not None and reach is not None and _within(reach, best_reach):
+            # Nothing the kept test lacks: its verification and score could not beat it,
+            # and asking again seldom helps (the peer bench: 1 gain in 9 such asks).
+            attempts.lines.append(
+                f"cases#{attempt}: no mutant or line the kept test misses: not verified, "
+                "no more calls"
+            )
+            break
         code, rows = render_test(target, cut.results if cut else results, prompts)
         # The cut ran each row's call on each mutant: the test's score starts from that.
         candidate = Candidate(
@@ -136,7 +160,7 @@ def cases_strategy(
                 attempts.add(verdict)
                 code, rows = render_test(target, results, prompts)
                 verdict = verify(Candidate(target, "cases", code, attempt))
-                cut = None
+                cut = reach = None
         attempts.add(verdict)
         if cut is not None and verdict.kept:
             searched = f", {cut.searched} of them found by the search" if cut.searched else ""
@@ -148,7 +172,7 @@ def cases_strategy(
             survivors = verdict.mutation.survived
         if verdict.kept:
             if _better(verdict, best):
-                best, best_cases = verdict, list(collected)
+                best, best_cases, best_reach = verdict, list(collected), reach
             alive = verdict.mutation is not None and bool(verdict.mutation.survived)
             if wanted <= verdict.covered | verdict.baseline and not alive:
                 break  # every line covered, every mutant killed: nothing left to gain
