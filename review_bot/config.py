@@ -48,6 +48,9 @@ class Settings:
     # cases that kill its surviving mutants); None: as many as repair_attempts; the hook's
     # default is HOOK_IMPROVE_CALLS: a commit does not wait for a better test (issue 23)
     improve_calls: int | None = None
+    # model calls a rejected docstring may still get (told why the last was rejected);
+    # None: as many as repair_attempts; the hook's default is HOOK_DOCSTRING_RETRIES
+    docstring_retries: int | None = None
     convention: str = "google"
     tests_dir: str = "tests"
     docstrings: bool = True
@@ -137,6 +140,7 @@ GENERATION_SETTINGS = (
     "runs",
     "repair_attempts",
     "improve_calls",
+    "docstring_retries",
     "convention",
     "docstring_examples",
     "tests_dir",
@@ -187,6 +191,7 @@ _FIELDS: dict[str, Any] = {
     "runs": int,
     "repair_attempts": int,
     "improve_calls": int,
+    "docstring_retries": int,
     "convention": str,
     "tests_dir": str,
     "docstrings": _to_bool,
@@ -439,6 +444,9 @@ def load_settings(
             raise FatalError(f"{name} must be one of {', '.join(choices)}")
     if settings.runs < 1:
         raise FatalError("runs must be at least 1")
+    for name in ("repair_attempts", "improve_calls", "docstring_retries"):
+        if (getattr(settings, name) or 0) < 0:
+            raise FatalError(f"{name} must be 0 or more")
     if settings.max_mutants < 1:
         raise FatalError("max_mutants must be at least 1 (mutation = false turns mutants off)")
     if not 0.0 <= settings.min_mutation_score <= 1.0:

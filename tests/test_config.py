@@ -37,6 +37,8 @@ def test_defaults_without_pyproject(tmp_path: Path) -> None:
         ('strategy = "magic"', "strategy must be one of"),
         ('convention = "javadoc"', "convention must be one of"),
         ("runs = 0", "runs must be at least 1"),
+        ("docstring_retries = -1", "docstring_retries must be 0 or more"),
+        ("improve_calls = -2", "improve_calls must be 0 or more"),
         ('runs = "many"', "bad value for runs"),
         ("colour = 1", "unknown [tool.review-bot] key: colour"),
         ("docstrings = 'perhaps'", "bad value for docstrings"),

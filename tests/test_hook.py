@@ -211,6 +211,22 @@ def test_docstrings_go_into_the_working_tree_only(repo: GitRepo, flags: dict[str
     assert again.exit_code == 0 and (repo.read("calc.py") or b"").decode() == text
 
 
+@pytest.mark.parametrize(("retries", "calls"), [(None, 2), (2, 3), (0, 1)])
+def test_a_rejected_docstring_gets_one_retry_in_a_commit(
+    repo: GitRepo, flags: dict[str, Any], retries: int | None, calls: int
+) -> None:
+    # Issue 23: a third docstring try cost a commit a model call, and was seldom kept.
+    repo.write("calc.py", "def add(a: int, b: int) -> int:\n    return a + b\n")
+    repo.git("add", "calc.py")
+    filler = json.loads(DOC_REPLY) | {"params": {"a": "A number.", "b": "A number."}}
+    backend, factory = scripted()
+    backend.default = json.dumps(filler)
+    chosen = {} if retries is None else {"docstring_retries": retries}
+    result = run(repo, {**flags, "tests": False, "docstrings": True, **chosen}, run_core=factory)
+    assert result.exit_code == 0 and not result.docstrings, result.lines
+    assert len(backend.calls) == calls
+
+
 def test_model_missing_warns_or_fails_in_one_line(repo: GitRepo, tmp_path: Path) -> None:
     repo.write("calc.py", CALC)
     repo.git("add", "calc.py")

@@ -467,7 +467,11 @@ class Engine:
             self.session,
             self.prompts,
             convention=self.settings.convention,
-            repair_attempts=self.settings.repair_attempts,
+            repair_attempts=(
+                self.settings.repair_attempts
+                if self.settings.docstring_retries is None
+                else self.settings.docstring_retries
+            ),
             temperature=self.settings.temperature,
             examples=(
                 functools.partial(self.examples, recorded=recorded)
