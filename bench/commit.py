@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.metadata
 import json
 import os
 import platform
@@ -50,6 +49,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import core
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,18 +137,6 @@ WAYS = ("resident", "in-process", "server")
 PROJECT_ENVS = ("venv", "none")
 
 
-def project_venv(repo: Path, env: dict[str, str]) -> None:
-    """The repository's own `.venv` with pytest and coverage, as review-bot has them."""
-    pins = [f"{name}=={importlib.metadata.version(name)}" for name in ("pytest", "coverage")]
-    for argv in (
-        [sys.executable, "-m", "venv", str(repo / ".venv")],
-        [str(repo / ".venv" / "bin" / "python"), "-m", "pip", "install", "-q", *pins],
-    ):
-        code, output, _ = run(argv, repo, env)
-        if code:
-            sys.exit(f"{' '.join(argv[:3])} failed:\n{output}")
-
-
 def one_load(
     load: str,
     commits: int,
@@ -181,7 +169,7 @@ def one_load(
     (repo / "textops.py").write_text(START)
     (repo / ".gitignore").write_text(".venv/\n")
     if project_env == "venv":
-        project_venv(repo, env)
+        core.test_venv(repo / ".venv")  # found by review-bot as the project's environment
     git(repo, env, "add", "-A")
     git(repo, env, "commit", "-q", "--no-verify", "-m", "init")
     code, output, _ = run([pre_commit, "install"], repo, env)

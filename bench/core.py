@@ -124,6 +124,21 @@ def _check_run(cmd: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess
 # -- the library and the project ------------------------------------------------------
 
 
+def test_venv(path: Path) -> Path:
+    """A virtualenv at `path` holding pytest and coverage at the versions review-bot's own
+    environment has (made once): the Python a project's tests run with. Without one the
+    tests run with review-bot's own Python, which in a development checkout also holds
+    its tools (hypothesis alone adds 1.2 s to every fresh pytest start there)."""
+    import importlib.metadata
+
+    python = path / "bin" / "python"
+    if not python.exists():
+        pins = [f"{name}=={importlib.metadata.version(name)}" for name in ("pytest", "coverage")]
+        _check_run([sys.executable, "-m", "venv", str(path)])
+        _check_run([str(python), "-m", "pip", "install", "--quiet", *pins])
+    return python
+
+
 def install_target(dest: Path, requirement: str) -> None:
     """pip-install one pinned distribution, without its dependencies, into `dest`."""
     _check_run(

@@ -10,7 +10,9 @@ boltons, no docstrings, no tests) and runs one at a time:
 - `review-bot`: the real core, default settings (the `auto` strategy, mutation analysis,
   the cases search) and the default model, `docstrings = false`, on each module-level
   function of the bench list in those modules; every kept test is written to `tests/`.
-  `review-bot-no-search` is the same with `case_search = false`.
+  `review-bot-no-search` is the same with `case_search = false`. Its tests run with a
+  virtualenv holding pytest and coverage, as a project's would (`--tests-python own`:
+  review-bot's own Python, whose development tools slow every fresh pytest start).
 - `pynguin`: Pynguin (pinned, in a virtualenv of its own, made once and reused;
   `PYNGUIN_DANGER_AWARE=1`: it runs the bench library, which is trusted, outside any
   sandbox), a fixed search time per module, at most 60 s more for its assertion
@@ -54,6 +56,8 @@ from review_bot.verify import executable_lines
 HERE = Path(__file__).resolve().parent
 PYNGUIN = "pynguin==0.48.0"
 PYNGUIN_VENV = Path(os.environ.get("TMPDIR", "/tmp")) / "review-bot-bench-pynguin"
+# The Python review-bot's tests run with, as a project's virtualenv (core.test_venv).
+PROJECT_VENV = Path(os.environ.get("TMPDIR", "/tmp")) / "review-bot-bench-project-venv"
 TOOLS = ("review-bot", "review-bot-no-search", "pynguin")
 MUTATION_S = 60  # Pynguin's assertion generation, per module
 MEMORY_BYTES = 8 * 1024**3
@@ -92,8 +96,10 @@ def run_review_bot(
     search: bool,
     improve_calls: int | None,
     n_cases: int | None = None,
+    python: Path | None = None,
 ) -> tuple[dict[str, str], ToolRun]:
     settings = Settings(
+        python=None if python is None else str(python),
         model=model,
         docstrings=False,
         cache=False,
@@ -357,6 +363,12 @@ def main() -> int:
     )
     parser.add_argument("--n-cases", type=int, help="review-bot's n_cases (default: its default)")
     parser.add_argument(
+        "--tests-python",
+        choices=("venv", "own"),
+        default="venv",
+        help="review-bot's tests run with a project virtualenv (pytest, coverage) or its own",
+    )
+    parser.add_argument(
         "--rescore",
         type=Path,
         help="score again the tests a --keep run left in this work directory (no tool runs)",
@@ -394,6 +406,7 @@ def main() -> int:
                     search=tool == "review-bot",
                     improve_calls=args.improve_calls,
                     n_cases=args.n_cases,
+                    python=core.test_venv(PROJECT_VENV) if args.tests_python == "venv" else None,
                 )
             log(f"   {tool}: {run.wall_s:.0f} s; scoring")
             score(project, modules, targets, files, run)
