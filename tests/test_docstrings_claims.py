@@ -49,6 +49,17 @@ def bound(x, lower=float("-inf"), upper=float("inf")):
     if upper < lower:
         raise ValueError("upper < lower")
     return min(max(x, lower), upper)
+
+
+def insertion(items, x, hi=None):
+    lo, hi = 0, len(items) if hi is None else hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if items[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 """
 
 DASHERIZE_DOC = {
@@ -189,6 +200,21 @@ def test_an_exclusive_bound_is_contradicted_by_a_call_that_returns_it(sandbox: S
     # Inclusive, or not a bound claim: nothing to contradict.
     for text in ("The upper bound (inclusive).", "The non-exclusive upper bound.", "The top."):
         assert exclusive_bound(target, _bound_doc(upper=text), seen, _run(sandbox, target)) is None
+
+
+def test_a_returned_position_may_be_an_exclusive_end(sandbox: Sandbox) -> None:
+    # bisect's hi ends the slice searched (exclusive), and the insertion point can be hi.
+    target = _target(sandbox.root, "insertion")
+    case = Case(([1, 2, 3], 9), {"hi": 3})
+    seen = usable(target, run_cases(sandbox, target, [case], 20.0))
+    hi = "The end of the slice searched (exclusive)."
+    right = {"params": {"hi": hi}, "returns": "The index where x would be inserted."}
+    assert exclusive_bound(target, right, seen, _run(sandbox, target)) is None
+    # Where the value itself is said to be returned, the same call contradicts it.
+    wrong = {"params": {"hi": hi}, "returns": "The first value not below x."}
+    found = exclusive_bound(target, wrong, seen, _run(sandbox, target))
+    assert found is not None
+    assert found.detail == "says hi is exclusive; insertion([1, 2, 3], 9, hi=3) returned 3"
 
 
 def test_a_returned_number_put_beside_a_parameter_is_checked(sandbox: Sandbox) -> None:

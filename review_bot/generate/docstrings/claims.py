@@ -15,7 +15,8 @@ Four kinds of claim are read from the model's JSON, each checked against the cal
 - **the returned number beside a parameter**: "The smallest option greater than or equal to
   `x`", against every call that returned a number;
 - **an exclusive bound**: "upper: The upper bound (exclusive)", contradicted by a call that
-  returned upper's value (a call at the bound is made where none did).
+  returned upper's value (a call at the bound is made where none did); not where the
+  function returns a position, which may be the exclusive end (bisect's `hi`).
 
 >>> _kinds(_head("A list of the words, lowercased."))
 {'list'}
@@ -321,6 +322,9 @@ def raise_condition(
 # -- bounds: what the returned value is beside a parameter --------------------------------------
 
 _EXCLUSIVE = re.compile(r"(?i)(?<!non-)(?<!non)\bexclusive\b|\bnot included\b|\bexcluded\b")
+# A returned position may be an exclusive end itself: bisect's insertion point in
+# [lo, hi] where hi ends the slice searched, a slice's stop.
+_POSITION = re.compile(r"(?i)\b(?:index|indices|indexes|position|insertion point|offset)\b")
 # Words before a comparison that make it about something other than the returned value
 # ("The number of items greater than x", "the sum of the values above x").
 _NOT_THE_VALUE = re.compile(
@@ -370,7 +374,10 @@ def exclusive_bound(
 ) -> Contradiction | None:
     """A parameter described as an exclusive bound ("upper: The upper bound (exclusive)")
     against the calls: one that returned the parameter's own value (or a list holding it)
-    contradicts it; where none did, calls at the bound are made for it."""
+    contradicts it; where none did, calls at the bound are made for it. Not for a returned
+    position ("The index where x would be inserted"), which may be the end itself."""
+    if _POSITION.search(str(data.get("returns", ""))):
+        return None
     params = case_params(target) or []
     described = data.get("params", {})
     for param in params:
