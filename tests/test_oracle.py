@@ -13,14 +13,8 @@ from click.testing import CliRunner
 
 from review_bot.commands import cli
 from review_bot.config import Settings, load_settings
-from review_bot.generate.oracle import (
-    Observation,
-    find_sites,
-    instrument,
-    parse_observations,
-    plan,
-    rewrite,
-)
+from review_bot.generate.oracle import Observation, parse_observations, plan
+from review_bot.generate.oracle_sites import find_sites, instrument, rewrite
 from review_bot.github.markdown import render_summary
 from review_bot.github.plan_json import plan_from_json, plan_to_json
 from review_bot.github.records import Decision
