@@ -61,6 +61,12 @@ def check(x: int) -> int:
     if x < 0:
         raise Oops(x)
     return x
+
+
+def half(n: int) -> int:
+    if n % 2:
+        raise ValueError("odd")
+    return n // 2
 """
 
 WRONG = """\
@@ -141,6 +147,11 @@ def test_instrumented_copy_calls_the_recorder_and_keeps_the_rest() -> None:
     asserts = [n for n in ast.walk(tree) if isinstance(n, ast.Assert)]
     assert asserts == []  # every checkable assertion became a recorder call
     assert code.count("_review_bot_oracle.record(") == 5
+    # The actual side is a thunk: the recorder sees what the call raises.
+    assert "_review_bot_oracle.record(1, lambda: total, 'eq', (6), None)" in code
+    # `await` cannot go into a lambda: the value is awaited in the test, then handed over.
+    awaited = instrument("async def test_a():\n    assert await f(1) == 2\n")
+    assert "record(0, _review_bot_oracle.ready(await f(1)), 'eq', (2), None)" in awaited
     assert "_review_bot_oracle.raises(5, lambda: add(1, None), (TypeError))" in code
     assert code.rstrip().endswith("import _review_bot_oracle  # noqa: E402")
 
@@ -156,7 +167,8 @@ def test_rewrite_replaces_only_the_failed_literals_and_marks_them() -> None:
     }
     decided = plan(sites, seen)
     assert not isinstance(decided, str)
-    new, cells, disagreements = decided
+    new, cells, disagreements, narrowed = decided
+    assert narrowed == 0
     code = rewrite(WRONG, new, cells)
     assert '[(1, 2, 3), (2, 2, 4), pytest.param(0, 0, 0, id="zero")]' in code
     assert "assert add(a, b) == expected  # recorded: model expected 5 (row 2); 1 (row 3)" in code
@@ -215,7 +227,7 @@ def test_a_failure_that_is_not_a_literal_assertion_is_not_repaired(
     # The literal is wrong too, but parse("x") raises before any assertion is reached.
     code = (
         "from calc import parse\n\n\ndef test_parse():\n"
-        "    assert parse('12') == 13\n    assert parse('x') == 0\n"
+        "    assert parse('12') == 13\n    value = parse('x')\n    assert value == 0\n"
     )
     report = run(project, settings, "parse", fence(code))
     [result] = report.results
@@ -266,6 +278,94 @@ def test_raises_blocks_that_did_not_raise_or_raised_another_builtin_are_recorded
         Disagreement("add(1, 2)", "raises ValueError", "3"),
         Disagreement("add(1, None)", "raises ValueError", "raises TypeError"),
     )
+
+
+def test_an_assertion_whose_call_raised_becomes_a_raises_block(
+    project: Path, settings: Settings
+) -> None:
+    # The model expected a value where the code raises what it raises on purpose: the
+    # block states it; `import pytest` is added where the test had none.
+    code = (
+        "from calc import half\n\n\ndef test_half():\n"
+        "    assert half(4) == 3\n    assert 0 == half(3)  # a guess\n"
+    )
+    report = run(project, settings, "half", fence(code))
+    [result] = report.results
+    test = result.test
+    assert test.status == "kept", test.attempts
+    assert test.attempts[1] == "chat#0: oracle-repaired 2 assertions -> kept"
+    assert test.code == (
+        "import pytest\nfrom calc import half\n\n\ndef test_half():\n"
+        "    assert half(4) == 2  # recorded: model expected 3\n"
+        "    with pytest.raises(ValueError):  # recorded: model expected 0 # a guess\n"
+        "        half(3)\n"
+    )
+    assert test.disagreements == (
+        Disagreement("half(4)", "3", "2"),
+        Disagreement("half(3)", "0", "raises ValueError"),
+    )
+
+
+def test_a_raised_exception_is_written_only_where_a_block_can_hold_it() -> None:
+    code = (
+        "import pytest\nfrom calc import half\n\n\n"
+        "@pytest.mark.parametrize('n, expected', [(2, 1), (3, 0)])\n"
+        "def test_rows(n, expected):\n    assert half(n) == expected\n\n\n"
+        "def test_half():\n    assert half(3) == 0; assert half(2) == 1\n"
+        "    assert half('x') == 0\n"
+    )
+    sites = find_sites(code)
+    raised = ["ValueError"]
+    row = plan(sites[:1], {0: [Observation(1, False, "!ValueError")]}, raised)
+    line = plan(sites[1:2], {1: [Observation(None, False, "!ValueError")]}, raised)
+    assert row == "half(n): it raised ValueError: a parametrize row cannot say so"
+    assert line == "half(3): it raised ValueError: not alone on its line"
+    # A TypeError of a call the model got wrong is not a behaviour to pin.
+    wrong = plan(sites[3:], {3: [Observation(None, False, "!TypeError")]}, raised)
+    assert wrong == (
+        "half('x'): it raised TypeError: not an exception the function raises on purpose"
+    )
+    alone = plan(sites[3:], {3: [Observation(None, False, "!ValueError")]}, raised)
+    assert not isinstance(alone, str) and alone[0] == {3: "!ValueError"}
+
+
+def test_a_blind_raises_that_held_is_narrowed_to_the_exception(
+    project: Path, settings: Settings
+) -> None:
+    # `pytest.raises(Exception)` passes for any error: a project whose ruff has bugbear's
+    # B017 rejects it (pluggy, in the corpus, every time). Oracle repair names the exception
+    # the call raised, where that is a builtin; the user's own exception stays as written.
+    with (project / "pyproject.toml").open("a") as config:
+        config.write('\n[tool.ruff.lint]\nselect = ["B017"]\n')
+    uncached = replace(settings, cache=False)  # the same function, asked twice
+    code = (
+        "import pytest\nfrom calc import check, parse\n\n\ndef test_parse():\n"
+        "    assert parse('12') == 12\n"
+        "    with pytest.raises(Exception):\n        parse('x')\n"
+        "    with pytest.raises(Exception):\n        check(-1)\n"
+    )
+    report = run(project, uncached, "parse", fence(code))
+    [result] = report.results
+    test = result.test
+    assert test.attempts[0].startswith("chat#0: style: ruff B017"), test.attempts
+    assert test.attempts[1] == (
+        "chat#0: oracle-repaired 0 assertions, named the exception of 1 blind pytest.raises"
+        " -> style"
+    )
+    # The user's own exception keeps B017's finding: rejected, as before.
+    assert test.status == "rejected" and test.reason == "style"
+    code = code.replace("    with pytest.raises(Exception):\n        check(-1)\n", "")
+    report = run(project, uncached, "parse", fence(code))
+    [result] = report.results
+    test = result.test
+    assert test.status == "kept", test.attempts
+    assert test.attempts[1].endswith("named the exception of 1 blind pytest.raises -> kept")
+    assert test.code is not None
+    assert (
+        "    with pytest.raises(ValueError):  # recorded: model expected raises Exception\n"
+        '        parse("x")\n'
+    ) in test.code
+    assert test.disagreements == ()
 
 
 def test_another_exception_of_the_users_is_not_repaired(project: Path, settings: Settings) -> None:
@@ -398,10 +498,11 @@ EXPECTED = {
     "slugify": "repaired",
     # right as written
     "is_palindrome": "kept",
-    # not repaired: an exception in a call outside pytest.raises (clamp("", 3, 7) compares
-    # a str with an int; mean([]) raises ValueError)
+    # mean([]) raises the ValueError of its own `raise`: the assertion becomes a raises block
+    "mean": "repaired",
+    # not repaired: an exception in a call outside pytest.raises that the function does not
+    # raise on purpose (clamp("", 3, 7) compares a str with an int)
     "clamp": "not repaired",
-    "mean": "not repaired",
 }
 
 

@@ -13,7 +13,13 @@ candidate. Each rewrite is also a disagreement, "the model expected y, the code 
 which the reports show: it may be the code that is wrong.
 
 A raises block whose call returned becomes `assert f(x) == value`; one whose call raised
-another builtin exception names that exception.
+another builtin exception names that exception; an assertion whose call raised a builtin
+exception the function raises on purpose (`raise E(...)` in its body) becomes a `with
+pytest.raises(E):` block (a TypeError from a call the model got wrong is not a behaviour to
+pin). A blind `pytest.raises(Exception)`
+that held is narrowed to the builtin exception the call raised (it would pass for any
+error, a wrong call's TypeError too, and bugbear's B017 rejects it): a candidate rejected
+for style with one goes through oracle repair too.
 
 Nothing is repaired when the copy still fails (an exception in a call, a collect error, an
 assertion on something else), or when an observed value has no faithful literal (an
@@ -24,11 +30,12 @@ long to read.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 import libcst as cst
 
+from review_bot.generate.docstrings.documents import raised_exceptions
 from review_bot.generate.oracle_sites import RAISED, RECORDER, Site, find_sites, instrument, rewrite
 from review_bot.generate.pyast import literal
 from review_bot.records import Candidate, Disagreement
@@ -49,9 +56,21 @@ class Observation(NamedTuple):
     # None: it has none
 
 
+BLIND = frozenset({"raises Exception", "raises BaseException"})
+
+
 class Repair(NamedTuple):
     code: str
     disagreements: tuple[Disagreement, ...]
+    narrowed: int = 0  # blind `pytest.raises(Exception)` blocks that now name the exception
+
+
+def blind_raises(code: str) -> bool:
+    """The test has a `with pytest.raises(Exception):` block around one call."""
+    try:
+        return any(site.kind == "raises" and site.expected in BLIND for site in find_sites(code))
+    except cst.ParserSyntaxError:
+        return False
 
 
 def parse_observations(text: str | None) -> dict[int, list[Observation]]:
@@ -75,13 +94,17 @@ def parse_observations(text: str | None) -> dict[int, list[Observation]]:
     return found
 
 
-def _usable(site: Site, value: str | None) -> str | None:
-    """The literal to write for an observed value, or None when it cannot be written."""
+def _usable(site: Site, value: str | None, raised: Collection[str] = ()) -> str | None:
+    """The literal to write for an observed value, or None when it cannot be written.
+    `raised`: the exceptions the function raises on purpose."""
     if value is None or len(value) > MAX_LITERAL:
         return None
     if value.startswith(RAISED):
+        # A raises block names it; an assertion alone on its line becomes such a block; a
+        # parametrize cell cannot say "raises".
         name = value[len(RAISED) :]
-        return value if site.kind == "raises" and name.isidentifier() else None
+        usable = site.kind == "raises" or (site.kind != "param" and site.alone and name in raised)
+        return value if usable and name.isidentifier() else None
     known, observed = literal(value)
     if not known:
         return None
@@ -93,10 +116,14 @@ def _usable(site: Site, value: str | None) -> str | None:
 
 
 def plan(
-    sites: Sequence[Site], observations: dict[int, list[Observation]]
-) -> tuple[dict[int, str], dict[int, dict[int, str]], list[Disagreement]] | str:
-    """What to rewrite, or why nothing can be: every failed expectation must be repairable."""
+    sites: Sequence[Site],
+    observations: dict[int, list[Observation]],
+    raised: Collection[str] = (),
+) -> tuple[dict[int, str], dict[int, dict[int, str]], list[Disagreement], int] | str:
+    """What to rewrite (and how many blind raises blocks are narrowed), or why nothing can
+    be: every failed expectation must be repairable."""
     new: dict[int, str] = {}
+    narrowed = 0
     cells: dict[int, dict[int, str]] = {}
     disagreements: list[Disagreement] = []
     for site in sites:
@@ -111,7 +138,7 @@ def plan(
             for row, row_obs in sorted(by_row.items()):
                 if all(o.held for o in row_obs):
                     continue
-                text = _agreed(site, row_obs)
+                text = _agreed(site, row_obs, raised)
                 if text.startswith(" "):
                     return f"{site.call}:{text}"
                 cells.setdefault(site.id, {})[row] = text
@@ -120,24 +147,40 @@ def plan(
                 disagreements.append(Disagreement(call, cell, text))
             continue
         if all(o.held for o in seen):
+            named = {o.value for o in seen}
+            if site.kind == "raises" and site.expected in BLIND and len(named) == 1:
+                value = named.pop()
+                if value is not None and "raises " + value[len(RAISED) :] not in BLIND:
+                    new[site.id] = value  # the same exception each time: named
+                    narrowed += 1
             continue
-        text = _agreed(site, seen)
+        text = _agreed(site, seen, raised)
         if text.startswith(" "):
             return f"{site.call}:{text}"
         new[site.id] = text
         actual = "raises " + text[len(RAISED) :] if text.startswith(RAISED) else text
         disagreements.append(Disagreement(site.call, site.expected, actual))
-    if not disagreements:
+    if not disagreements and not narrowed:
         return "every literal expectation held"
-    return new, cells, disagreements
+    return new, cells, disagreements, narrowed
 
 
-def _agreed(site: Site, seen: Sequence[Observation]) -> str:
+def _agreed(site: Site, seen: Sequence[Observation], raised: Collection[str]) -> str:
     """The one literal to write, or (starting with a space) why there is none."""
     values = {o.value for o in seen}
     if len(values) != 1:
         return " its result varies between executions"  # a loop, a random input
-    usable = _usable(site, values.pop())
+    value = values.pop()
+    usable = _usable(site, value, raised)
+    if usable is None and value is not None and value.startswith(RAISED):
+        why = (
+            "a parametrize row cannot say so"
+            if site.kind == "param"
+            else "not alone on its line"
+            if not site.alone
+            else "not an exception the function raises on purpose"
+        )
+        return f" it raised {value[len(RAISED) :]}: {why}"
     return " no faithful literal for its result" if usable is None else usable
 
 
@@ -163,9 +206,9 @@ def oracle_repair(sandbox: Sandbox, candidate: Candidate, test_relpath: str) -> 
         raw = ws.read(_RECORDS)
     if result.timed_out or result.returncode != 0:
         return "it fails on more than literal expectations"
-    decided = plan(sites, parse_observations(raw))
+    decided = plan(sites, parse_observations(raw), raised_exceptions(candidate.target))
     if isinstance(decided, str):
         return decided
-    new, cells, disagreements = decided
+    new, cells, disagreements, narrowed = decided
     code = rewrite(candidate.code, new, cells)
-    return Repair(code, tuple(disagreements))
+    return Repair(code, tuple(disagreements), narrowed)

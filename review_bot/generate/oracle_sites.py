@@ -33,6 +33,7 @@ class Site(NamedTuple):
     expected: str  # the model's expectation as written: "'a b'", "in [1, 2]"
     param: str | None  # kind "param": the parametrize column compared with
     rows: tuple[tuple[str, str], ...]  # kind "param": per row, (cell source, other cells)
+    alone: bool = True  # an assertion alone on its line: it can become a `with` block
 
 
 class _Column(NamedTuple):
@@ -148,6 +149,10 @@ class _Sites(cst.CSTTransformer):
         self.functions: list[_Function] = []
         self.notes: list[str] = []
         self.count = 0
+        self.line_size = 0  # small statements on the line being visited
+        # rewrite mode: the call of the assertion on this line that raised, and what
+        self.raising: tuple[str, cst.BaseExpression] | None = None
+        self.raises_added = False
 
     # -- context ----------------------------------------------------------
 
@@ -180,21 +185,35 @@ class _Sites(cst.CSTTransformer):
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         self.notes = []
+        self.line_size = len(node.body)
+        self.raising = None
 
     def leave_SimpleStatementLine(
         self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
-    ) -> cst.SimpleStatementLine:
+    ) -> cst.BaseStatement:
         if not self.notes:
             return updated_node
         text = "# recorded: model expected " + "; ".join(self.notes)
         old = updated_node.trailing_whitespace.comment
         if old is not None:
             text += " " + old.value
-        return updated_node.with_changes(
-            trailing_whitespace=updated_node.trailing_whitespace.with_changes(
-                whitespace=cst.SimpleWhitespace("  "), comment=cst.Comment(text)
-            )
+        trailing = updated_node.trailing_whitespace.with_changes(
+            whitespace=cst.SimpleWhitespace("  "), comment=cst.Comment(text)
         )
+        if self.raising is not None and len(updated_node.body) == 1:
+            # The call raised where the model expected a value: `with pytest.raises(E):`.
+            name, call = self.raising
+            self.raises_added = True
+            raises = cst.Call(
+                cst.Attribute(cst.Name("pytest"), cst.Name("raises")), [cst.Arg(cst.Name(name))]
+            )
+            body = cst.SimpleStatementLine([cst.Expr(call.with_changes(lpar=[], rpar=[]))])
+            return cst.With(
+                [cst.WithItem(raises)],
+                cst.IndentedBlock([body], header=trailing),
+                leading_lines=updated_node.leading_lines,
+            )
+        return updated_node.with_changes(trailing_whitespace=trailing)
 
     # -- assertions -------------------------------------------------------
 
@@ -333,11 +352,12 @@ class _Sites(cst.CSTTransformer):
         site_id = self.count
         self.count += 1
         if self.mode == "find":
-            self.sites.append(self._site(site_id, kind, actual, expected))
+            site = self._site(site_id, kind, actual, expected)
+            self.sites.append(site._replace(alone=self.line_size == 1))
             return updated_node
         if self.mode == "instrument":
             return self._recorder(site_id, kind, actual, expected)
-        return self._rewritten(site_id, kind, updated_node, expected, flipped)
+        return self._rewritten(site_id, kind, updated_node, actual, expected, flipped)
 
     def _site(
         self, site_id: int, kind: Kind, actual: cst.BaseExpression, expected: cst.BaseExpression
@@ -370,7 +390,7 @@ class _Sites(cst.CSTTransformer):
         param = expected.value if kind == "param" and isinstance(expected, cst.Name) else None
         args = [
             cst.Arg(cst.Integer(str(site_id))),
-            cst.Arg(actual.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])),
+            cst.Arg(_thunk(actual)),
             cst.Arg(cst.SimpleString(repr(compare))),
             cst.Arg(expected.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])),
             cst.Arg(cst.SimpleString(repr(param)) if param else cst.Name("None")),
@@ -383,6 +403,7 @@ class _Sites(cst.CSTTransformer):
         site_id: int,
         kind: Kind,
         node: cst.Assert,
+        actual: cst.BaseExpression,
         expected: cst.BaseExpression,
         flipped: bool,
     ) -> cst.Assert:
@@ -401,6 +422,12 @@ class _Sites(cst.CSTTransformer):
         if site_id not in self.new:
             return node
         text = self.new[site_id]
+        if text.startswith(RAISED):
+            # The whole line becomes a raises block (leave_SimpleStatementLine).
+            prefix = {"is": "is ", "in": "in ", "notin": "not in "}.get(kind, "")
+            self.notes.append(prefix + _short(_source(expected)))
+            self.raising = (text[len(RAISED) :], actual)
+            return node
         value = cst.parse_expression(text)
         if kind == "approx":
             assert isinstance(expected, cst.Call)
@@ -436,6 +463,17 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_NOTE else text[: MAX_NOTE - 3] + "..."
 
 
+def _thunk(actual: cst.BaseExpression) -> cst.BaseExpression:
+    """`lambda: actual`: the recorder sees an exception the call raises, not pytest. An
+    `await` cannot go into a lambda: its value is awaited here and handed over ready."""
+    import libcst.matchers as m  # imported late: 0.26 s, and a commit seldom needs it
+
+    if m.findall(actual, m.Await()):
+        ready = cst.Attribute(cst.Name(RECORDER), cst.Name("ready"))
+        return cst.Call(ready, [cst.Arg(actual)])
+    return cst.Lambda(cst.Parameters(), actual)
+
+
 def find_sites(code: str) -> list[Site]:
     """The assertions oracle repair could check, in a module libcst parses."""
     finder = _Sites("find")
@@ -451,4 +489,39 @@ def instrument(code: str) -> str:
 
 
 def rewrite(code: str, new: dict[int, str], cells: dict[int, dict[int, str]]) -> str:
-    return cst.parse_module(code).visit(_Sites("rewrite", new, cells)).code
+    sites = _Sites("rewrite", new, cells)
+    module = cst.parse_module(code).visit(sites)
+    if sites.raises_added and not _imports_pytest(module):
+        # After a docstring and `from __future__` imports, which must stay first.
+        body = list(module.body)
+        at = 0
+        while at < len(body) and _leads(body[at]):
+            at += 1
+        body.insert(at, cst.parse_statement("import pytest\n"))
+        module = module.with_changes(body=body)
+    return module.code
+
+
+def _imports_pytest(module: cst.Module) -> bool:
+    for statement in module.body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, cst.Import) and any(
+                    dotted(alias.name) == "pytest" and alias.asname is None for alias in small.names
+                ):
+                    return True
+    return False
+
+
+def _leads(statement: cst.BaseStatement) -> bool:
+    """A module docstring or a `from __future__` import."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    small = statement.body[0]
+    if isinstance(small, cst.Expr):
+        return isinstance(small.value, (cst.SimpleString, cst.ConcatenatedString))
+    return (
+        isinstance(small, cst.ImportFrom)
+        and isinstance(small.module, cst.Name)
+        and small.module.value == "__future__"
+    )

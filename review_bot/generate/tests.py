@@ -82,10 +82,15 @@ def oracle_step(
     oracle: Oracle | None, verify: Verifier, verdict: Verdict, attempts: Attempts
 ) -> Verdict | None:
     """A failed candidate with the model's wrong expected literals replaced by the observed
-    values, verified like any candidate; None when there is nothing to repair."""
-    if oracle is None or verdict.reason != "fail":
+    values, verified like any candidate; None when there is nothing to repair. A candidate
+    rejected for style is tried too where it has a blind `pytest.raises(Exception)`."""
+    from review_bot.generate.oracle import blind_raises
+
+    if oracle is None or verdict.reason not in ("fail", "style"):
         return None
     c = verdict.candidate
+    if verdict.reason == "style" and not blind_raises(c.code):
+        return None
     tag = f"{c.strategy}#{c.attempt}"
     repaired = oracle(c)
     if isinstance(repaired, str):
@@ -94,8 +99,10 @@ def oracle_step(
     result = checked(verify, c._replace(code=repaired.code, disagreements=repaired.disagreements))
     n = len(repaired.disagreements)
     status = "kept" if result.kept else f"{result.reason}"
+    narrowed = f", named the exception of {repaired.narrowed} blind pytest.raises"
     attempts.lines.append(
-        f"{tag}: oracle-repaired {n} assertion{'s' if n != 1 else ''} -> {status}"
+        f"{tag}: oracle-repaired {n} assertion{'s' if n != 1 else ''}"
+        f"{narrowed if repaired.narrowed else ''} -> {status}"
     )
     return result
 

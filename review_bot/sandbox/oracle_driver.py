@@ -41,27 +41,42 @@ def _held(value: object, kind: str, expected: Any) -> bool:
         return False
 
 
+def _raised(exc: BaseException) -> str | None:
+    """`!KeyError` for a builtin exception (a name a test can use without an import)."""
+    cls = type(exc)
+    return "!" + cls.__qualname__ if cls.__module__ == "builtins" else None
+
+
 def raises(site: int, call: Any, expected: Any) -> None:
-    """`with pytest.raises(expected): call()`: what the call did instead, if not that."""
+    """`with pytest.raises(expected): call()`: what the call did instead, if not that; when
+    it did, the exception's name (a blind `pytest.raises(Exception)` is narrowed to it)."""
     try:
         value = call()
     except Exception as exc:  # BaseExceptions (pytest's skip, a timeout) go on up
-        if _held(exc, "instance", expected):
-            _write({"site": site, "row": None, "held": True, "value": None})
-            return
-        cls = type(exc)
-        raised = "!" + cls.__qualname__ if cls.__module__ == "builtins" else None
-        _write({"site": site, "row": None, "held": False, "value": raised})
+        held = _held(exc, "instance", expected)
+        _write({"site": site, "row": None, "held": held, "value": _raised(exc)})
         return
     _write({"site": site, "row": None, "held": False, "value": _literal(value)})
 
 
-def record(site: int, value: object, kind: str, expected: object, param: str | None) -> None:
+def ready(value: object) -> Any:
+    """A thunk of a value already computed (an awaited call: no lambda can hold `await`)."""
+    return lambda: value
+
+
+def record(site: int, call: Any, kind: str, expected: object, param: str | None) -> None:
+    """`assert call() <kind> expected`: whether it held and what `call()` returned, or the
+    exception it raised."""
     row = None
     if param is not None:
         callspec = getattr(_current, "callspec", None)
         indices = getattr(callspec, "indices", None) or {}
         row = indices.get(param)
+    try:
+        value = call()
+    except Exception as exc:
+        _write({"site": site, "row": row, "held": False, "value": _raised(exc)})
+        return
     entry = {"site": site, "row": row, "held": _held(value, kind, expected)}
     entry["value"] = _literal(value)  # None: no faithful repr, nothing to record
     _write(entry)
