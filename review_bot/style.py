@@ -187,6 +187,56 @@ def add_raises_match(code: str, messages: Mapping[str, str]) -> str:
     return module.visit(AddMatch()).code
 
 
+def wrap_long_comments(code: str, limit: int) -> str:
+    """The comments on lines longer than `limit` (pycodestyle's E501) wrapped at it, on
+    lines of their own: a model's "# Test case 6: ..." line, and a trailing comment (oracle
+    repair's "# recorded: ...") that goes above its statement. Comments only: the code is
+    left as it is (a long string stays too long).
+
+    >>> print(wrap_long_comments("x = 1  # the one value the model expected here\\n", 24))
+    # the one value the
+    # model expected here
+    x = 1
+    <BLANKLINE>
+    """
+    import io
+    import textwrap
+    import tokenize
+
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return code
+    lines = code.splitlines(keepends=True)
+    edits: dict[int, tuple[str, list[str]]] = {}  # row -> (what stays, comment lines above)
+    for token in tokens:
+        row = token.start[0]
+        if token.type != tokenize.COMMENT or row in edits:
+            continue
+        line = lines[row - 1]
+        if len(line.rstrip("\r\n")) <= limit:
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        body = token.string.lstrip("#").strip()
+        width = limit - len(indent) - 2
+        if not body or width < 20:
+            continue
+        wrapped = textwrap.wrap(body, width, break_long_words=False, break_on_hyphens=False)
+        above = [f"{indent}# {piece}\n" for piece in wrapped]
+        rest = line[: token.start[1]].rstrip()
+        edits[row] = (rest + "\n" if rest.strip() else "", above)
+    if not edits:
+        return code
+    out: list[str] = []
+    for row, line in enumerate(lines, start=1):
+        if row in edits:
+            rest, above = edits[row]
+            out += [*above, rest]
+        else:
+            out.append(line)
+    return "".join(out)
+
+
 def pattern_literal(message: str) -> str:
     r"""A string literal of a regular expression that finds `message` (pytest's `match`
     searches): its special characters escaped, a raw string where that reads better.
@@ -224,6 +274,7 @@ def ruff_conform(
     first violation that remains (None when clean). Raises OSError or TimeoutExpired
     when ruff cannot run; returns the text unchanged with a note when it cannot read the
     configuration."""
+    given = text
     fixed = _ruff(
         root, ["check", "--fix", "--unsafe-fixes", "--exit-zero", "--quiet"], relpath, text
     )
@@ -248,6 +299,17 @@ def ruff_conform(
         matched = add_raises_match(text, messages)
         if matched != text:
             return ruff_conform(root, relpath, matched, format_code=format_code)
+    limits = [
+        re.search(r"> (\d+)\)", str(r.get("message", "")))
+        for r in found
+        if isinstance(r, dict) and r.get("code") == "E501"
+    ]
+    if limits and limits[0] is not None:
+        # Wrapped in the text as given: ruff's format would split a statement around a
+        # trailing comment it cannot fit.
+        wrapped = wrap_long_comments(given, int(limits[0].group(1)))
+        if wrapped != given:
+            return ruff_conform(root, relpath, wrapped, format_code=format_code, messages=messages)
     first = found[0] if isinstance(found[0], dict) else {}
     line = (first.get("location") or {}).get("row", "?")
     more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""

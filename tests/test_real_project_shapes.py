@@ -208,6 +208,37 @@ def test_a_project_whose_ruff_fixes_by_default_is_still_checked(tmp_path: Path) 
     assert problem is not None and problem.startswith("ruff F821"), problem
 
 
+def test_long_comments_are_wrapped_and_long_code_still_rejected(tmp_path: Path) -> None:
+    # pluggy (the corpus) checks E501 at 88 columns: a model's "# Test case 6: ..." line and
+    # oracle repair's trailing "# recorded: ..." comment rejected tests that passed.
+    from review_bot.style import ruff_conform
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.ruff]\nline-length = 60\n\n[tool.ruff.lint]\nselect = ["E501"]\n'
+    )
+    code = (
+        "def test_x():\n"
+        "    # Test case 6: a call with another type of exception, should raise one\n"
+        "    assert len([1, 2]) == 2  # recorded: model expected 3, as the docs of the module say\n"
+        "    s = '# a string, not a comment, long enough to pass the limit'\n"
+        "    assert s\n"
+    )
+    text, problem = ruff_conform(tmp_path, "tests/test_x.py", code, format_code=True)
+    assert text.splitlines()[1:7] == [
+        "    # Test case 6: a call with another type of exception,",
+        "    # should raise one",
+        "    # recorded: model expected 3, as the docs of the module",
+        "    # say",
+        "    assert len([1, 2]) == 2",
+        '    s = "# a string, not a comment, long enough to pass the limit"',
+    ]
+    # The string is code: left as it is, and its line still too long.
+    assert problem == "ruff E501: Line too long (66 > 60) (line 7)"
+    clean = code.replace("long enough to pass the limit", "short")
+    text, problem = ruff_conform(tmp_path, "tests/test_x.py", clean, format_code=True)
+    assert problem is None and "    # should raise one\n" in text
+
+
 def test_a_repository_that_turns_the_jail_off_is_ignored_and_told(
     smollm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
