@@ -58,7 +58,9 @@ REASONS: dict[str, str] = {
     "empty": "no usable reply",
     "ast": "the text would change the code",
     "placeholder": (
-        "the text holds a placeholder: `[value]`, `<name>`, `{slot}`, `%r`, `TODO`, `XXX`, `...`"
+        "the text holds a placeholder: `[value]`, `<name>`, `{slot}`, `%r`, `TODO`, `XXX`, "
+        "`...`, or a value where a description belongs (`delim: -.`, `lower: True.`, a "
+        "recorded call's argument or result)"
     ),
     "truncated": "a sentence is cut off (`... arguments to be.`) or a bracket left open",
     "restates-name": "the text only restates a name (`Is_palindrome: ...`, `text: The text.`)",

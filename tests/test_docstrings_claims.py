@@ -311,6 +311,22 @@ def test_a_try_whose_prose_was_rejected_tells_the_next_one_the_piece(
     assert told in backend.calls[2].prompt
 
 
+def test_a_piece_that_repeats_a_calls_value_is_a_placeholder_and_told(
+    project: Path, settings: Settings
+) -> None:
+    # The default model on boltons' pluralize: "word: Hello world.", "Returns: Hello
+    # worlds.", the arguments and results of the calls it was shown.
+    copied = {**DASHERIZE_DOC, "returns": "Hello-world."}
+    backend = ScriptedBackend(
+        scripted_info(), replies=[json.dumps(copied), json.dumps(DASHERIZE_DOC)]
+    )
+    [result] = _dasherize(project, settings, backend).results
+    assert result.docstring.status == "kept"
+    detail = "Returns: Hello-world. is a value from a call, not a description"
+    assert result.docstring.attempts[0] == f"docstring#0: placeholder: {detail}"
+    assert f"was wrong: {detail}." in backend.calls[1].prompt
+
+
 def test_contradicted_reaches_the_console_and_json(project: Path, settings: Settings) -> None:
     backend = ScriptedBackend(scripted_info())
     backend.default = json.dumps(WRONG)

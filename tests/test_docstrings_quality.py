@@ -140,6 +140,11 @@ def test_real_smollm2_docstrings_are_rejected(
         # and a parameter described by its sentinel default.
         ("Make a slug.\n\nRaises:\n    ValueError: If expected text, not %r.", "placeholder"),
         ("Make a slug.\n\nArgs:\n    text: _UNSET.", "placeholder"),
+        # A value where a description belongs: the field filled as an argument, from the
+        # calls shown ("range_delim": "-", "lower": "True", a Returns of pairs).
+        ("Make a slug.\n\nArgs:\n    text: -.", "placeholder"),
+        ("Make a slug.\n\nArgs:\n    text: True.", "placeholder"),
+        ("Make a slug.\n\nReturns:\n    (1, 2), (4, 3).", "placeholder"),
         ("Return the slug.\n\nArgs:\n    text: The text to turn into", "truncated"),
         ("Return the slug.\n\nArgs:\n    text: The text (without the.", "truncated"),
         ("Return the slug.\n\nArgs:\n    text: The text.", "restates-name"),
@@ -161,6 +166,11 @@ def test_each_quality_reason(text: str, reason: str) -> None:
 
 def test_a_percent_sign_or_a_constant_inside_prose_is_no_placeholder() -> None:
     text = "Make a slug.\n\nArgs:\n    text: At most 50% of it, or all of it when _UNSET is given."
+    assert quality_problem("slugify", ["text"], text) is None
+    # Values inside prose, and a Raises condition that is only a comparison, are no values.
+    text = "Make a slug.\n\nArgs:\n    text: The words to join, or None (the default: '-')."
+    assert quality_problem("slugify", ["text"], text) is None
+    text = "Make a slug.\n\nArgs:\n    text: The words to join.\n\nRaises:\n    ValueError: 1 > 0."
     assert quality_problem("slugify", ["text"], text) is None
 
 

@@ -25,7 +25,9 @@ from review_bot.source import FunctionNode, functions_named, locate
 from review_bot.write.docstrings import insert_docstring
 
 # Part of the docstring cache key: a verdict cached under older checks is not reused.
-CHECKS_VERSION = "7: quality, pydoclint, names, raise guards, doctest lines, recorded calls, bounds"
+CHECKS_VERSION = (
+    "8: quality, pydoclint, names, raise guards, doctest lines, recorded calls, bounds, values"
+)
 
 
 # Lines a docstring tool executes or interprets: doctest's prompts, reST directives.

@@ -49,6 +49,25 @@ class Call(NamedTuple):
         return f"{self.text} {self.outcome}"
 
 
+def call_values(calls: Sequence[Call]) -> list[str]:
+    """The calls' arguments and returned values that are text or numbers, as text: what a
+    docstring's description must not merely repeat."""
+    values: list[str] = []
+    for call in calls:
+        result = call.result
+        found = [*result.case.args, *result.case.kwargs.values()]
+        if result.kind == "returns" and result.value is not None:
+            known, value = literal(result.value)
+            if known:
+                found.append(value)
+        values += [
+            str(value)
+            for value in found
+            if isinstance(value, str | int | float) and not isinstance(value, bool)
+        ]
+    return values
+
+
 def call_text(name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> str:
     """The call as Python source."""
     parts = [repr(value) for value in args]

@@ -17,6 +17,8 @@ Yields/Raises entry; Examples are code and are skipped) and each piece is checke
 ['summary', 'a', 'Returns']
 >>> quality_problem("word_count", ["text"], "Return [value] per word.\\n\\nArgs:\\n    text: X.")
 ('placeholder', 'the summary holds a placeholder: [value]')
+>>> quality_problem("split", ["sep"], "Split text.\\n\\nArgs:\\n    sep: -.")
+('placeholder', 'sep is a value, not a description: -.')
 """
 
 from __future__ import annotations
@@ -216,12 +218,43 @@ def _stem(word: str) -> str:
     return word[:-1] if len(word) > 3 and word.endswith("s") else word
 
 
+# A piece that is only a value, where a description belongs: the model filled the field as
+# an argument, from the calls it was shown ("range_delim": "-", "lower": "True", a Returns
+# of "(1, 2), (4, 3)"); it read as a cut-off sentence ("...-.") and the retry was told so.
+_VALUE = re.compile(r"[^A-Za-z]*|(?i:true|false|none|null)")
+
+
 def _placeholder(text: str) -> str:
     for pattern in _PLACEHOLDERS:
         match = pattern.search(text)
         if match:
             return match.group()
     return ""
+
+
+def copied_value(docstring: str, values: Sequence[str]) -> str:
+    """The first Args, Returns or Yields piece of `docstring` that is one of `values` (the
+    arguments and results of the calls the model was shown, as text), or "": a 0.5B model
+    fills "word" with "Hello world." and Returns with "Hello worlds.", its example call.
+
+    >>> copied_value("Pluralize.\\n\\nArgs:\\n    word: Hello world.", ["hello world", "x"])
+    'word: Hello world.'
+    """
+    seen = {value.strip().lower() for value in values if value.strip()}
+    for where, text in prose_of(docstring):
+        if where in ("summary", "description") or where.startswith("Raises "):
+            continue
+        bare = text.strip().removesuffix(".").strip().strip("`'\"").strip().lower()
+        if bare in seen:
+            return f"{where}: {text.strip()}"
+    return ""
+
+
+def _value(text: str) -> str:
+    bare = text.strip().removesuffix(".").strip().strip("`'\"")
+    if any(bare.count(pair[0]) != bare.count(pair[1]) for pair in ("()", "[]", "{}")):
+        return ""  # a bracket left open: cut off (`truncated`)
+    return text.strip() if _VALUE.fullmatch(bare) else ""
 
 
 def _sentences(text: str) -> list[str]:
@@ -301,6 +334,9 @@ def quality_problem(
         found = _placeholder(text)
         if found:
             return "placeholder", f"{label(where)} holds a placeholder: {found}"
+        found = _value(text)
+        if found and not where.startswith("Raises "):
+            return "placeholder", f"{label(where)} is a value, not a description: {found}"
     for where, text in pieces:
         found = _truncated(where, text, bare)
         if found:

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from review_bot.generate.docstrings import check, render
+from review_bot.generate.docstrings import check, quality, render
 from review_bot.generate.docstrings.claims import Runner, contradiction
-from review_bot.generate.docstrings.observe import Call, select
+from review_bot.generate.docstrings.observe import Call, call_values, select
 from review_bot.llm.chat import Message
 from review_bot.llm.models import SMALL_MODEL_PARAMS
 from review_bot.llm.session import ModelSession
@@ -83,6 +83,12 @@ def write_docstring(
             lines.append(f"docstring#{attempt}: {verdict.reason}: {verdict.detail}")
             told = _TOLD.get(verdict.reason or "")
             wrong = told.format(detail=verdict.detail) if told else None
+            continue
+        copied = quality.copied_value(text, call_values(calls))
+        if copied:
+            reason = "placeholder"
+            wrong = f"{copied} is a value from a call, not a description"
+            lines.append(f"docstring#{attempt}: placeholder: {wrong}")
             continue
         found = contradiction(target, data, calls, run)
         if found is not None:
