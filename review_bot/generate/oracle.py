@@ -13,18 +13,19 @@ candidate. Each rewrite is also a disagreement, "the model expected y, the code 
 which the reports show: it may be the code that is wrong.
 
 A raises block whose call returned becomes `assert f(x) == value`; one whose call raised
-another builtin exception names that exception; an assertion whose call raised a builtin
-exception the function raises on purpose (`raise E(...)` in its body) becomes a `with
-pytest.raises(E):` block (a TypeError from a call the model got wrong is not a behaviour to
-pin). A blind `pytest.raises(Exception)`
-that held is narrowed to the builtin exception the call raised (it would pass for any
-error, a wrong call's TypeError too, and bugbear's B017 rejects it): a candidate rejected
-for style with one goes through oracle repair too.
+another builtin exception names that exception; an assertion alone on its line whose call
+raised a builtin exception the function raises on purpose (`raise E(...)` in its body)
+becomes a `with pytest.raises(E):` block (a TypeError from a call the model got wrong is
+not a behaviour to pin). A blind `pytest.raises(Exception)` that held is narrowed to the
+builtin exception the call raised each time (it would pass for any error, a wrong call's
+TypeError too, and bugbear's B017 rejects it): a candidate rejected for style with one
+goes through oracle repair too.
 
-Nothing is repaired when the copy still fails (an exception in a call, a collect error, an
-assertion on something else), or when an observed value has no faithful literal (an
-object, NaN, an exception class of the project's), differs between executions, or is too
-long to read.
+Nothing is repaired when the copy still fails (an exception outside the recorded calls, a
+collect error, an assertion on something else), or when an observed value has no faithful
+literal (an object, NaN, an exception class of the project's, an exception the function
+does not raise on purpose where a value was expected), differs between executions, or is
+too long to read.
 """
 
 from __future__ import annotations

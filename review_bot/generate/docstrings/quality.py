@@ -234,8 +234,8 @@ def _placeholder(text: str) -> str:
 
 def copied_value(docstring: str, values: Sequence[str]) -> str:
     """The first Args, Returns or Yields piece of `docstring` that is one of `values` (the
-    arguments and results of the calls the model was shown, as text), or "": a 0.5B model
-    fills "word" with "Hello world." and Returns with "Hello worlds.", its example call.
+    arguments and results of the function's recorded calls, as text), or "": a 0.5B model
+    fills "word" with "Hello world." and Returns with "Hello worlds.", a call it was shown.
 
     >>> copied_value("Pluralize.\\n\\nArgs:\\n    word: Hello world.", ["hello world", "x"])
     'word: Hello world.'
