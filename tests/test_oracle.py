@@ -368,6 +368,38 @@ def test_a_blind_raises_that_held_is_narrowed_to_the_exception(
     assert test.disagreements == ()
 
 
+def test_a_kept_test_names_the_exception_of_its_blind_raises_too(
+    project: Path, settings: Settings
+) -> None:
+    # No lint rejects it here, but a careful reviewer would not merge a block that passes
+    # for any error: the kept test names the one the call raised.
+    code = (
+        "import pytest\nfrom calc import parse\n\n\ndef test_parse():\n"
+        "    assert parse('12') == 12\n"
+        "    with pytest.raises(Exception):\n        parse('x')\n"
+    )
+    report = run(project, settings, "parse", fence(code))
+    [result] = report.results
+    test = result.test
+    assert test.status == "kept"
+    assert test.attempts == (
+        "chat#0: kept",
+        "chat#0: oracle-repaired 0 assertions, named the exception of 1 blind pytest.raises"
+        " -> kept",
+    )
+    assert test.code is not None
+    assert "    with pytest.raises(ValueError):  # recorded: model expected raises Exception\n" in (
+        test.code
+    )
+    # A blind block around the user's own exception stays as the model wrote it.
+    own = code.replace("parse('x')", "parse('1') and check(-1)").replace(
+        "parse\n", "check, parse\n"
+    )
+    report = run(project, replace(settings, cache=False), "parse", fence(own))
+    [result] = report.results
+    assert result.test.status == "kept" and result.test.attempts == ("chat#0: kept",)
+
+
 def test_another_exception_of_the_users_is_not_repaired(project: Path, settings: Settings) -> None:
     # The test would need to import Oops: not a literal review-bot writes.
     code = (

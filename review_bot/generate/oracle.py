@@ -18,8 +18,8 @@ raised a builtin exception the function raises on purpose (`raise E(...)` in its
 becomes a `with pytest.raises(E):` block (a TypeError from a call the model got wrong is
 not a behaviour to pin). A blind `pytest.raises(Exception)` that held is narrowed to the
 builtin exception the call raised each time (it would pass for any error, a wrong call's
-TypeError too, and bugbear's B017 rejects it): a candidate rejected for style with one
-goes through oracle repair too.
+TypeError too, and bugbear's B017 rejects it): a kept candidate with one, and one rejected
+for style, go through oracle repair too.
 
 Nothing is repaired when the copy still fails (an exception outside the recorded calls, a
 collect error, an assertion on something else), or when an observed value has no faithful

@@ -82,19 +82,24 @@ def oracle_step(
     oracle: Oracle | None, verify: Verifier, verdict: Verdict, attempts: Attempts
 ) -> Verdict | None:
     """A failed candidate with the model's wrong expected literals replaced by the observed
-    values, verified like any candidate; None when there is nothing to repair. A candidate
-    rejected for style is tried too where it has a blind `pytest.raises(Exception)`."""
+    values, verified like any candidate; None when there is nothing to repair. A kept
+    candidate, or one rejected for style, is tried too where it has a blind
+    `pytest.raises(Exception)`: the block then names the exception the call raised."""
     from review_bot.generate.oracle import blind_raises
 
-    if oracle is None or verdict.reason not in ("fail", "style"):
+    if oracle is None:
         return None
     c = verdict.candidate
-    if verdict.reason == "style" and not blind_raises(c.code):
+    if verdict.kept or verdict.reason == "style":
+        if not blind_raises(c.code):
+            return None
+    elif verdict.reason != "fail":
         return None
     tag = f"{c.strategy}#{c.attempt}"
     repaired = oracle(c)
     if isinstance(repaired, str):
-        attempts.lines.append(f"{tag}: oracle: not repaired: {repaired}")
+        if not verdict.kept:
+            attempts.lines.append(f"{tag}: oracle: not repaired: {repaired}")
         return None
     result = checked(verify, c._replace(code=repaired.code, disagreements=repaired.disagreements))
     n = len(repaired.disagreements)
@@ -105,6 +110,17 @@ def oracle_step(
         f"{narrowed if repaired.narrowed else ''} -> {status}"
     )
     return result
+
+
+def _named(
+    oracle: Oracle | None, verify: Verifier, verdict: Verdict, attempts: Attempts
+) -> Verdict:
+    """A kept candidate, with its blind `pytest.raises` blocks naming the exception where
+    that version is kept too; else the candidate as it was."""
+    if not verdict.kept:
+        return verdict
+    named = oracle_step(oracle, verify, verdict, attempts)
+    return named if named is not None and named.kept else verdict
 
 
 def _repair_request(prompts: Prompts, verdict: Verdict) -> str:
@@ -188,7 +204,9 @@ def chat_strategy(
         verdict = checked(verify, Candidate(target, "chat", code, attempt), cut_at=cut)
         attempts.add(verdict)
         if verdict.kept or verdict.reason == "no-gain":
-            return verdict  # a passing test with no gain will not gain from a repair
+            # A passing test with no gain will not gain from a repair; a kept one may name
+            # the exceptions of its blind `pytest.raises` blocks.
+            return _named(oracle, verify, verdict, attempts)
         repaired = oracle_step(oracle, verify, verdict, attempts)
         if repaired is not None and (repaired.kept or repaired.reason == "no-gain"):
             return repaired
@@ -253,7 +271,7 @@ def complete_strategy(
         verdict = checked(verify, Candidate(target, "complete", code, attempt), cut_at=cut)
         attempts.add(verdict)
         if verdict.kept or verdict.reason == "no-gain":
-            return verdict
+            return _named(oracle, verify, verdict, attempts)
         repaired = oracle_step(oracle, verify, verdict, attempts)
         if repaired is not None and (repaired.kept or repaired.reason == "no-gain"):
             return repaired
