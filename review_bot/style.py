@@ -187,6 +187,9 @@ def add_raises_match(code: str, messages: Mapping[str, str]) -> str:
     return module.visit(AddMatch()).code
 
 
+_PRAGMA = re.compile(r"(?i)(?:noqa|type:|pragma|fmt:|pylint:|isort:|mypy:|pyright:|ruff:)")
+
+
 def wrap_long_comments(code: str, limit: int) -> str:
     """The comments on lines longer than `limit` (pycodestyle's E501) wrapped at it, on
     lines of their own: a model's "# Test case 6: ..." line, and a trailing comment (oracle
@@ -219,8 +222,8 @@ def wrap_long_comments(code: str, limit: int) -> str:
         indent = line[: len(line) - len(line.lstrip())]
         body = token.string.lstrip("#").strip()
         width = limit - len(indent) - 2
-        if not body or width < 20:
-            continue
+        if not body or width < 20 or _PRAGMA.match(body):
+            continue  # a pragma (noqa, type: ignore) applies to its own line only
         wrapped = textwrap.wrap(body, width, break_long_words=False, break_on_hyphens=False)
         above = [f"{indent}# {piece}\n" for piece in wrapped]
         rest = line[: token.start[1]].rstrip()

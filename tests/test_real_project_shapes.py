@@ -211,7 +211,7 @@ def test_a_project_whose_ruff_fixes_by_default_is_still_checked(tmp_path: Path) 
 def test_long_comments_are_wrapped_and_long_code_still_rejected(tmp_path: Path) -> None:
     # pluggy (the corpus) checks E501 at 88 columns: a model's "# Test case 6: ..." line and
     # oracle repair's trailing "# recorded: ..." comment rejected tests that passed.
-    from review_bot.style import ruff_conform
+    from review_bot.style import ruff_conform, wrap_long_comments
 
     (tmp_path / "pyproject.toml").write_text(
         '[tool.ruff]\nline-length = 60\n\n[tool.ruff.lint]\nselect = ["E501"]\n'
@@ -237,6 +237,9 @@ def test_long_comments_are_wrapped_and_long_code_still_rejected(tmp_path: Path) 
     clean = code.replace("long enough to pass the limit", "short")
     text, problem = ruff_conform(tmp_path, "tests/test_x.py", clean, format_code=True)
     assert problem is None and "    # should raise one\n" in text
+    # A pragma stays on its line: moved, it would no longer apply.
+    pragma = "import os  # noqa: F401 -- kept for the fixture that needs it later on\n"
+    assert wrap_long_comments(pragma, 40) == pragma
 
 
 def test_a_repository_that_turns_the_jail_off_is_ignored_and_told(
