@@ -284,7 +284,8 @@ def test_an_assertion_whose_call_raised_becomes_a_raises_block(
     project: Path, settings: Settings
 ) -> None:
     # The model expected a value where the code raises what it raises on purpose: the
-    # block states it; `import pytest` is added where the test had none.
+    # block states it; `import pytest` is added where the test had none (repair.fix_imports,
+    # after the leading imports, as for any candidate).
     code = (
         "from calc import half\n\n\ndef test_half():\n"
         "    assert half(4) == 3\n    assert 0 == half(3)  # a guess\n"
@@ -295,7 +296,7 @@ def test_an_assertion_whose_call_raised_becomes_a_raises_block(
     assert test.status == "kept", test.attempts
     assert test.attempts[1] == "chat#0: oracle-repaired 2 assertions -> kept"
     assert test.code == (
-        "import pytest\nfrom calc import half\n\n\ndef test_half():\n"
+        "from calc import half\nimport pytest\n\n\ndef test_half():\n"
         "    assert half(4) == 2  # recorded: model expected 3\n"
         "    with pytest.raises(ValueError):  # recorded: model expected 0 # a guess\n"
         "        half(3)\n"

@@ -39,6 +39,7 @@ import libcst as cst
 from review_bot.generate.docstrings.documents import raised_exceptions
 from review_bot.generate.oracle_sites import RAISED, RECORDER, Site, find_sites, instrument, rewrite
 from review_bot.generate.pyast import literal
+from review_bot.generate.repair import fix_imports
 from review_bot.records import Candidate, Disagreement
 from review_bot.sandbox import CASES_DRIVER, ORACLE_DRIVER, Sandbox
 from review_bot.verify import import_path
@@ -211,5 +212,6 @@ def oracle_repair(sandbox: Sandbox, candidate: Candidate, test_relpath: str) -> 
     if isinstance(decided, str):
         return decided
     new, cells, disagreements, narrowed = decided
-    code = rewrite(candidate.code, new, cells)
+    # A raises block written where the test had none needs `import pytest`.
+    code, _ = fix_imports(rewrite(candidate.code, new, cells), candidate.target.module, ())
     return Repair(code, tuple(disagreements), narrowed)

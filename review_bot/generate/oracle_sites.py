@@ -152,7 +152,6 @@ class _Sites(cst.CSTTransformer):
         self.line_size = 0  # small statements on the line being visited
         # rewrite mode: the call of the assertion on this line that raised, and what
         self.raising: tuple[str, cst.BaseExpression] | None = None
-        self.raises_added = False
 
     # -- context ----------------------------------------------------------
 
@@ -203,7 +202,6 @@ class _Sites(cst.CSTTransformer):
         if self.raising is not None and len(updated_node.body) == 1:
             # The call raised where the model expected a value: `with pytest.raises(E):`.
             name, call = self.raising
-            self.raises_added = True
             raises = cst.Call(
                 cst.Attribute(cst.Name("pytest"), cst.Name("raises")), [cst.Arg(cst.Name(name))]
             )
@@ -489,39 +487,6 @@ def instrument(code: str) -> str:
 
 
 def rewrite(code: str, new: dict[int, str], cells: dict[int, dict[int, str]]) -> str:
-    sites = _Sites("rewrite", new, cells)
-    module = cst.parse_module(code).visit(sites)
-    if sites.raises_added and not _imports_pytest(module):
-        # After a docstring and `from __future__` imports, which must stay first.
-        body = list(module.body)
-        at = 0
-        while at < len(body) and _leads(body[at]):
-            at += 1
-        body.insert(at, cst.parse_statement("import pytest\n"))
-        module = module.with_changes(body=body)
-    return module.code
-
-
-def _imports_pytest(module: cst.Module) -> bool:
-    for statement in module.body:
-        if isinstance(statement, cst.SimpleStatementLine):
-            for small in statement.body:
-                if isinstance(small, cst.Import) and any(
-                    dotted(alias.name) == "pytest" and alias.asname is None for alias in small.names
-                ):
-                    return True
-    return False
-
-
-def _leads(statement: cst.BaseStatement) -> bool:
-    """A module docstring or a `from __future__` import."""
-    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
-        return False
-    small = statement.body[0]
-    if isinstance(small, cst.Expr):
-        return isinstance(small.value, (cst.SimpleString, cst.ConcatenatedString))
-    return (
-        isinstance(small, cst.ImportFrom)
-        and isinstance(small.module, cst.Name)
-        and small.module.value == "__future__"
-    )
+    """The module with the observed values in place of the model's (a raises block it
+    writes needs `import pytest`: the caller's `repair.fix_imports` adds it)."""
+    return cst.parse_module(code).visit(_Sites("rewrite", new, cells)).code
