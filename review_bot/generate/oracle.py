@@ -31,6 +31,7 @@ too long to read.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
@@ -59,6 +60,8 @@ class Observation(NamedTuple):
 
 
 BLIND = frozenset({"raises Exception", "raises BaseException"})
+# Read first, before libcst parses the module: every kept chat test is asked.
+_MAYBE_BLIND = re.compile(r"raises\(\s*(?:Base)?Exception\s*\)")
 
 
 class Repair(NamedTuple):
@@ -69,6 +72,8 @@ class Repair(NamedTuple):
 
 def blind_raises(code: str) -> bool:
     """The test has a `with pytest.raises(Exception):` block around one call."""
+    if not _MAYBE_BLIND.search(code):
+        return False
     try:
         return any(site.kind == "raises" and site.expected in BLIND for site in find_sites(code))
     except cst.ParserSyntaxError:
