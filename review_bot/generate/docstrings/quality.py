@@ -244,14 +244,18 @@ def copied_value(docstring: str, values: Sequence[str]) -> str:
     for where, text in prose_of(docstring):
         if where in ("summary", "description") or where.startswith("Raises "):
             continue
-        bare = text.strip().removesuffix(".").strip().strip("`'\"").strip().lower()
-        if bare in seen:
+        if _bare(text).strip().lower() in seen:
             return f"{where}: {text.strip()}"
     return ""
 
 
+def _bare(text: str) -> str:
+    """A piece without its period and quotes: `'-'.` -> `-`."""
+    return text.strip().removesuffix(".").strip().strip("`'\"")
+
+
 def _value(text: str) -> str:
-    bare = text.strip().removesuffix(".").strip().strip("`'\"")
+    bare = _bare(text)
     if any(bare.count(pair[0]) != bare.count(pair[1]) for pair in ("()", "[]", "{}")):
         return ""  # a bracket left open: cut off (`truncated`)
     return text.strip() if _VALUE.fullmatch(bare) else ""

@@ -52,6 +52,7 @@ def write_docstring(
     lines: list[str] = []
     reason: str | None = None
     shown = select(calls)
+    values = call_values(calls)  # what a description must not merely repeat
     wrong: str | None = None  # what was wrong with the last try, told to the next
     for attempt in range(repair_attempts + 1):
         data = ask_model(
@@ -84,7 +85,7 @@ def write_docstring(
             told = _TOLD.get(verdict.reason or "")
             wrong = told.format(detail=verdict.detail) if told else None
             continue
-        copied = quality.copied_value(text, call_values(calls))
+        copied = quality.copied_value(text, values)
         if copied:
             reason = "placeholder"
             wrong = f"{copied} is a value from a call, not a description"
